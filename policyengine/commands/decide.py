@@ -1,0 +1,212 @@
+"""`policyengine decide` and `policyengine explain`: decisions from the command line.
+
+Inputs (one of): ``--jurisdiction CODE [--demand ID]`` (standing demands and the
+market outcome), ``--request FILE`` (one JSON request, ``-`` for stdin) or
+``--requests FILE.jsonl`` (many, streamed, one JSON decision per line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from typing import IO, TYPE_CHECKING, Any
+
+from .common import (
+    EXIT_FAIL_ON,
+    EXIT_OK,
+    EXIT_POLICY_ERRORS,
+    EXIT_USAGE,
+    CommandError,
+    add_policies_argument,
+    console,
+    load_engine,
+)
+
+if TYPE_CHECKING:
+    from ..decision import Decision, MarketDecision
+    from ..engine import Engine
+
+NAME = "decide"
+HELP = "decide demands: standing ones of a jurisdiction, a JSON request, or a JSON-lines file"
+
+
+def add_arguments(parser: argparse.ArgumentParser, explain: bool = False) -> None:
+    src = parser.add_mutually_exclusive_group(required=True)
+    src.add_argument("--jurisdiction", "-j", metavar="CODE", help="decide the standing demands of this jurisdiction")
+    src.add_argument("--request", "-r", metavar="FILE", help="decide one JSON request from FILE (- for stdin)")
+    if not explain:
+        src.add_argument("--requests", metavar="FILE", help="decide JSON lines from FILE (- for stdin), writing JSON lines")
+    parser.add_argument("--demand", "-d", metavar="ID", help="with --jurisdiction: only this standing demand")
+    parser.add_argument("--format", choices=("human", "json"), default="human", help="output format (default: human)")
+    parser.add_argument(
+        "--fail-on",
+        metavar="OUTCOME",
+        action="append",
+        default=[],
+        help="exit 3 when any decision (or market) has this outcome: comply, negotiate or withdraw (repeatable)",
+    )
+    if not explain:
+        parser.add_argument(
+            "--on-error",
+            choices=("skip", "stop"),
+            default="skip",
+            help="with --requests: on a bad line, report it and go on (skip, the default) or stop the run (stop)",
+        )
+    add_policies_argument(parser)
+
+
+def _fail_on(values: list[str]) -> set[str]:
+    out: set[str] = set()
+    for v in values:
+        for part in v.split(","):
+            part = part.strip()
+            if part not in ("comply", "negotiate", "withdraw"):
+                raise CommandError(f"--fail-on takes comply, negotiate or withdraw, not `{part}`")
+            out.add(part)
+    return out
+
+
+def _read_text(path: str) -> str:
+    from ..jsonio import RequestLimits
+
+    limit = RequestLimits().max_bytes
+    try:
+        if path == "-":
+            data = sys.stdin.buffer.read(limit + 1)
+        else:
+            with open(path, "rb") as fh:
+                data = fh.read(limit + 1)
+    except OSError as exc:
+        raise CommandError(f"cannot read `{path}`: {(exc.strerror or str(exc)).lower()}") from None
+    if len(data) > limit:
+        raise CommandError(f"`{path}` is larger than the {limit:,}-byte limit for one request")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CommandError(f"`{path}` is not UTF-8 text (byte {exc.start})") from None
+
+
+def _print_json(obj: Any, out: IO[str]) -> None:
+    out.write(obj.model_dump_json(indent=2) if hasattr(obj, "model_dump_json") else json.dumps(obj, indent=2))
+    out.write("\n")
+
+
+def _render(engine: Engine, result: Decision | MarketDecision, fmt: str, explain: bool) -> None:
+    from ..decision import MarketDecision
+    from ..explain import decision_table, explanation_tree, market_view
+
+    if fmt == "json":
+        _print_json(result, sys.stdout)
+        return
+    con = console()
+    if isinstance(result, MarketDecision):
+        if explain:
+            for item in market_view(result)[:1]:
+                con.print(item)
+            for d in result.decisions:
+                con.print(explanation_tree(d, engine.policy_set))
+        else:
+            for item in market_view(result):
+                con.print(item)
+        return
+    if explain:
+        con.print(explanation_tree(result, engine.policy_set))
+    else:
+        con.print(decision_table([result]))
+        con.print(result.summary, markup=False, highlight=False)
+
+
+def _outcomes(result: Decision | MarketDecision) -> set[str]:
+    from ..decision import MarketDecision
+
+    if isinstance(result, MarketDecision):
+        return {result.outcome.value, *(d.outcome.value for d in result.decisions)}
+    return {result.outcome.value}
+
+
+def _lines(path: str) -> Iterator[tuple[int, str]]:
+    try:
+        fh = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
+    except OSError as exc:
+        raise CommandError(f"cannot read `{path}`: {(exc.strerror or str(exc)).lower()}") from None
+    try:
+        for n, raw in enumerate(fh, 1):
+            yield n, raw.decode("utf-8-sig" if n == 1 else "utf-8", errors="replace")
+    finally:
+        if fh is not sys.stdin.buffer:
+            fh.close()
+
+
+def run_requests(engine: Engine, path: str, on_error: str, fail_on: set[str]) -> int:
+    """Stream JSON lines: one decision (or error object) per non-blank input line."""
+    from ..decide import RequestError
+    from ..jsonio import parse_json
+
+    out = sys.stdout
+    bad = 0
+    hit = False
+    progress = None
+    if sys.stderr.isatty() and path != "-":
+        from rich.progress import Progress
+
+        progress = Progress(transient=True, console=console(stderr=True))
+        progress.start()
+        task = progress.add_task("deciding", total=None)
+    decide = engine.decide
+    write = out.write
+    try:
+        for n, line in _lines(path):
+            if not line.strip():
+                continue
+            try:
+                decision = decide(parse_json(line))
+            except RequestError as err:
+                bad += 1
+                write(json.dumps({"line": n, "error": {"field": err.field, "message": err.message, "hint": err.hint}}) + "\n")
+                print(f"{path}:{n}: error: {err}", file=sys.stderr)
+                if on_error == "stop":
+                    return EXIT_USAGE
+                continue
+            write(decision.model_dump_json())
+            write("\n")
+            if decision.outcome.value in fail_on:
+                hit = True
+            if progress is not None and n % 1000 == 0:
+                progress.update(task, completed=n)
+    finally:
+        if progress is not None:
+            progress.stop()
+    if bad:
+        print(f"{bad} bad line{'s' if bad != 1 else ''} skipped", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_FAIL_ON if hit else EXIT_OK
+
+
+def run(args: argparse.Namespace, explain: bool = False) -> int:
+    from ..decide import RequestError
+    from ..jsonio import parse_json
+
+    fail_on = _fail_on(args.fail_on)
+    if args.demand and not args.jurisdiction:
+        raise CommandError("--demand goes with --jurisdiction")
+    engine = load_engine(args.policies)
+    if engine is None:
+        return EXIT_POLICY_ERRORS
+    try:
+        if getattr(args, "requests", None):
+            return run_requests(engine, args.requests, args.on_error, fail_on)
+        result: Decision | MarketDecision
+        if args.jurisdiction:
+            if args.demand:
+                result = engine.standing(args.jurisdiction, args.demand)
+            else:
+                result = engine.market(args.jurisdiction)
+        else:
+            result = engine.decide(parse_json(_read_text(args.request)))
+    except RequestError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    _render(engine, result, args.format, explain)
+    return EXIT_FAIL_ON if _outcomes(result) & fail_on else EXIT_OK

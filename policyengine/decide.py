@@ -1,0 +1,436 @@
+"""Compiled policy + request → :class:`~policyengine.decision.Decision`.
+
+Stage contract: pure functions over a :class:`~policyengine.compile.CompiledPolicy`;
+no parsing, validation of policy files, rendering or I/O.  Bad requests raise
+:class:`RequestError`, naming the field and the allowed values.
+
+Semantics (docs/semantics.md is the long form):
+
+* every rule whose condition is true matches; the outcome is the most severe
+  match (withdraw > negotiate > comply); all matches with that outcome are
+  the reasons, the others are listed as outranked;
+* no match → negotiate, with ``default_applied``;
+* a condition that is unknown (it needs a value nobody knows) does not match,
+  and the rule is listed as undetermined with the unknown attributes;
+* everything is sorted by ``principle.rule``, so neither the order of files
+  nor that of rules can change a decision or its explanation.
+
+The explanation of a decision depends only on the jurisdiction and the demand
+attributes, so decisions are memoised per (jurisdiction, attributes): a
+repeated request costs a dictionary lookup.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from . import ast
+from .compile import CompiledPolicy, CompiledRule, Residual, evaluate_atom, literal_value
+from .diagnostics import did_you_mean, one_of
+from .decision import Decision, Fact, MarketDecision, Outcome, Reason, Request, Undetermined
+from .model import AttributeType, DemandModel, JurisdictionModel, Kind, Value
+
+#: Longest text value accepted in a request, in characters.
+MAX_TEXT = 10_000
+#: Most memoised decisions per engine; past it, decisions are computed anew.
+CACHE_SIZE = 100_000
+
+_OUTCOMES = {"comply": Outcome.COMPLY, "negotiate": Outcome.NEGOTIATE, "withdraw": Outcome.WITHDRAW}
+ENGINE_SOURCE = "<engine>"
+#: Marks an attribute absent from a request in memo keys, so that an explicit
+#: null (an error for most attributes) never hits the entry of an omission.
+_MISSING = object()
+
+
+class RequestError(ValueError):
+    """A request that does not fit the vocabulary.  ``field`` names the culprit
+    (``demand.kind``), ``allowed`` lists the values it may take."""
+
+    def __init__(self, field: str, message: str, allowed: tuple[str, ...] = (), hint: str | None = None):
+        self.field = field
+        self.message = message
+        self.allowed = allowed
+        self.hint = hint
+        super().__init__(f"{field}: {message}" + (f" ({hint})" if hint else ""))
+
+
+# --- requests ------------------------------------------------------------------
+
+
+def _check_value(attr: AttributeType, value: Any) -> Value:
+    field = f"demand.{attr.name}"
+    if value is None:
+        if attr.unknown_allowed:
+            return None
+        raise RequestError(field, "must not be null", attr.values)
+    if attr.kind is Kind.ENUM:
+        if not isinstance(value, str):
+            raise RequestError(field, f"must be one of {one_of(attr.values)}, not {type(value).__name__}", attr.values)
+        if value not in attr.values:
+            shown = value if len(value) <= 40 else value[:37] + "…"
+            raise RequestError(
+                field,
+                f"`{shown}` is not a `{attr.enum}` value; allowed: {one_of(attr.values, limit=20)}",
+                attr.values,
+                did_you_mean(value, attr.values) if len(value) <= 100 else None,
+            )
+        return value
+    if attr.kind is Kind.BOOL:
+        if type(value) is not bool:
+            raise RequestError(field, f"must be true or false, not {type(value).__name__}")
+        return value
+    if attr.kind is Kind.NUMBER:
+        if type(value) not in (int, float):
+            raise RequestError(field, f"must be a number, not {type(value).__name__}")
+        number = float(value)
+        if not math.isfinite(number):
+            raise RequestError(field, "must be a finite number")
+        if (attr.lo is not None and number < attr.lo) or (attr.hi is not None and number > attr.hi):
+            raise RequestError(field, f"must be between {attr.lo:g} and {attr.hi:g}")
+        return number
+    if not isinstance(value, str):
+        raise RequestError(field, f"must be a text, not {type(value).__name__}")
+    if len(value) > MAX_TEXT:
+        raise RequestError(field, f"is {len(value):,} characters long; the limit is {MAX_TEXT:,}")
+    return value
+
+
+def normalize_demand(compiled: CompiledPolicy, demand: Any) -> dict[str, Value]:
+    """Check a demand's attributes against the vocabulary and apply defaults."""
+    if not isinstance(demand, Mapping):
+        raise RequestError("demand", f"must be an object of attributes, not {type(demand).__name__}")
+    known = {a.name: a for a in compiled.demand_attrs}
+    voc = compiled.policy_set.vocabulary
+    out: dict[str, Value] = {}
+    for key in demand:
+        if not isinstance(key, str) or (key not in known and key not in ("id", "description")):
+            name = str(key)[:40]
+            raise RequestError(
+                f"demand.{name}",
+                "is not a demand attribute",
+                tuple(sorted(known)),
+                did_you_mean(name, known) or f"demand attributes: {one_of(known)}",
+            )
+    # Values first, missing attributes second: a misspelled value is the more
+    # useful message when a request has both problems.
+    for name, attr in known.items():
+        if name in demand:
+            out[name] = _check_value(attr, demand[name])
+    for name, attr in known.items():
+        if name in demand:
+            continue
+        if attr.required:
+            raise RequestError(f"demand.{name}", "is required", attr.values, f"one of {one_of(attr.values)}" if attr.values else None)
+        else:
+            out[name] = attr.default if attr.has_default else None
+    for name in ("id", "description"):
+        builtin = voc.attribute("demand", name)
+        out[name] = _check_value(builtin, demand[name]) if builtin is not None and name in demand else None
+    return dict(sorted(out.items()))
+
+
+def parse_request(request: Any) -> tuple[str, Mapping[str, Any]]:
+    """Split a request (dict or :class:`Request`) into jurisdiction and demand."""
+    if isinstance(request, Request):
+        return request.jurisdiction, request.demand
+    if not isinstance(request, Mapping):
+        raise RequestError("request", f"must be an object with `jurisdiction` and `demand`, not {type(request).__name__}")
+    extra = [k for k in request if k not in ("jurisdiction", "demand")]
+    if extra:
+        name = str(extra[0])[:40]
+        raise RequestError(name, "is not a request field", ("demand", "jurisdiction"), did_you_mean(name, ["jurisdiction", "demand"]))
+    if "jurisdiction" not in request:
+        raise RequestError("jurisdiction", "is required", hint="an ISO 3166-1 alpha-2 code such as `FR`, or a group code such as `EU`")
+    jurisdiction = request["jurisdiction"]
+    if not isinstance(jurisdiction, str):
+        raise RequestError("jurisdiction", f"must be a text code such as `FR`, not {type(jurisdiction).__name__}")
+    if len(jurisdiction) > 64:
+        raise RequestError("jurisdiction", "is longer than any jurisdiction code")
+    if "demand" not in request:
+        raise RequestError("demand", "is required", hint='an object such as {"kind": "user_data", "category": "fraud", "legal_basis": "court_order"}')
+    return jurisdiction, request["demand"]
+
+
+# --- explanations ---------------------------------------------------------------------
+
+
+def _show(value: Value) -> str:
+    if value is None:
+        return "unknown"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def describe_test(node: ast.Condition, negated: bool = False) -> str:
+    """The test an atom applies, as an author would write it (``in {a, b}``, ``< 0.6``)."""
+    if isinstance(node, ast.Comparison):
+        op = node.op
+        if negated:
+            op = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}[op]
+        return f"{op} {_show(literal_value(node.value))}"
+    if isinstance(node, ast.Membership):
+        inside = ", ".join(_show(literal_value(v)) for v in node.values)
+        return f"{'not in' if node.negated != negated else 'in'} {{{inside}}}"
+    if isinstance(node, ast.KnownTest):
+        return f"is {'known' if node.known != negated else 'unknown'}"
+    return "is false" if negated else "is true"
+
+
+def collect_facts(node: ast.Condition, env: Mapping[str, Value], origins: Mapping[str, str], negated: bool = False) -> list[Fact]:
+    """The atoms that make ``node`` evaluate to ``not negated``, as facts."""
+    if isinstance(node, ast.Not):
+        return collect_facts(node.operand, env, origins, not negated)
+    if isinstance(node, (ast.AllOf, ast.AnyOf)):
+        # An `and` that holds needs all its parts; an `or` that holds, the
+        # parts that hold.  Negated, the roles swap (De Morgan).
+        need_all = isinstance(node, ast.AllOf) != negated
+        out: list[Fact] = []
+        for operand in node.operands:
+            if need_all or _truth(operand, env) is (not negated):
+                out.extend(collect_facts(operand, env, origins, negated))
+        return out
+    ref = node.ref  # type: ignore[union-attr]
+    value = env.get(ref.dotted)
+    if evaluate_atom(node, value) is not (not negated):
+        return []
+    origin = origins.get(ref.dotted)
+    return [Fact(attribute=ref.dotted, value=value, test=describe_test(node, negated), origin=origin or None)]
+
+
+def _truth(node: ast.Condition, env: Mapping[str, Value]) -> bool | None:
+    if isinstance(node, ast.Not):
+        inner = _truth(node.operand, env)
+        return None if inner is None else not inner
+    if isinstance(node, (ast.AllOf, ast.AnyOf)):
+        decisive = isinstance(node, ast.AnyOf)
+        unknown = False
+        for operand in node.operands:
+            r = _truth(operand, env)
+            if r is decisive:
+                return decisive
+            unknown = unknown or r is None
+        return None if unknown else not decisive
+    return evaluate_atom(node, env.get(node.ref.dotted))  # type: ignore[union-attr]
+
+
+def fill_template(template: ast.Template, env: Mapping[str, Value]) -> str:
+    return "".join(p if isinstance(p, str) else _show(env.get(p.ref.dotted)) for p in template.parts)
+
+
+def _env(jurisdiction: JurisdictionModel, demand: Mapping[str, Value]) -> tuple[dict[str, Value], dict[str, str]]:
+    env: dict[str, Value] = {f"jurisdiction.{k}": v for k, v in jurisdiction.attrs.items()}
+    env.update((f"demand.{k}", v) for k, v in demand.items())
+    origins = {
+        f"jurisdiction.{k}": o for k, o in jurisdiction.attr_origin.items() if o and o != jurisdiction.code
+    }
+    return env, origins
+
+
+def _reason(rule: CompiledRule, env: Mapping[str, Value], origins: Mapping[str, str]) -> Reason:
+    m = rule.model
+    return Reason(
+        principle=m.principle,
+        statement=m.statement,
+        rule=m.rule,
+        outcome=_OUTCOMES[m.outcome],
+        because=fill_template(m.because, env),
+        source=rule.source,
+        facts=tuple(collect_facts(m.condition, env, origins)),
+    )
+
+
+def evaluate(
+    compiled: CompiledPolicy, jurisdiction: JurisdictionModel, demand: Mapping[str, Value], demand_id: str | None = None
+) -> Decision:
+    """Decide a normalised demand for a known jurisdiction."""
+    kind = demand.get("kind")
+    candidates: tuple[tuple[CompiledRule, Residual], ...] = compiled.residuals(jurisdiction, kind if isinstance(kind, str) else "")
+    matched: list[CompiledRule] = []
+    unknown: list[CompiledRule] = []
+    for rule, residual in candidates:
+        r = residual if residual is None or isinstance(residual, bool) else residual(demand)
+        if r is True:
+            matched.append(rule)
+        elif r is None:
+            unknown.append(rule)
+    env, origins = _env(jurisdiction, demand)
+    undetermined = tuple(
+        Undetermined(
+            principle=r.model.principle,
+            rule=r.model.rule,
+            outcome=_OUTCOMES[r.model.outcome],
+            source=r.source,
+            unknown=tuple(a for a in r.refs if env.get(a) is None),
+        )
+        for r in unknown
+    )
+    chain = jurisdiction.chain
+    shown = {k: v for k, v in demand.items() if v is not None or k not in ("id", "description")}
+    if not matched:
+        summary = "negotiate: no principle covers this demand, so a person reviews it"
+        if undetermined:
+            names = sorted({a for u in undetermined for a in u.unknown})
+            summary += f" ({', '.join(names)} unknown)"
+        return Decision(
+            outcome=Outcome.NEGOTIATE,
+            jurisdiction=jurisdiction.code,
+            demand=demand_id,
+            summary=summary,
+            reasons=(),
+            outranked=(),
+            undetermined=undetermined,
+            default_applied=True,
+            jurisdiction_chain=chain,
+            request=shown,
+            policy_version=compiled.version,
+        )
+    top = max(r.severity for r in matched)
+    reasons = tuple(_reason(r, env, origins) for r in matched if r.severity == top)
+    outranked = tuple(_reason(r, env, origins) for r in matched if r.severity != top)
+    outcome = reasons[0].outcome
+    first = reasons[0]
+    more = f" (+{len(reasons) - 1} more)" if len(reasons) > 1 else ""
+    return Decision(
+        outcome=outcome,
+        jurisdiction=jurisdiction.code,
+        demand=demand_id,
+        summary=f"{outcome.value}: {first.principle}.{first.rule}{more}: {first.because}",
+        reasons=reasons,
+        outranked=outranked,
+        undetermined=undetermined,
+        default_applied=False,
+        jurisdiction_chain=chain,
+        request=shown,
+        policy_version=compiled.version,
+    )
+
+
+def unknown_jurisdiction(compiled: CompiledPolicy, code: str, demand: Mapping[str, Value]) -> Decision:
+    """Negotiate, and say why: the policy set does not know this jurisdiction."""
+    hint = did_you_mean(code, compiled.jurisdictions)
+    because = f"no jurisdiction `{code}` is defined in the policy set, so a person must look at this demand"
+    if hint:
+        because += f" ({hint})"
+    reason = Reason(
+        principle="policyengine",
+        statement="What the policy set does not cover is reviewed by a person",
+        rule="unknown_jurisdiction",
+        outcome=Outcome.NEGOTIATE,
+        because=because,
+        source=ENGINE_SOURCE,
+        facts=(Fact(attribute="jurisdiction.code", value=code, test="is not a loaded jurisdiction"),),
+    )
+    return Decision(
+        outcome=Outcome.NEGOTIATE,
+        jurisdiction=code,
+        summary=f"negotiate: {because}",
+        reasons=(reason,),
+        default_applied=True,
+        request={k: v for k, v in demand.items() if v is not None or k not in ("id", "description")},
+        policy_version=compiled.version,
+    )
+
+
+class Decider:
+    """decide() with memoisation; one per engine, safe to share between threads.
+
+    The memo maps (jurisdiction, raw attribute values) to a finished, frozen
+    Decision.  Only requests that passed validation are stored, and a hit is
+    re-checked for the one thing a dict lookup cannot see: ``True == 1``.
+    """
+
+    def __init__(self, compiled: CompiledPolicy):
+        self.compiled = compiled
+        self._names = tuple(a.name for a in compiled.demand_attrs) + ("id", "description")
+        self._keys = frozenset(self._names)
+        self._bools = tuple(a.name for a in compiled.demand_attrs if a.kind is Kind.BOOL)
+        self._memo: dict[tuple[Any, ...], Decision] = {}
+
+    def decide(self, request: Any) -> Decision:
+        if type(request) is dict and len(request) == 2:
+            jurisdiction = request.get("jurisdiction")
+            demand = request.get("demand")
+            if type(demand) is dict and type(jurisdiction) is str and demand.keys() <= self._keys:
+                get = demand.get
+                key = (jurisdiction, *[get(n, _MISSING) for n in self._names])
+                try:
+                    hit = self._memo.get(key)
+                except TypeError:  # an unhashable value: let validation explain it
+                    hit = None
+                if hit is not None and all(type(get(b)) is bool or get(b) is None for b in self._bools):
+                    return hit
+        return self._decide_slow(request)
+
+    def _decide_slow(self, request: Any) -> Decision:
+        code, raw = parse_request(request)
+        demand = normalize_demand(self.compiled, raw)
+        j = self.compiled.jurisdictions.get(code)
+        decision = evaluate(self.compiled, j, demand) if j is not None else unknown_jurisdiction(self.compiled, code, demand)
+        if isinstance(raw, dict) and len(self._memo) < CACHE_SIZE:
+            try:
+                key = (code, *[raw.get(n, _MISSING) for n in self._names])
+                self._memo[key] = decision
+            except TypeError:
+                pass
+        return decision
+
+    def decide_standing(self, jurisdiction: JurisdictionModel, demand: DemandModel) -> Decision:
+        attrs = {a.name: demand.attrs.get(a.name) for a in self.compiled.demand_attrs}
+        attrs["id"] = demand.id
+        attrs["description"] = demand.description
+        return evaluate(self.compiled, jurisdiction, attrs, demand_id=demand.id)
+
+    def market(self, code: str) -> MarketDecision:
+        j = self.compiled.jurisdictions.get(code)
+        if j is None:
+            raise RequestError(
+                "jurisdiction",
+                f"`{code[:64]}` is not a loaded jurisdiction",
+                tuple(self.compiled.jurisdictions),
+                did_you_mean(code[:64], self.compiled.jurisdictions),
+            )
+        decisions = tuple(self.decide_standing(j, d) for d in j.demands)
+        return market_outcome(j, decisions, self.compiled.version)
+
+
+def market_outcome(j: JurisdictionModel, decisions: tuple[Decision, ...], version: str) -> MarketDecision:
+    """The market rule (docs/semantics.md):
+
+    * withdraw when a *mandatory* standing demand is decided withdraw: the
+      platform cannot stay without breaking either the law or its principles;
+    * otherwise negotiate when any standing demand is decided negotiate or
+      withdraw (a refusable demand that the platform refuses);
+    * otherwise comply (every standing demand complied with, or none made).
+    """
+    by_id = {d.demand: d for d in decisions}
+    demands = {d.id: d for d in j.demands}
+    forced = [i for i, d in by_id.items() if d.outcome is Outcome.WITHDRAW and demands[i or ""].attrs.get("mandatory") is True]
+    if forced:
+        outcome, decisive = Outcome.WITHDRAW, forced
+        why = f"the mandatory demand{'s' if len(forced) > 1 else ''} {', '.join(f'`{i}`' for i in forced)} cannot be reconciled with the principles"
+    else:
+        open_ = [i for i, d in by_id.items() if d.outcome is not Outcome.COMPLY]
+        if open_:
+            outcome, decisive = Outcome.NEGOTIATE, open_
+            why = f"{len(open_)} standing demand{'s' if len(open_) > 1 else ''} need{'' if len(open_) > 1 else 's'} review or refusal: {', '.join(f'`{i}`' for i in open_)}"
+        elif decisions:
+            outcome, decisive = Outcome.COMPLY, []
+            why = "every standing demand can be complied with"
+        else:
+            outcome, decisive = Outcome.COMPLY, []
+            why = "no standing demands"
+    return MarketDecision(
+        jurisdiction=j.code,
+        name=j.name,
+        outcome=outcome,
+        summary=f"{outcome.value}: {why}",
+        decisive=tuple(i or "" for i in decisive),
+        decisions=decisions,
+        jurisdiction_chain=j.chain,
+        policy_version=version,
+    )

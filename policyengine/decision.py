@@ -1,0 +1,123 @@
+"""The public data types at the boundary: requests in, decisions out.
+
+Stage contract: pydantic v2 models, used only at the edge of the engine (the
+internal AST and compiled forms are plain Python objects).  A
+:class:`Decision` is immutable and complete: the outcome, the deciding
+rules with their facts and source lines, the rules they outranked, the rules
+that could not be evaluated because a value was unknown, whether the default
+applied, the jurisdiction chain and the policy set's version.  Its JSON form
+is the contract documented in docs/embedding.md.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+AttributeValue = Union[bool, float, str, None]
+
+
+class Outcome(str, enum.Enum):
+    """What the platform does: ``comply`` < ``negotiate`` < ``withdraw`` in severity."""
+
+    COMPLY = "comply"
+    NEGOTIATE = "negotiate"
+    WITHDRAW = "withdraw"
+
+    @property
+    def severity(self) -> int:
+        return _SEVERITY[self]
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_SEVERITY = {Outcome.COMPLY: 0, Outcome.NEGOTIATE: 1, Outcome.WITHDRAW: 2}
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Request(_Frozen):
+    """A demand made by the authorities of one jurisdiction.
+
+    ``demand`` carries attributes declared in the vocabulary (``kind``,
+    ``category``, ``legal_basis``, ``mandatory`` …).  Values are checked
+    against the vocabulary by the engine, which names the field and the
+    allowed values when one does not fit.
+    """
+
+    jurisdiction: str = Field(description="ISO 3166-1 alpha-2 code or group code, e.g. `FR` or `EU`")
+    demand: dict[str, AttributeValue] = Field(description="demand attributes from the vocabulary, e.g. kind, category, legal_basis")
+
+
+class Fact(_Frozen):
+    """One piece of the request or jurisdiction that made a condition hold."""
+
+    attribute: str = Field(description="e.g. `demand.kind` or `jurisdiction.rule_of_law`")
+    value: AttributeValue = Field(description="its value; null when unknown")
+    test: str = Field(description="the test it passed, as written in the rule, e.g. `< 0.6`")
+    origin: str | None = Field(default=None, description="for a jurisdiction attribute inherited from a group, that group's code")
+
+    def __str__(self) -> str:
+        shown = "unknown" if self.value is None else str(self.value).lower() if isinstance(self.value, bool) else f"{self.value:g}" if isinstance(self.value, float) else self.value
+        via = f" (from {self.origin})" if self.origin else ""
+        return f"{self.attribute} = {shown}{via}: {self.test}"
+
+
+class Reason(_Frozen):
+    """A rule whose condition held, with why."""
+
+    principle: str
+    statement: str = Field(description="the principle's one-line statement")
+    rule: str
+    outcome: Outcome
+    because: str = Field(description="the rule's `because` text with attribute values filled in")
+    source: str = Field(description="`path:line` of the rule")
+    facts: tuple[Fact, ...] = ()
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.principle}.{self.rule}"
+
+
+class Undetermined(_Frozen):
+    """A rule that could not be evaluated because a value it tests is unknown."""
+
+    principle: str
+    rule: str
+    outcome: Outcome = Field(description="the outcome the rule would have given")
+    source: str
+    unknown: tuple[str, ...] = Field(description="the attributes whose value is unknown")
+
+
+class Decision(_Frozen):
+    """The engine's answer for one demand."""
+
+    outcome: Outcome
+    jurisdiction: str
+    demand: str | None = Field(default=None, description="the standing demand's id, when one was decided")
+    summary: str = Field(description="one line a person can read")
+    reasons: tuple[Reason, ...] = Field(description="the deciding rules: every match with the most severe outcome")
+    outranked: tuple[Reason, ...] = Field(default=(), description="matching rules with a less severe outcome")
+    undetermined: tuple[Undetermined, ...] = Field(default=(), description="rules not evaluated for lack of a value")
+    default_applied: bool = Field(description="no rule matched, so the default (negotiate) applied")
+    jurisdiction_chain: tuple[str, ...] = Field(default=(), description="the jurisdiction and the groups it inherits from, e.g. FR, EU")
+    request: dict[str, AttributeValue] = Field(default_factory=dict, description="the demand attributes decided, defaults applied")
+    policy_version: str = Field(description="content hash of the policy set that decided")
+
+
+class MarketDecision(_Frozen):
+    """A jurisdiction as a market: every standing demand and the overall outcome."""
+
+    jurisdiction: str
+    name: str
+    outcome: Outcome
+    summary: str
+    decisive: tuple[str, ...] = Field(description="ids of the standing demands that set the market outcome")
+    decisions: tuple[Decision, ...]
+    jurisdiction_chain: tuple[str, ...] = ()
+    policy_version: str

@@ -1,0 +1,150 @@
+"""Diagnostics: the one shape every problem in a policy set takes.
+
+Stage contract: every stage before decide (load, parse, validate, lint) reports
+problems as :class:`Diagnostic` values and returns them; it does not raise.  The
+registry :data:`CODES` gives each code its stable number, severity and a
+one-line title; docs/language.md lists them and a test checks that every code
+has a golden rendering.  Rendering lives in :mod:`policyengine.render`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .source import Span
+
+
+class Severity(str, enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, slots=True)
+class CodeInfo:
+    code: str
+    severity: Severity
+    title: str
+
+
+_E, _W = Severity.ERROR, Severity.WARNING
+
+#: Every diagnostic code.  Numbers are stable: never renumber, only add.
+#: PE0xx loading, PE1xx syntax, PE2xx meaning, PE4xx lint (analysis).
+CODES: dict[str, CodeInfo] = {
+    info.code: info
+    for info in [
+        CodeInfo("PE001", _E, "cannot read policy file"),
+        CodeInfo("PE002", _E, "policy file is not UTF-8 text"),
+        CodeInfo("PE003", _E, "policy file is binary"),
+        CodeInfo("PE004", _E, "policy file is too large"),
+        CodeInfo("PE005", _E, "no policy files found"),
+        CodeInfo("PE006", _W, "policy file is empty"),
+        CodeInfo("PE101", _E, "unexpected token"),
+        CodeInfo("PE102", _E, "unexpected character"),
+        CodeInfo("PE103", _E, "unexpected end of file"),
+        CodeInfo("PE104", _E, "unterminated string"),
+        CodeInfo("PE105", _E, "nesting too deep"),
+        CodeInfo("PE106", _E, "string too long"),
+        CodeInfo("PE107", _E, "invalid escape sequence"),
+        CodeInfo("PE108", _E, "invalid number"),
+        CodeInfo("PE201", _E, "duplicate id"),
+        CodeInfo("PE202", _E, "unknown jurisdiction"),
+        CodeInfo("PE203", _E, "unknown attribute"),
+        CodeInfo("PE204", _E, "unknown value"),
+        CodeInfo("PE205", _E, "type mismatch"),
+        CodeInfo("PE206", _E, "unknown type"),
+        CodeInfo("PE207", _E, "membership cycle"),
+        CodeInfo("PE208", _E, "unknown group"),
+        CodeInfo("PE209", _E, "unknown attribute in text"),
+        CodeInfo("PE210", _E, "unknown demand"),
+        CodeInfo("PE211", _E, "unknown rule"),
+        CodeInfo("PE212", _E, "condition can never hold"),
+        CodeInfo("PE213", _E, "missing required attribute"),
+        CodeInfo("PE214", _E, "value out of range"),
+        CodeInfo("PE215", _E, "invalid jurisdiction code"),
+        CodeInfo("PE216", _E, "operator not allowed for this type"),
+        CodeInfo("PE217", _W, "attribute can never be unknown"),
+        CodeInfo("PE218", _E, "unknown enumeration"),
+        CodeInfo("PE219", _W, "duplicate value"),
+        CodeInfo("PE220", _E, "malformed placeholder in text"),
+        CodeInfo("PE221", _E, "invalid vocabulary declaration"),
+    ]
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One problem, located in a source file.
+
+    ``message`` is written for a policy author: lower case, no final period,
+    names in backticks.  The fix, when we can guess it, goes in ``hint``.
+    ``label`` is the short text shown under the caret.
+    """
+
+    code: str
+    message: str
+    span: Span
+    hint: str | None = None
+    label: str | None = None
+
+    @property
+    def severity(self) -> Severity:
+        return CODES[self.code].severity
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+    def sort_key(self) -> tuple[str, int, str, str]:
+        return (self.span.path, self.span.start, self.code, self.message)
+
+    def __str__(self) -> str:
+        return f"{self.span.location()}: {self.severity.value}[{self.code}]: {self.message}"
+
+
+def sorted_diagnostics(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """Sorted by file, position and code, duplicates removed: output is deterministic."""
+    unique = {(d.sort_key(), d.hint, d.label): d for d in diagnostics}
+    return [unique[k] for k in sorted(unique, key=lambda k: (k[0], k[1] or "", k[2] or ""))]
+
+
+def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
+    return any(d.is_error for d in diagnostics)
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
+    """A ``did you mean `x`?`` hint for a misspelled name, or None."""
+    pool = sorted(set(candidates))
+    matches = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
+    if not matches:
+        lowered = {c.lower(): c for c in pool}
+        if name.lower() in lowered:
+            matches = [lowered[name.lower()]]
+    return f"did you mean `{matches[0]}`?" if matches else None
+
+
+def one_of(values: Iterable[str], limit: int = 12) -> str:
+    """`a`, `b` or `c` — for listing the allowed values in a hint."""
+    items = [f"`{v}`" for v in sorted(values)]
+    if len(items) > limit:
+        items = items[:limit] + [f"… ({len(items) - limit} more)"]
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " or " + items[-1]
+
+
+class PolicyError(Exception):
+    """Raised by :func:`policyengine.load` when a policy set has errors.
+
+    Carries every diagnostic (errors and warnings) so callers can render them
+    all; ``str()`` gives one line per error.
+    """
+
+    def __init__(self, diagnostics: list[Diagnostic]):
+        self.diagnostics = sorted_diagnostics(diagnostics)
+        errors = [d for d in self.diagnostics if d.is_error]
+        head = f"{len(errors)} error(s) in policy set"
+        super().__init__("\n".join([head, *(str(d) for d in errors)]))

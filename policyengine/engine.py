@@ -1,0 +1,104 @@
+"""The embeddable engine: load a policy set once, decide many times.
+
+Stage contract: :func:`load` runs the whole front end (read, parse, validate,
+compile) and returns an immutable :class:`Engine`, or raises
+:class:`~policyengine.diagnostics.PolicyError` carrying every diagnostic.  An
+Engine holds no mutable state that could change a result: its only mutable
+parts are memo tables that gain entries every thread would compute
+identically, so one Engine can be shared by any number of threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from .compile import CompiledPolicy, compile_policy
+from .decide import Decider, RequestError
+from .decision import Decision, MarketDecision
+from .diagnostics import Diagnostic, PolicyError, did_you_mean
+from .loader import Limits
+from .model import PolicySet
+from .pipeline import PathLike, analyse
+
+
+class Engine:
+    """A compiled policy set.  Create it with :func:`policyengine.load`."""
+
+    __slots__ = ("_compiled", "_decider", "_diagnostics")
+
+    def __init__(self, policy_set: PolicySet, diagnostics: Sequence[Diagnostic] = ()):
+        compiled = compile_policy(policy_set)
+        object.__setattr__(self, "_compiled", compiled)
+        object.__setattr__(self, "_decider", Decider(compiled))
+        object.__setattr__(self, "_diagnostics", tuple(diagnostics))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("an Engine is immutable; load a new one to change policies")
+
+    # --- introspection -------------------------------------------------------
+
+    @property
+    def version(self) -> str:
+        """Content hash of the policy set (``policy_version`` in every decision)."""
+        return self._compiled.version
+
+    @property
+    def policy_set(self) -> PolicySet:
+        return self._compiled.policy_set
+
+    @property
+    def compiled(self) -> CompiledPolicy:
+        return self._compiled
+
+    @property
+    def warnings(self) -> tuple[Diagnostic, ...]:
+        """Warnings found while loading (a set with errors does not load)."""
+        return self._diagnostics
+
+    def jurisdictions(self) -> list[str]:
+        return list(self._compiled.jurisdictions)
+
+    # --- decisions -------------------------------------------------------------
+
+    def decide(self, request: Any) -> Decision:
+        """Decide one request: a dict ``{"jurisdiction": "FR", "demand": {...}}`` or a
+        :class:`~policyengine.decision.Request`.  Raises
+        :class:`~policyengine.decide.RequestError` when the request does not fit the
+        vocabulary; an unknown jurisdiction is a negotiate decision, not an error."""
+        return self._decider.decide(request)
+
+    def decide_many(self, requests: Iterable[Any]) -> list[Decision]:
+        """Decide a batch; the same results as :meth:`decide` one by one."""
+        decide = self._decider.decide
+        return [decide(r) for r in requests]
+
+    def standing(self, jurisdiction: str, demand: str) -> Decision:
+        """Decide standing demand ``demand`` of ``jurisdiction`` (inherited ones included)."""
+        j = self._compiled.jurisdictions.get(jurisdiction)
+        if j is None:
+            raise RequestError(
+                "jurisdiction", f"`{jurisdiction[:64]}` is not a loaded jurisdiction", tuple(self._compiled.jurisdictions),
+                did_you_mean(jurisdiction[:64], self._compiled.jurisdictions),
+            )
+        d = j.demand(demand)
+        if d is None:
+            ids = tuple(x.id for x in j.demands)
+            raise RequestError("demand", f"`{jurisdiction}` makes no standing demand `{demand[:64]}`", ids, did_you_mean(demand[:64], ids))
+        return self._decider.decide_standing(j, d)
+
+    def market(self, jurisdiction: str) -> MarketDecision:
+        """Every standing demand of a jurisdiction and the market outcome."""
+        return self._decider.market(jurisdiction)
+
+
+def load(paths: PathLike | Sequence[PathLike] | None = None, *, limits: Limits = Limits()) -> Engine:
+    """Load, validate and compile a policy set (the shipped library when ``paths`` is None).
+
+    Raises :class:`~policyengine.diagnostics.PolicyError` with every diagnostic
+    when the set has errors; warnings are kept on :attr:`Engine.warnings`.
+    """
+    policy_set, diagnostics = analyse(paths, limits)
+    if policy_set is None:
+        raise PolicyError(diagnostics)
+    return Engine(policy_set, diagnostics)

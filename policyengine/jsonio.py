@@ -1,0 +1,66 @@
+"""Untrusted JSON → Python values, with explicit limits.
+
+Stage contract: :func:`parse_json` turns one JSON document (a request) into
+Python values or raises :class:`~policyengine.decide.RequestError` naming what
+is wrong.  Limits are explicit and configurable (:class:`RequestLimits`):
+document size, nesting depth; NaN and infinities are rejected because no
+policy can reason about them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from .decide import RequestError
+
+
+@dataclass(frozen=True)
+class RequestLimits:
+    #: Largest request document, in characters.
+    max_bytes: int = 1_000_000
+    #: Deepest nesting of arrays and objects (a request needs 2).
+    max_depth: int = 32
+
+
+def _depth(text: str) -> int:
+    """Deepest bracket nesting outside strings."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"`{name}` is not a number JSON allows here")
+
+
+def parse_json(text: str, limits: RequestLimits = RequestLimits()) -> Any:
+    if len(text) > limits.max_bytes:
+        raise RequestError("request", f"is {len(text):,} characters long; the limit is {limits.max_bytes:,}")
+    # Counting brackets is cheap; scanning strings only when there are many.
+    if text.count("[") + text.count("{") > limits.max_depth and _depth(text) > limits.max_depth:
+        raise RequestError("request", f"is nested more than {limits.max_depth} levels deep")
+    try:
+        return json.loads(text, parse_constant=_no_constants)
+    except json.JSONDecodeError as exc:
+        raise RequestError("request", f"is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+    except ValueError as exc:
+        raise RequestError("request", str(exc)) from None
+    except RecursionError:
+        raise RequestError("request", "is nested too deeply") from None

@@ -1,0 +1,150 @@
+"""The validated, resolved form of a policy set.
+
+Stage contract: :mod:`policyengine.validate` builds a :class:`PolicySet` only
+when a policy set has no errors; compilation, testing and analysis read it.
+Everything here is resolved: types are known, group attributes are inherited,
+inherited demands are listed, rules are sorted by ``principle.rule`` so that
+nothing downstream depends on the order of files or declarations.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Union
+
+from . import ast
+from .source import Source, Span
+
+#: The value of an attribute: an enumeration value or text (str), a bool, a
+#: number (float), or None for unknown.
+Value = Union[str, bool, float, None]
+
+
+class Kind(str, enum.Enum):
+    ENUM = "enum"
+    BOOL = "bool"
+    NUMBER = "number"
+    TEXT = "text"
+    CODE = "code"  # jurisdiction.code: one of the loaded jurisdiction codes
+
+
+OUTCOMES = ("comply", "negotiate", "withdraw")
+SEVERITY = {"comply": 0, "negotiate": 1, "withdraw": 2}
+
+
+@dataclass(frozen=True)
+class AttributeType:
+    """The declared type of one attribute."""
+
+    scope: str
+    name: str
+    kind: Kind
+    enum: str | None = None
+    values: tuple[str, ...] = ()
+    lo: float | None = None
+    hi: float | None = None
+    unknown_allowed: bool = False
+    default: Value = None
+    has_default: bool = False
+    description: str = ""
+    builtin: bool = False
+    span: Span | None = field(default=None, compare=False)
+
+    @property
+    def dotted(self) -> str:
+        return f"{self.scope}.{self.name}"
+
+    @property
+    def required(self) -> bool:
+        """A value must be given: no default and unknown is not allowed."""
+        return not self.has_default and not self.unknown_allowed and not self.builtin
+
+    @property
+    def type_label(self) -> str:
+        if self.kind is Kind.ENUM:
+            return f"`{self.enum}` value"
+        if self.kind is Kind.CODE:
+            return "jurisdiction code"
+        return {"bool": "true or false", "number": "number", "text": "text"}[self.kind.value]
+
+    @property
+    def testable(self) -> bool:
+        """Whether conditions may test it (text is for `because` texts only)."""
+        return self.kind is not Kind.TEXT
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    enums: dict[str, tuple[str, ...]]
+    enum_descriptions: dict[tuple[str, str], str]
+    attributes: dict[str, AttributeType]  # keyed by "scope.name"
+
+    def attribute(self, scope: str, name: str) -> AttributeType | None:
+        return self.attributes.get(f"{scope}.{name}")
+
+    def scoped(self, scope: str) -> list[AttributeType]:
+        return [a for a in self.attributes.values() if a.scope == scope]
+
+
+@dataclass(frozen=True)
+class DemandModel:
+    """A standing demand, with the attributes the author gave (defaults applied)."""
+
+    id: str
+    description: str
+    owner: str  # the jurisdiction or group that declared it
+    attrs: dict[str, Value]
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class JurisdictionModel:
+    code: str
+    name: str
+    is_group: bool
+    chain: tuple[str, ...]  # itself first, then its group, that group's group, ...
+    attrs: dict[str, Value]
+    attr_origin: dict[str, str]  # attribute → code of the jurisdiction that set it ("" = default)
+    demands: tuple[DemandModel, ...]
+    members: tuple[str, ...]
+    span: Span = field(compare=False)
+
+    def demand(self, demand_id: str) -> DemandModel | None:
+        for d in self.demands:
+            if d.id == demand_id:
+                return d
+        return None
+
+
+@dataclass(frozen=True)
+class RuleModel:
+    principle: str
+    statement: str
+    rule: str
+    outcome: str
+    condition: ast.Condition
+    because: ast.Template
+    span: Span = field(compare=False)
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.principle}.{self.rule}"
+
+
+@dataclass(frozen=True)
+class PolicySet:
+    vocabulary: Vocabulary
+    jurisdictions: dict[str, JurisdictionModel]
+    rules: tuple[RuleModel, ...]
+    principles: dict[str, tuple[str, Span]]  # id → (statement, span)
+    tests: tuple[ast.Test, ...]
+    files: tuple[ast.PolicyFile, ...]
+    sources: tuple[Source, ...]
+    version: str
+
+    def rule(self, qualified: str) -> RuleModel | None:
+        for r in self.rules:
+            if r.qualified == qualified:
+                return r
+        return None

@@ -1,0 +1,410 @@
+"""Lark parse tree → typed AST (:mod:`policyengine.ast`).
+
+Stage contract: :func:`to_ast` takes the tree of one file and returns the
+:class:`~policyengine.ast.PolicyFile` plus the diagnostics found while building
+it (bad escapes, over-long strings, malformed placeholders, nesting deeper
+than :data:`MAX_DEPTH`).  It never raises on author input.
+
+The walk is iterative (an explicit stack), not Lark's recursive Transformer:
+a condition nested ten thousand levels deep must produce a diagnostic, not a
+``RecursionError``.  Each ``t_<rule>`` method builds the node for the grammar
+rule of the same name; its docstring repeats the production.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from lark import Token, Tree
+
+from . import ast
+from .diagnostics import Diagnostic
+from .source import Source, Span
+
+#: Deepest condition nesting accepted.  Real policies need fewer than ten
+#: levels; the limit keeps every later recursive pass far from Python's stack.
+MAX_DEPTH = 64
+#: Longest string literal accepted, in characters.
+MAX_STRING = 10_000
+
+_ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r", "{": "{", "}": "}"}
+_PLACEHOLDER = re.compile(r"(demand|jurisdiction)\.([A-Za-z_][A-Za-z0-9_]*)\Z")
+
+
+class _Abort(Exception):
+    def __init__(self, diagnostic: Diagnostic):
+        self.diagnostic = diagnostic
+
+
+class _Builder:
+    def __init__(self, source: Source):
+        self.source = source
+        self.diagnostics: list[Diagnostic] = []
+        self.depth: dict[int, int] = {}
+
+    # -- helpers -----------------------------------------------------------
+
+    def span(self, start: int, end: int) -> Span:
+        return Span(self.source, start, end)
+
+    def tok_span(self, tok: Token) -> Span:
+        start = tok.start_pos if tok.start_pos is not None else 0
+        end = tok.end_pos if tok.end_pos is not None else start
+        return self.span(start, end)
+
+    def ident(self, tok: Token) -> ast.Ident:
+        return ast.Ident(str(tok), self.tok_span(tok))
+
+    def _cond_depth(self, node: object) -> int:
+        return self.depth.get(id(node), 1)
+
+    def _deep(self, node: Any, children: list[Any], span: Span) -> Any:
+        depth = 1 + max((self._cond_depth(c) for c in children), default=0)
+        if depth > MAX_DEPTH:
+            raise _Abort(
+                Diagnostic(
+                    "PE105",
+                    f"this condition is nested more than {MAX_DEPTH} levels deep",
+                    Span(self.source, span.start, span.start + 1),
+                    hint="split it into several rules, or remove redundant parentheses and `not`s",
+                    label="nesting starts here",
+                )
+            )
+        self.depth[id(node)] = depth
+        return node
+
+    # -- strings -------------------------------------------------------------
+
+    def t_string(self, span: Span, c: list[Any]) -> ast.Text:
+        """string: STRING | LONG_STRING"""
+        tok: Token = c[0]
+        triple = tok.startswith('"""')
+        raw = str(tok)[3:-3] if triple else str(tok)[1:-1]
+        inner_start = span.start + (3 if triple else 1)
+        if len(raw) > MAX_STRING:
+            self.diagnostics.append(
+                Diagnostic(
+                    "PE106",
+                    f"this text is {len(raw):,} characters long; the limit is {MAX_STRING:,}",
+                    Span(self.source, span.start, span.start + 1),
+                    hint="policy texts are meant to be read: keep them short and cite the source instead",
+                )
+            )
+            return ast.Text(raw[:80], span, raw[:80], triple)
+        value, _ = self._unescape(raw, inner_start)
+        return ast.Text(value, span, raw, triple)
+
+    def _unescape(self, raw: str, offset: int) -> tuple[str, list[tuple[int, str]]]:
+        """Resolve escapes; also return the literal braces (offset in raw, char)
+        that came from ``\\{``/``\\}`` so templates can tell them apart."""
+        if "\\" not in raw:
+            return raw, []
+        out: list[str] = []
+        escaped: list[tuple[int, str]] = []
+        i = 0
+        while i < len(raw):
+            ch = raw[i]
+            if ch == "\\" and i + 1 < len(raw):
+                nxt = raw[i + 1]
+                if nxt in _ESCAPES:
+                    if nxt in "{}":
+                        escaped.append((i, nxt))
+                    out.append(_ESCAPES[nxt])
+                else:
+                    self.diagnostics.append(
+                        Diagnostic(
+                            "PE107",
+                            f"`\\{nxt}` is not an escape sequence this language knows",
+                            Span(self.source, offset + i, offset + i + 2),
+                            hint='use \\" for a quote, \\\\ for a backslash, \\n for a new line, \\{ and \\} for braces',
+                        )
+                    )
+                    out.append(nxt)
+                i += 2
+                continue
+            out.append(ch)
+            i += 1
+        return "".join(out), escaped
+
+    def template(self, text: ast.Text) -> ast.Template:
+        """Split a ``because`` text into literal parts and ``{scope.name}`` placeholders."""
+        raw = text.raw
+        base = text.span.start + (3 if text.triple else 1)
+        parts: list[str | ast.Placeholder] = []
+        buf: list[str] = []
+        i = 0
+        while i < len(raw):
+            ch = raw[i]
+            if ch == "\\" and i + 1 < len(raw):
+                nxt = raw[i + 1]
+                buf.append(_ESCAPES.get(nxt, nxt))
+                i += 2
+                continue
+            if ch == "{":
+                close = raw.find("}", i + 1)
+                inner = raw[i + 1 : close] if close != -1 else ""
+                m = _PLACEHOLDER.match(inner.strip()) if close != -1 else None
+                if m is None:
+                    end = close + 1 if close != -1 else len(raw)
+                    self.diagnostics.append(
+                        Diagnostic(
+                            "PE220",
+                            "`{` starts a placeholder, but "
+                            + ("it is never closed" if close == -1 else f"`{{{inner}}}` is not an attribute"),
+                            Span(self.source, base + i, base + end),
+                            hint="write `{demand.kind}` or `{jurisdiction.name}`; for a literal brace write `\\{`",
+                        )
+                    )
+                    buf.append(raw[i:end])
+                    i = end
+                    continue
+                if buf:
+                    parts.append("".join(buf))
+                    buf = []
+                ref_span = Span(self.source, base + i, base + close + 1)
+                parts.append(ast.Placeholder(ast.AttributeRef(m.group(1), m.group(2), ref_span), ref_span))
+                i = close + 1
+                continue
+            if ch == "}":
+                self.diagnostics.append(
+                    Diagnostic(
+                        "PE220",
+                        "`}` closes no placeholder",
+                        Span(self.source, base + i, base + i + 1),
+                        hint="for a literal brace write `\\}`",
+                    )
+                )
+            buf.append(ch)
+            i += 1
+        if buf:
+            parts.append("".join(buf))
+        return ast.Template(tuple(parts), text, text.span)
+
+    # -- literals ------------------------------------------------------------
+
+    def t_number(self, span: Span, c: list[Any]) -> ast.Number:
+        """number: NUMBER"""
+        text = str(c[0])
+        value = float(text)
+        if value != value or value in (float("inf"), float("-inf")):
+            self.diagnostics.append(
+                Diagnostic("PE108", f"`{text}` is not a finite number", span, hint="write a number such as 0.6")
+            )
+            value = 0.0
+        return ast.Number(value, text, span)
+
+    def t_symbol(self, span: Span, c: list[Any]) -> ast.Symbol:
+        """?literal: NAME -> symbol"""
+        return ast.Symbol(str(c[0]), span)
+
+    def t_true(self, span: Span, c: list[Any]) -> ast.Bool:
+        return ast.Bool(True, span)
+
+    def t_false(self, span: Span, c: list[Any]) -> ast.Bool:
+        return ast.Bool(False, span)
+
+    def t_unknown(self, span: Span, c: list[Any]) -> ast.Unknown:
+        return ast.Unknown(span)
+
+    def t_outcome(self, span: Span, c: list[Any]) -> str:
+        """!outcome: "comply" | "negotiate" | "withdraw" """
+        return str(c[0])
+
+    def t_scope(self, span: Span, c: list[Any]) -> str:
+        return str(c[0])
+
+    # -- conditions ----------------------------------------------------------
+
+    def t_attribute_ref(self, span: Span, c: list[Any]) -> ast.AttributeRef:
+        """attribute_ref: scope "." NAME"""
+        return ast.AttributeRef(c[0], str(c[1]), span)
+
+    def t_comparison(self, span: Span, c: list[Any]) -> ast.Comparison:
+        """comparison: attribute_ref COMPARATOR literal"""
+        return ast.Comparison(c[0], str(c[1]), c[2], span)
+
+    def t_value_set(self, span: Span, c: list[Any]) -> tuple[Any, ...]:
+        return tuple(c)
+
+    def t_membership(self, span: Span, c: list[Any]) -> ast.Membership:
+        """membership: attribute_ref "in" value_set"""
+        return ast.Membership(c[0], c[1], False, span)
+
+    def t_non_membership(self, span: Span, c: list[Any]) -> ast.Membership:
+        """membership: attribute_ref "not" "in" value_set -> non_membership"""
+        return ast.Membership(c[0], c[1], True, span)
+
+    def t_known_test(self, span: Span, c: list[Any]) -> ast.KnownTest:
+        return ast.KnownTest(c[0], True, span)
+
+    def t_unknown_test(self, span: Span, c: list[Any]) -> ast.KnownTest:
+        return ast.KnownTest(c[0], False, span)
+
+    def t_truth_test(self, span: Span, c: list[Any]) -> ast.TruthTest:
+        return ast.TruthTest(c[0], span)
+
+    def t_negation(self, span: Span, c: list[Any]) -> ast.Not:
+        """?not_condition: "not" not_condition -> negation"""
+        return self._deep(ast.Not(c[0], span), c, span)
+
+    def t_all_of(self, span: Span, c: list[Any]) -> ast.AllOf:
+        return self._deep(ast.AllOf(tuple(c), span), c, span)
+
+    def t_any_of(self, span: Span, c: list[Any]) -> ast.AnyOf:
+        return self._deep(ast.AnyOf(tuple(c), span), c, span)
+
+    # -- principles ------------------------------------------------------------
+
+    def t_rule(self, span: Span, c: list[Any]) -> ast.Rule:
+        """rule: "rule" NAME ":" outcome "when" condition "because" string"""
+        return ast.Rule(self.ident(c[0]), c[1], c[2], self.template(c[3]), span)
+
+    def t_principle(self, span: Span, c: list[Any]) -> ast.Principle:
+        """principle: "principle" NAME string "{" rule* "}" """
+        return ast.Principle(self.ident(c[0]), c[1], tuple(c[2:]), span)
+
+    # -- vocabulary ------------------------------------------------------------
+
+    def t_enum_value(self, span: Span, c: list[Any]) -> ast.EnumValue:
+        return ast.EnumValue(self.ident(c[0]), c[1] if len(c) > 1 else None, span)
+
+    def t_enum_values(self, span: Span, c: list[Any]) -> tuple[ast.EnumValue, ...]:
+        return tuple(c)
+
+    def t_enum_decl(self, span: Span, c: list[Any]) -> ast.EnumDecl:
+        """enum_decl: "enum" NAME string? "{" enum_values "}" """
+        description = c[1] if isinstance(c[1], ast.Text) else None
+        return ast.EnumDecl(self.ident(c[0]), description, c[-1], False, span)
+
+    def t_enum_extension(self, span: Span, c: list[Any]) -> ast.EnumDecl:
+        return ast.EnumDecl(self.ident(c[0]), None, c[-1], True, span)
+
+    def t_range(self, span: Span, c: list[Any]) -> tuple[ast.Number, ast.Number]:
+        return (c[0], c[1])
+
+    def t_unknown_allowed(self, span: Span, c: list[Any]) -> str:
+        return "unknown_allowed"
+
+    def t_default(self, span: Span, c: list[Any]) -> tuple[str, Any]:
+        return ("default", c[0])
+
+    def t_attribute_decl(self, span: Span, c: list[Any]) -> ast.AttributeDecl:
+        """attribute_decl: "attribute" attribute_ref ":" NAME range? unknown_allowed? default? string?"""
+        ref, type_tok, rest = c[0], c[1], c[2:]
+        value_range = next((x for x in rest if isinstance(x, tuple) and len(x) == 2 and isinstance(x[0], ast.Number)), None)
+        default = next((x[1] for x in rest if isinstance(x, tuple) and x and x[0] == "default"), None)
+        description = next((x for x in rest if isinstance(x, ast.Text)), None)
+        return ast.AttributeDecl(
+            ref, self.ident(type_tok), value_range, "unknown_allowed" in rest, default, description, span
+        )
+
+    def t_vocabulary(self, span: Span, c: list[Any]) -> ast.Vocabulary:
+        enums = tuple(x for x in c if isinstance(x, ast.EnumDecl))
+        attrs = tuple(x for x in c if isinstance(x, ast.AttributeDecl))
+        return ast.Vocabulary(enums, attrs, span)
+
+    # -- jurisdictions ---------------------------------------------------------
+
+    def t_assignment(self, span: Span, c: list[Any]) -> ast.Assignment:
+        """assignment: NAME "=" literal"""
+        return ast.Assignment(self.ident(c[0]), c[1], span)
+
+    def t_demand(self, span: Span, c: list[Any]) -> ast.Demand:
+        """demand: "demand" NAME string "{" (assignment _SEP?)* "}" """
+        return ast.Demand(self.ident(c[0]), c[1], tuple(c[2:]), span)
+
+    def t_membership_clause(self, span: Span, c: list[Any]) -> ast.Ident:
+        return self.ident(c[0])
+
+    def _jurisdiction(self, span: Span, c: list[Any], is_group: bool) -> ast.Jurisdiction:
+        member_of = c[2] if len(c) > 2 and isinstance(c[2], ast.Ident) else None
+        body = c[3:] if member_of is not None else c[2:]
+        return ast.Jurisdiction(
+            self.ident(c[0]),
+            c[1],
+            member_of,
+            tuple(x for x in body if isinstance(x, ast.Assignment)),
+            tuple(x for x in body if isinstance(x, ast.Demand)),
+            is_group,
+            span,
+        )
+
+    def t_jurisdiction(self, span: Span, c: list[Any]) -> ast.Jurisdiction:
+        """jurisdiction: "jurisdiction" NAME string membership_clause? "{" _jurisdiction_item* "}" """
+        return self._jurisdiction(span, c, False)
+
+    def t_group(self, span: Span, c: list[Any]) -> ast.Jurisdiction:
+        """group: "group" NAME string membership_clause? "{" _jurisdiction_item* "}" """
+        return self._jurisdiction(span, c, True)
+
+    # -- tests -----------------------------------------------------------------
+
+    def t_decided_by_rule(self, span: Span, c: list[Any]) -> ast.DecidedBy:
+        return ast.DecidedBy(self.ident(c[0]), self.ident(c[1]), span)
+
+    def t_decided_by_default(self, span: Span, c: list[Any]) -> ast.DecidedBy:
+        return ast.DecidedBy(None, None, span)
+
+    def t_standing_expectation(self, span: Span, c: list[Any]) -> ast.StandingExpectation:
+        """standing_expectation: NAME "." NAME "->" outcome decided_by?"""
+        by = c[3] if len(c) > 3 else None
+        return ast.StandingExpectation(self.ident(c[0]), self.ident(c[1]), c[2], by, span)
+
+    def t_inline_expectation(self, span: Span, c: list[Any]) -> ast.InlineExpectation:
+        """inline_expectation: NAME "{" (assignment _SEP?)* "}" "->" outcome decided_by?"""
+        by = c[-1] if isinstance(c[-1], ast.DecidedBy) else None
+        rest = c[1:-1] if by is not None else c[1:]
+        outcome = rest[-1]
+        return ast.InlineExpectation(self.ident(c[0]), tuple(rest[:-1]), outcome, by, span)
+
+    def t_market_expectation(self, span: Span, c: list[Any]) -> ast.MarketExpectation:
+        return ast.MarketExpectation(self.ident(c[0]), c[1], span)
+
+    def t_test(self, span: Span, c: list[Any]) -> ast.Test:
+        """test: "test" string "{" expectation* "}" """
+        return ast.Test(c[0], tuple(c[1:]), span)
+
+    def t_start(self, span: Span, c: list[Any]) -> ast.PolicyFile:
+        return ast.PolicyFile(self.source.path, tuple(c), self.span(0, len(self.source.text)))
+
+
+def to_ast(tree: Tree[Token], source: Source) -> tuple[ast.PolicyFile | None, list[Diagnostic]]:
+    """Build the AST of one file, bottom-up, without recursion."""
+    builder = _Builder(source)
+    methods: dict[str, Callable[[Span, list[Any]], Any]] = {}
+    # Post-order walk: (tree, visited) pairs on an explicit stack; results on another.
+    stack: list[tuple[Tree[Token] | Token, bool]] = [(tree, False)]
+    results: list[Any] = []
+    counts: list[int] = []
+    try:
+        while stack:
+            node, visited = stack.pop()
+            if isinstance(node, Token):
+                results.append(node)
+                continue
+            if not visited:
+                stack.append((node, True))
+                counts.append(len(results))
+                stack.extend((child, False) for child in reversed(node.children))
+                continue
+            base = counts.pop()
+            children = results[base:]
+            del results[base:]
+            name = str(node.data)
+            method = methods.get(name)
+            if method is None:
+                method = getattr(builder, f"t_{name}")
+                methods[name] = method
+            meta = node.meta
+            if getattr(meta, "empty", True):
+                first = next((x for x in children if isinstance(x, Token) and x.start_pos is not None), None)
+                start = first.start_pos if first is not None and first.start_pos is not None else 0
+                span = builder.span(start, start)
+            else:
+                span = builder.span(meta.start_pos, meta.end_pos)
+            results.append(method(span, children))
+    except _Abort as abort:
+        return None, [*builder.diagnostics, abort.diagnostic]
+    return results[0], builder.diagnostics
