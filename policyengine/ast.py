@@ -16,7 +16,7 @@ from .source import Span
 
 
 def _span() -> Span:
-    return field(compare=False, hash=False, repr=False)  # type: ignore[return-value]
+    return field(compare=False, hash=False, repr=False)  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,9 @@ class Engine:
     """A compiled policy set.  Create it with :func:`policyengine.load`."""
 
     __slots__ = ("_compiled", "_decider", "_diagnostics")
+    _compiled: CompiledPolicy
+    _decider: Decider
+    _diagnostics: tuple[Diagnostic, ...]
 
     def __init__(self, policy_set: PolicySet, diagnostics: Sequence[Diagnostic] = ()):
         compiled = compile_policy(policy_set)

@@ -374,7 +374,7 @@ def _resolve_jurisdictions(st: _State, broken: set[str]) -> None:
                 st.error("PE201", f"demand `{did}` is declared twice in `{code}`", dem.name.span, hint=f"first declared at {seen[did].name.span.location()}")
                 continue
             seen[did] = dem
-            attrs = _check_assignments(st, "demand", dem.assignments, dctx)
+            dattrs = _check_assignments(st, "demand", dem.assignments, dctx)
             given = {a.name.name for a in dem.assignments}
             for attr in st.vocabulary().scoped("demand"):
                 if attr.name in given or attr.builtin:
@@ -387,12 +387,12 @@ def _resolve_jurisdictions(st: _State, broken: set[str]) -> None:
                         hint=f"add `{attr.name} = …`, one of {one_of(attr.values)}" if attr.values else f"add `{attr.name} = …`",
                     )
                 elif attr.has_default:
-                    attrs[attr.name] = attr.default
+                    dattrs[attr.name] = attr.default
                 else:
-                    attrs[attr.name] = None
-            attrs["id"] = did
-            attrs["description"] = dem.description.value
-            demands.append(DemandModel(did, dem.description.value, code, attrs, dem.span))
+                    dattrs[attr.name] = None
+            dattrs["id"] = did
+            dattrs["description"] = dem.description.value
+            demands.append(DemandModel(did, dem.description.value, code, dattrs, dem.span))
         own_demands[code] = demands
     members: dict[str, list[str]] = {}
     for code, chain in st.chains.items():
@@ -422,22 +422,22 @@ def _resolve_jurisdictions(st: _State, broken: set[str]) -> None:
                 )
         attrs["code"] = code
         attrs["name"] = j.display_name.value
-        demands: list[DemandModel] = []
+        inherited: list[DemandModel] = []
         ids: dict[str, str] = {}
         for link in chain:
-            for dem in own_demands.get(link, []):
-                if dem.id in ids:
-                    if link != code and ids[dem.id] == code:
+            for dm in own_demands.get(link, []):
+                if dm.id in ids:
+                    if link != code and ids[dm.id] == code:
                         st.error(
                             "PE201",
-                            f"demand `{dem.id}` of `{code}` has the same id as a demand of its group `{link}`",
-                            next(d.span for d in demands if d.id == dem.id),
+                            f"demand `{dm.id}` of `{code}` has the same id as a demand of its group `{link}`",
+                            next(d.span for d in inherited if d.id == dm.id),
                             hint="give it another id",
                         )
                     continue
-                ids[dem.id] = link
-                demands.append(dem)
-        demands.sort(key=lambda d: d.id)
+                ids[dm.id] = link
+                inherited.append(dm)
+        inherited.sort(key=lambda d: d.id)
         st.resolved[code] = JurisdictionModel(
             code,
             j.display_name.value,
@@ -445,7 +445,7 @@ def _resolve_jurisdictions(st: _State, broken: set[str]) -> None:
             chain,
             attrs,
             origin,
-            tuple(demands),
+            tuple(inherited),
             tuple(sorted(members.get(code, []))),
             j.span,
         )
@@ -605,6 +605,10 @@ def _check_contradiction(st: _State, node: ast.AllOf, context: str) -> None:
                 _contradiction(st, node, key, context)
                 return
         else:
+            lo: float
+            hi: float
+            lo_in: bool
+            hi_in: bool
             lo, hi, lo_in, hi_in = value  # type: ignore[misc]
             if key in intervals:
                 plo, phi, plo_in, phi_in = intervals[key]

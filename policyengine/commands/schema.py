@@ -18,7 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..decision import Decision, MarketDecision, Request
 
-    models = {"request": Request, "decision": Decision, "market": MarketDecision}
+    from pydantic import BaseModel
+
+    models: dict[str, type[BaseModel]] = {"request": Request, "decision": Decision, "market": MarketDecision}
     if args.which == "all":
         out = {name: model.model_json_schema() for name, model in models.items()}
     else:
