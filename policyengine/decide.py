@@ -29,7 +29,7 @@ from typing import Any
 from . import ast
 from .compile import CompiledPolicy, CompiledRule, Residual, evaluate_atom, literal_value
 from .diagnostics import did_you_mean, one_of
-from .decision import Decision, Fact, MarketDecision, Outcome, Reason, Request, Undetermined
+from .decision import Decision, Fact, MarketDecision, Outcome, Reason, Request, Undetermined, show_value
 from .model import AttributeType, DemandModel, JurisdictionModel, Kind, Value
 
 #: Longest text value accepted in a request, in characters.
@@ -88,7 +88,7 @@ def _check_value(attr: AttributeType, value: Any) -> Value:
         if not math.isfinite(number):
             raise RequestError(field, "must be a finite number")
         if (attr.lo is not None and number < attr.lo) or (attr.hi is not None and number > attr.hi):
-            raise RequestError(field, f"must be between {attr.lo:g} and {attr.hi:g}")
+            raise RequestError(field, f"must be between {show_value(attr.lo)} and {show_value(attr.hi)}")
         return number
     if not isinstance(value, str):
         raise RequestError(field, f"must be a text, not {type(value).__name__}")
@@ -157,13 +157,7 @@ def parse_request(request: Any) -> tuple[str, Mapping[str, Any]]:
 
 
 def _show(value: Value) -> str:
-    if value is None:
-        return "unknown"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
+    return show_value(value)
 
 
 def describe_test(node: ast.Condition, negated: bool = False) -> str:

@@ -37,6 +37,22 @@ class Outcome(str, enum.Enum):
 _SEVERITY = {Outcome.COMPLY: 0, Outcome.NEGOTIATE: 1, Outcome.WITHDRAW: 2}
 
 
+def show_value(value: AttributeValue) -> str:
+    """An attribute value as policy text writes it: ``unknown``, ``true``, ``0.43``, ``1234567``.
+
+    Numbers are shown exactly (shortest round-trip form, whole numbers without
+    a fraction): a fact such as ``users = 1234567: > 1000000`` must not be
+    rounded into ``1.23457e+06``, which would misstate what was compared.
+    """
+    if value is None:
+        return "unknown"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e16 else repr(value)
+    return str(value)
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -63,9 +79,8 @@ class Fact(_Frozen):
     origin: str | None = Field(default=None, description="for a jurisdiction attribute inherited from a group, that group's code")
 
     def __str__(self) -> str:
-        shown = "unknown" if self.value is None else str(self.value).lower() if isinstance(self.value, bool) else f"{self.value:g}" if isinstance(self.value, float) else self.value
         via = f" (from {self.origin})" if self.origin else ""
-        return f"{self.attribute} = {shown}{via}: {self.test}"
+        return f"{self.attribute} = {show_value(self.value)}{via}: {self.test}"
 
 
 class Reason(_Frozen):
