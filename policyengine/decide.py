@@ -343,6 +343,9 @@ class Decider:
         self._names = tuple(a.name for a in compiled.demand_attrs) + ("id", "description")
         self._keys = frozenset(self._names)
         self._bools = tuple(a.name for a in compiled.demand_attrs if a.kind is Kind.BOOL)
+        # ``True == 1 == 1.0`` also collides the other way: a bool given for a
+        # number must miss the memo, or it would be accepted after a 1 was.
+        self._numbers = tuple(a.name for a in compiled.demand_attrs if a.kind is Kind.NUMBER)
         self._memo: dict[tuple[Any, ...], Decision] = {}
 
     def decide(self, request: Any) -> Decision:
@@ -356,7 +359,11 @@ class Decider:
                     hit = self._memo.get(key)
                 except TypeError:  # an unhashable value: let validation explain it
                     hit = None
-                if hit is not None and all(type(get(b)) is bool or get(b) is None for b in self._bools):
+                if (
+                    hit is not None
+                    and all(type(get(b)) is bool or get(b) is None for b in self._bools)
+                    and not any(type(get(n)) is bool for n in self._numbers)
+                ):
                     return hit
         return self._decide_slow(request)
 

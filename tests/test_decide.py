@@ -77,3 +77,31 @@ def test_large_numbers_are_not_rounded_in_facts_or_because(policy_dir: PolicyDir
     d = decide(e, users=12345678)
     assert d.reasons[0].because == "12345678 users"
     assert facts(d) == ["demand.users = 12345678: > 1234567"]
+
+
+# --- the memo never changes what is accepted ------------------------------------------
+
+
+def test_memo_does_not_accept_a_bool_for_a_number_after_an_equal_number(policy_dir: PolicyDir) -> None:
+    # True == 1, so a memo keyed on raw values would return the decision
+    # made for users = 1 to a request that gives users = true.
+    e = engine(policy_dir, 'jurisdiction FR "France" { rule_of_law = 0.72 }')
+    decide(e, users=1)
+    with pytest.raises(RequestError) as err:
+        decide(e, users=True)
+    assert err.value.field == "demand.users"
+
+
+def test_memo_does_not_accept_a_number_for_a_bool_after_an_equal_bool(policy_dir: PolicyDir) -> None:
+    e = engine(policy_dir, 'jurisdiction FR "France" { rule_of_law = 0.72 }')
+    decide(e, users=1, mandatory=True)
+    with pytest.raises(RequestError) as err:
+        decide(e, users=1, mandatory=1)
+    assert err.value.field == "demand.mandatory"
+
+
+def test_memo_hit_is_the_same_decision(policy_dir: PolicyDir) -> None:
+    e = engine(policy_dir, 'jurisdiction FR "France" { rule_of_law = 0.72 }')
+    first = decide(e, users=3)
+    assert decide(e, users=3) is first
+    assert decide(e, users=3.0) == first
