@@ -26,6 +26,7 @@ COMMANDS = (
     "decide",
     "explain",
     "schema",
+    "test",
 )
 
 EXIT_INTERNAL = 70
