@@ -25,9 +25,11 @@ __all__ = [
     "MarketDecision",
     "Outcome",
     "PolicyError",
+    "PolicyStore",
     "Reason",
     "Request",
     "RequestError",
+    "StoreStatus",
     "Undetermined",
     "load",
 ]
@@ -44,6 +46,8 @@ _WHERE = {
     "load": "engine",
     "PolicyError": "diagnostics",
     "RequestError": "decide",
+    "PolicyStore": "store",
+    "StoreStatus": "store",
 }
 
 if TYPE_CHECKING:
@@ -51,6 +55,7 @@ if TYPE_CHECKING:
     from .decision import Decision, Fact, MarketDecision, Outcome, Reason, Request, Undetermined
     from .diagnostics import PolicyError
     from .engine import Engine, load
+    from .store import PolicyStore, StoreStatus
 
 
 def __getattr__(name: str) -> Any:
