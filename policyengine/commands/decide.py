@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Any
 
+from ..render import safe
 from .common import (
     EXIT_FAIL_ON,
     EXIT_OK,
@@ -25,6 +26,7 @@ from .common import (
 )
 
 if TYPE_CHECKING:
+    from ..decide import RequestError
     from ..decision import Decision, MarketDecision
     from ..engine import Engine
 
@@ -95,27 +97,22 @@ def _print_json(obj: Any, out: IO[str]) -> None:
 
 def _render(engine: Engine, result: Decision | MarketDecision, fmt: str, explain: bool) -> None:
     from ..decision import MarketDecision
-    from ..explain import decision_table, explanation_tree, market_view
+    from ..explain import decision_blocks, explanation_tree, market_trees, market_view
 
     if fmt == "json":
         _print_json(result, sys.stdout)
         return
     con = console()
     if isinstance(result, MarketDecision):
-        if explain:
-            for item in market_view(result)[:1]:
-                con.print(item)
-            for d in result.decisions:
-                con.print(explanation_tree(d, engine.policy_set))
-        else:
-            for item in market_view(result):
-                con.print(item)
-        return
-    if explain:
-        con.print(explanation_tree(result, engine.policy_set))
+        con.print(market_trees(result, engine.policy_set) if explain else market_view(result))
     else:
-        con.print(decision_table([result]))
-        con.print(result.summary, markup=False, highlight=False)
+        con.print(explanation_tree(result, engine.policy_set) if explain else decision_blocks([result]))
+
+
+def error_record(err: RequestError, line: int | None = None) -> dict[str, Any]:
+    """A bad request as JSON: what --format json and --requests print instead of a decision."""
+    body = {"field": err.field, "message": err.message, "allowed": list(err.allowed), "hint": err.hint}
+    return {"line": line, "error": body} if line is not None else {"error": body}
 
 
 def _outcomes(result: Decision | MarketDecision) -> set[str]:
@@ -126,58 +123,78 @@ def _outcomes(result: Decision | MarketDecision) -> set[str]:
     return {result.outcome.value}
 
 
-def _lines(path: str) -> Iterator[tuple[int, str]]:
+def _open(path: str) -> tuple[IO[bytes], int | None]:
+    """The input stream and its size in bytes when known (for the progress bar)."""
+    if path == "-":
+        return sys.stdin.buffer, None
     try:
-        fh = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
+        fh = open(path, "rb")  # noqa: SIM115 - closed by run_requests
     except OSError as exc:
         raise CommandError(f"cannot read `{path}`: {(exc.strerror or str(exc)).lower()}") from None
     try:
-        for n, raw in enumerate(fh, 1):
-            yield n, raw.decode("utf-8-sig" if n == 1 else "utf-8", errors="replace")
-    finally:
-        if fh is not sys.stdin.buffer:
-            fh.close()
+        size: int | None = os.fstat(fh.fileno()).st_size or None
+    except OSError:
+        size = None
+    return fh, size
 
 
 def run_requests(engine: Engine, path: str, on_error: str, fail_on: set[str]) -> int:
-    """Stream JSON lines: one decision (or error object) per non-blank input line."""
+    """Stream JSON lines: one decision (or error record) per non-blank input line.
+
+    Output order is input order, one line out per request line in, so a
+    consumer can zip the two files; a bad line gives an error record naming
+    its line number instead of a decision (and a line on stderr), and with
+    ``--on-error stop`` ends the run.  Exit 2 when any line was bad, else 3
+    when ``--fail-on`` was hit, else 0.
+    """
     from ..decide import RequestError
     from ..jsonio import parse_json
 
-    out = sys.stdout
+    name = "<stdin>" if path == "-" else path
+    fh, size = _open(path)
+    write = sys.stdout.write
+    decide = engine.decide
     bad = 0
     hit = False
     progress = None
-    if sys.stderr.isatty() and path != "-":
+    if sys.stderr.isatty():
         from rich.progress import Progress
 
         progress = Progress(transient=True, console=console(stderr=True))
+        task = progress.add_task("deciding", total=size)
         progress.start()
-        task = progress.add_task("deciding", total=None)
-    decide = engine.decide
-    write = out.write
+    done = 0
     try:
-        for n, line in _lines(path):
-            if not line.strip():
-                continue
-            try:
-                decision = decide(parse_json(line))
-            except RequestError as err:
-                bad += 1
-                write(json.dumps({"line": n, "error": {"field": err.field, "message": err.message, "hint": err.hint}}) + "\n")
-                print(f"{path}:{n}: error: {err}", file=sys.stderr)
-                if on_error == "stop":
-                    return EXIT_USAGE
-                continue
-            write(decision.model_dump_json())
-            write("\n")
-            if decision.outcome.value in fail_on:
-                hit = True
+        for n, raw in enumerate(fh, 1):
+            done += len(raw)
             if progress is not None and n % 1000 == 0:
-                progress.update(task, completed=n)
+                progress.update(task, completed=done)
+            try:
+                line = raw.decode("utf-8-sig" if n == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                err = RequestError("request", f"is not UTF-8 text (byte {exc.start + 1} of the line)")
+            else:
+                if not line.strip():
+                    continue
+                try:
+                    decision = decide(parse_json(line))
+                except RequestError as exc:
+                    err = exc
+                else:
+                    write(decision.model_dump_json())
+                    write("\n")
+                    hit = hit or decision.outcome.value in fail_on
+                    continue
+            bad += 1
+            write(json.dumps(error_record(err, n)) + "\n")
+            print(f"{safe(name)}:{n}: error: {safe(str(err))}", file=sys.stderr)
+            if on_error == "stop":
+                return EXIT_USAGE
     finally:
         if progress is not None:
             progress.stop()
+        if fh is not sys.stdin.buffer:
+            fh.close()
     if bad:
         print(f"{bad} bad line{'s' if bad != 1 else ''} skipped", file=sys.stderr)
         return EXIT_USAGE
@@ -194,10 +211,10 @@ def run(args: argparse.Namespace, explain: bool = False) -> int:
     engine = load_engine(args.policies)
     if engine is None:
         return EXIT_POLICY_ERRORS
+    if getattr(args, "requests", None):
+        return run_requests(engine, args.requests, args.on_error, fail_on)
+    result: Decision | MarketDecision
     try:
-        if getattr(args, "requests", None):
-            return run_requests(engine, args.requests, args.on_error, fail_on)
-        result: Decision | MarketDecision
         if args.jurisdiction:
             if args.demand:
                 result = engine.standing(args.jurisdiction, args.demand)
@@ -206,7 +223,10 @@ def run(args: argparse.Namespace, explain: bool = False) -> int:
         else:
             result = engine.decide(parse_json(_read_text(args.request)))
     except RequestError as err:
-        print(f"error: {err}", file=sys.stderr)
+        where = "<stdin>" if args.request == "-" else args.request or args.jurisdiction
+        print(f"policyengine {NAME if not explain else 'explain'}: error: {safe(where)}: {safe(str(err))}", file=sys.stderr)
+        if args.format == "json":
+            print(json.dumps(error_record(err), indent=2))
         return EXIT_USAGE
     _render(engine, result, args.format, explain)
     return EXIT_FAIL_ON if _outcomes(result) & fail_on else EXIT_OK

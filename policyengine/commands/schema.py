@@ -16,9 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..decision import Decision, MarketDecision, Request
-
     from pydantic import BaseModel
+
+    from ..decision import Decision, MarketDecision, Request
 
     models: dict[str, type[BaseModel]] = {"request": Request, "decision": Decision, "market": MarketDecision}
     if args.which == "all":
