@@ -19,7 +19,7 @@ PolicyDir = Callable[..., Path]
 
 VOCAB = """
 vocabulary {
-    attribute demand.users: number "how many users the demand covers"
+    attribute demand.users: number or unknown "how many users the demand covers"
     attribute demand.urgent: bool or unknown "the authority says lives are at stake"
     attribute jurisdiction.eu_member: bool = false "member of the European Union"
     attribute jurisdiction.press: number from 0 to 100 or unknown "press freedom score"
@@ -105,3 +105,152 @@ def test_memo_hit_is_the_same_decision(policy_dir: PolicyDir) -> None:
     first = decide(e, users=3)
     assert decide(e, users=3) is first
     assert decide(e, users=3.0) == first
+
+
+# --- facts: the atoms that made a condition true ----------------------------------------------
+
+FACTS_SET = """
+principle p "P" {
+    rule any: negotiate when demand.category == fraud or demand.kind == hotline or demand.urgent
+        because "any"
+    rule none: comply when not (demand.category == fraud or demand.kind == user_data)
+        because "none"
+    rule not_both: comply when not (demand.category == fraud and demand.kind == hotline)
+        because "not both"
+    rule outside: comply when demand.category not in {terrorism, csam} and demand.legal_basis != statute
+        because "outside"
+    rule unknown_or: negotiate when demand.urgent or jurisdiction.press > 50
+        because "urgent {demand.urgent}, press {jurisdiction.press}"
+}
+jurisdiction FR "France" { rule_of_law = 0.72  press = 80 }
+jurisdiction XY "Nowhere" { rule_of_law = unknown }
+"""
+
+
+def reason(d: policyengine.Decision, rule: str) -> policyengine.Reason:
+    for r in (*d.reasons, *d.outranked):
+        if r.rule == rule:
+            return r
+    raise AssertionError(f"{rule} did not match: {d.summary}")
+
+
+def test_or_lists_only_the_operands_that_hold(policy_dir: PolicyDir) -> None:
+    e = engine(policy_dir, FACTS_SET)
+    d = decide(e, kind="hotline", category="drugs", urgent=None)
+    assert [str(f) for f in reason(d, "any").facts] == ["demand.kind = hotline: == hotline"]
+    d = decide(e, kind="hotline", category="fraud", urgent=True)
+    assert [str(f) for f in reason(d, "any").facts] == [
+        "demand.category = fraud: == fraud",
+        "demand.kind = hotline: == hotline",
+        "demand.urgent = true: is true",
+    ]
+
+
+def test_not_or_lists_every_operand_negated(policy_dir: PolicyDir) -> None:
+    e = engine(policy_dir, FACTS_SET)
+    d = decide(e, kind="hotline", category="drugs")
+    assert [str(f) for f in reason(d, "none").facts] == [
+        "demand.category = drugs: != fraud",
+        "demand.kind = hotline: != user_data",
+    ]
+
+
+def test_not_and_lists_the_operand_that_fails(policy_dir: PolicyDir) -> None:
+    e = engine(policy_dir, FACTS_SET)
+    d = decide(e, kind="hotline", category="drugs")
+    assert [str(f) for f in reason(d, "not_both").facts] == ["demand.category = drugs: != fraud"]
+
+
+def test_not_in_and_not_equal(policy_dir: PolicyDir) -> None:
+    e = engine(policy_dir, FACTS_SET)
+    d = decide(e, kind="hotline", category="drugs", legal_basis="court_order")
+    assert [str(f) for f in reason(d, "outside").facts] == [
+        "demand.category = drugs: not in {terrorism, csam}",
+        "demand.legal_basis = court_order: != statute",
+    ]
+
+
+def test_or_with_an_unknown_operand_holds_by_the_other(policy_dir: PolicyDir) -> None:
+    e = engine(policy_dir, FACTS_SET)
+    d = decide(e, kind="user_data", category="drugs", urgent=None)
+    r = reason(d, "unknown_or")
+    assert [str(f) for f in r.facts] == ["jurisdiction.press = 80: > 50"]
+    assert r.because == "urgent unknown, press 80"
+
+
+def test_or_of_unknowns_is_undetermined(policy_dir: PolicyDir) -> None:
+    e = engine(policy_dir, FACTS_SET)
+    d = decide(e, "XY", kind="user_data", category="drugs", urgent=None)
+    [u] = [u for u in d.undetermined if u.rule == "unknown_or"]
+    assert u.unknown == ("demand.urgent", "jurisdiction.press")
+    assert u.outcome is Outcome.NEGOTIATE
+    # false or unknown is unknown; true or unknown is true
+    d = decide(e, "XY", kind="user_data", category="drugs", urgent=True)
+    assert reason(d, "unknown_or").because == "urgent true, press unknown"
+    assert not any(u.rule == "unknown_or" for u in d.undetermined)
+
+
+# --- because texts ---------------------------------------------------------------------------------
+
+
+ALL_PLACEHOLDERS = " ".join(
+    "{" + name + "}"
+    for name in (
+        "jurisdiction.code",
+        "jurisdiction.name",
+        "jurisdiction.rule_of_law",
+        "jurisdiction.eu_member",
+        "demand.mandatory",
+        "demand.users",
+        "demand.urgent",
+        "demand.id",
+        "demand.description",
+    )
+)
+
+
+def test_because_fills_every_kind_of_value(policy_dir: PolicyDir) -> None:
+    e = engine(
+        policy_dir,
+        'principle p "P" { rule r: comply when demand.kind == hotline because "' + ALL_PLACEHOLDERS + '" }'
+        """
+        jurisdiction FR "France" { rule_of_law = 0.72 }
+        jurisdiction DE "Germany" {
+            rule_of_law = 0.8
+            demand hot "A hotline" { kind = hotline; category = terrorism; legal_basis = statute }
+        }
+        """,
+    )
+    assert decide(e, kind="hotline", users=10.5).reasons[0].because == "FR France 0.72 false false 10.5 unknown unknown unknown"
+    assert e.standing("DE", "hot").reasons[0].because == "DE Germany 0.8 false false unknown unknown hot A hotline"
+
+
+def test_because_keeps_braces_and_markup_as_text(policy_dir: PolicyDir) -> None:
+    e = engine(
+        policy_dir,
+        r"""
+        principle p "P" {
+            rule r: comply when demand.kind == hotline because "\{literal\} [bold]not markup[/bold] {demand.kind}"
+        }
+        jurisdiction FR "France" { rule_of_law = 0.72 }
+        """,
+    )
+    assert decide(e, kind="hotline").reasons[0].because == "{literal} [bold]not markup[/bold] hotline"
+
+
+# --- severity is independent of rule order --------------------------------------------------------------
+
+
+def test_severity_not_order_decides(policy_dir: PolicyDir) -> None:
+    rules = [
+        'rule a: withdraw when demand.kind == hotline because "a"',
+        'rule b: comply when demand.kind == hotline because "b"',
+        'rule c: negotiate when demand.kind == hotline because "c"',
+    ]
+    seen = set()
+    for order in ([0, 1, 2], [2, 1, 0], [1, 2, 0]):
+        body = "\n".join(rules[i] for i in order)
+        e = engine(policy_dir, f'principle p "P" {{ {body} }}\njurisdiction FR "France" {{ rule_of_law = 0.72 }}')
+        d = decide(e, kind="hotline")
+        seen.add((d.outcome, tuple(r.rule for r in d.reasons), tuple(r.rule for r in d.outranked)))
+    assert seen == {(Outcome.WITHDRAW, ("a",), ("b", "c"))}
