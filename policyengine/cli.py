@@ -27,6 +27,7 @@ COMMANDS = (
     "explain",
     "schema",
     "test",
+    "matrix",
 )
 
 EXIT_INTERNAL = 70
