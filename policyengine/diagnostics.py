@@ -71,6 +71,17 @@ CODES: dict[str, CodeInfo] = {
         CodeInfo("PE219", _W, "duplicate value"),
         CodeInfo("PE220", _E, "malformed placeholder in text"),
         CodeInfo("PE221", _E, "invalid vocabulary declaration"),
+        # Lint (policyengine/lint.py, docs/analysis.md): all warnings.
+        CodeInfo("PE401", _W, "rule never matches"),
+        CodeInfo("PE402", _W, "rule never decides"),
+        CodeInfo("PE403", _W, "duplicate rule"),
+        CodeInfo("PE404", _W, "demands no rule decides"),
+        CodeInfo("PE405", _W, "jurisdiction-specific outcome"),
+        CodeInfo("PE406", _W, "principle without rules"),
+        CodeInfo("PE407", _W, "unused enumeration value"),
+        CodeInfo("PE408", _W, "duplicate test"),
+        CodeInfo("PE409", _W, "malformed lint directive"),
+        CodeInfo("PE410", _W, "unused lint directive"),
     ]
 }
 
