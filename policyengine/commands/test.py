@@ -66,10 +66,10 @@ def _expectation_view(con: Console, e: ExpectationResult, policy_set: PolicySet,
         line.append("✗ ", style="bold red")
     line.append(safe(e.text))
     line.append(safe(f"  {e.location}"), style="dim")
-    con.print(line)
+    con.print(line, soft_wrap=True)
     if e.passed:
         return
-    con.print(Text("      " + safe(e.message)))
+    con.print(Text("      " + safe(e.message)), soft_wrap=True)
     if not explain or e.decision is None:
         return
     from ..decision import Decision
@@ -87,7 +87,7 @@ def _coverage_table(report: TestReport) -> object:
     from ..explain import outcome_text
     from ..render import safe
 
-    table = Table(title="rule coverage", title_justify="left", expand=False, box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(title="rule coverage", title_justify="left", expand=False, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     # Rule names and locations are what an author searches for: never cut
     # them (on a narrow terminal the location folds onto a second line).
     table.add_column("rule", no_wrap=True)
@@ -125,7 +125,7 @@ def render_human(report: TestReport, policy_set: PolicySet, show_coverage: bool,
         head.append(" ")
         head.append(safe(t.name), style="bold")
         head.append(safe(f"  {t.location}"), style="dim")
-        con.print(head)
+        con.print(head, soft_wrap=True)
         for e in t.expectations:
             if verbose or not e.passed:
                 _expectation_view(con, e, policy_set, explain=True)
@@ -142,7 +142,7 @@ def render_human(report: TestReport, policy_set: PolicySet, show_coverage: bool,
             continue
         con.print(Text(f"{label} ({len(rules)}):", style="bold"))
         for r in rules:
-            con.print(Text(safe(f"  {r.rule}  {r.location}")))
+            con.print(Text(safe(f"  {r.rule}  {r.location}")), soft_wrap=True)
     summary = Text()
     failed = report.failed
     summary.append(f"{_plural(len(report.tests), 'test')}: ", style="bold")
@@ -150,15 +150,15 @@ def render_human(report: TestReport, policy_set: PolicySet, show_coverage: bool,
     summary.append(", ")
     summary.append(f"{failed} failed", style="bold red" if failed else "")
     summary.append(f" ({_plural(report.expectations, 'expectation')})")
-    con.print(summary)
+    con.print(summary, soft_wrap=True)
     coverage = Text(
         f"coverage: {cov.percent:g}% of rules exercised ({cov.exercised} of {cov.total}), "
         f"{cov.deciding} deciding at least once"
     )
-    con.print(coverage)
+    con.print(coverage, soft_wrap=True)
     if minimum is not None and not cov.meets(minimum):
         below = f"coverage {cov.percent:g}% is below the required minimum of {minimum:g}% (--min-coverage)"
-        con.print(Text(below, style="bold red"))
+        con.print(Text(below, style="bold red"), soft_wrap=True)
 
 
 def run(args: argparse.Namespace) -> int:
