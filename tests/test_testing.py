@@ -127,7 +127,10 @@ def test_inline_literals_are_typed(policy_dir: MakeDir) -> None:
     [
         ("wrong outcome", "expected comply, got negotiate (no rule matched: the default applied)"),
         ("wrong rule", "expected comply by encryption.no_keys, but it was decided by lawful.court_orders"),
-        ("outranked rule", "expected negotiate by lawful.court_orders, but it was decided by lawful.weak_courts (it matched but was outranked)"),
+        (
+            "outranked rule",
+            "expected negotiate by lawful.court_orders, but it was decided by lawful.weak_courts (it matched but was outranked)",
+        ),
         ("not the default", "expected the default to apply, but it was decided by lawful.weak_courts"),
         ("wrong market", "expected withdraw, got comply: every standing demand can be complied with"),
     ],
@@ -226,7 +229,8 @@ def test_cli_failure_exits_1_and_explains(policy_dir: MakeDir, capsys: pytest.Ca
     assert main(["test", str(root), "--run", "wrong rule"]) == 1
     out = capsys.readouterr().out
     assert "FAIL" in out and "wrong rule" in out and "tests.policy:4:1" in out
-    assert "✗ FR { kind = user_data; category = criminal_suspect; legal_basis = court_order } -> comply by encryption.no_keys" in out
+    shown = "✗ FR { kind = user_data; category = criminal_suspect; legal_basis = court_order } -> comply by encryption.no_keys"
+    assert shown in out
     assert "expected comply by encryption.no_keys, but it was decided by lawful.court_orders" in out
     # the actual decision's explanation tree
     assert "decided by lawful.court_orders → comply" in out
