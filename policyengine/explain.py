@@ -74,7 +74,7 @@ class _Indented:
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator[Segment]:
         from rich.segment import Segment
 
-        inner_options = options.update_width(max(20, options.max_width - self.width))
+        inner_options = options.update_width(max(20, options.max_width - self.width)) if self.width else options
         pad = Segment(" " * self.width)
         for line in console.render_lines(self.inner, inner_options, pad=False):
             # A wrapped line keeps the space it broke at; drop it.
@@ -91,6 +91,11 @@ class _Indented:
 
 def _indent(renderable: RenderableType, level: int) -> RenderableType:
     return _Indented(renderable, 2 * level) if level else renderable
+
+
+def tidy(renderable: RenderableType) -> RenderableType:
+    """``renderable`` without the trailing spaces rich leaves where it wraps a line."""
+    return _Indented(renderable, 0)
 
 
 def demand_attributes(attrs: dict[str, AttributeValue]) -> str:

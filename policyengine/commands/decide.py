@@ -2,7 +2,9 @@
 
 Inputs (one of): ``--jurisdiction CODE [--demand ID]`` (standing demands and the
 market outcome), ``--request FILE`` (one JSON request, ``-`` for stdin) or
-``--requests FILE.jsonl`` (many, streamed, one JSON decision per line).
+``--requests FILE.jsonl`` (many, streamed, one JSON decision per line; with
+``explain``, one tree per line).  ``explain`` takes the same inputs and
+differs only in its human output.
 """
 
 from __future__ import annotations
@@ -26,6 +28,11 @@ from .common import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from rich.console import RenderableType
+    from rich.text import Text
+
     from ..decide import RequestError
     from ..decision import Decision, MarketDecision
     from ..engine import Engine
@@ -38,8 +45,12 @@ def add_arguments(parser: argparse.ArgumentParser, explain: bool = False) -> Non
     src = parser.add_mutually_exclusive_group(required=True)
     src.add_argument("--jurisdiction", "-j", metavar="CODE", help="decide the standing demands of this jurisdiction")
     src.add_argument("--request", "-r", metavar="FILE", help="decide one JSON request from FILE (- for stdin)")
-    if not explain:
-        src.add_argument("--requests", metavar="FILE", help="decide JSON lines from FILE (- for stdin), writing JSON lines")
+    src.add_argument(
+        "--requests",
+        metavar="FILE",
+        help="JSON lines from FILE (- for stdin), one request a line; "
+        + ("one tree per line (JSON lines with --format json)" if explain else "writes one JSON decision a line"),
+    )
     parser.add_argument("--demand", "-d", metavar="ID", help="with --jurisdiction: only this standing demand")
     parser.add_argument("--format", choices=("human", "json"), default="human", help="output format (default: human)")
     parser.add_argument(
@@ -49,13 +60,12 @@ def add_arguments(parser: argparse.ArgumentParser, explain: bool = False) -> Non
         default=[],
         help="exit 3 when any decision (or market) has this outcome: comply, negotiate or withdraw (repeatable)",
     )
-    if not explain:
-        parser.add_argument(
-            "--on-error",
-            choices=("skip", "stop"),
-            default="skip",
-            help="with --requests: on a bad line, report it and go on (skip, the default) or stop the run (stop)",
-        )
+    parser.add_argument(
+        "--on-error",
+        choices=("skip", "stop"),
+        default="skip",
+        help="with --requests: on a bad line, report it and go on (skip, the default) or stop the run (stop)",
+    )
     add_policies_argument(parser)
 
 
@@ -97,16 +107,17 @@ def _print_json(obj: Any, out: IO[str]) -> None:
 
 def _render(engine: Engine, result: Decision | MarketDecision, fmt: str, explain: bool) -> None:
     from ..decision import MarketDecision
-    from ..explain import decision_blocks, explanation_tree, market_trees, market_view
+    from ..explain import decision_blocks, explanation_tree, market_trees, market_view, tidy
 
     if fmt == "json":
         _print_json(result, sys.stdout)
         return
-    con = console()
+    view: RenderableType
     if isinstance(result, MarketDecision):
-        con.print(market_trees(result, engine.policy_set) if explain else market_view(result))
+        view = market_trees(result, engine.policy_set) if explain else market_view(result)
     else:
-        con.print(explanation_tree(result, engine.policy_set) if explain else decision_blocks([result]))
+        view = explanation_tree(result, engine.policy_set) if explain else decision_blocks([result])
+    console().print(tidy(view))
 
 
 def error_record(err: RequestError, line: int | None = None) -> dict[str, Any]:
@@ -138,14 +149,35 @@ def _open(path: str) -> tuple[IO[bytes], int | None]:
     return fh, size
 
 
-def run_requests(engine: Engine, path: str, on_error: str, fail_on: set[str]) -> int:
+def _tree_printer(engine: Engine) -> Callable[[int, Decision], None]:
+    from ..explain import explanation_tree, tidy
+
+    con = console()
+
+    def show(n: int, decision: Decision) -> None:
+        con.print(_t(f"line {n}", "dim"))
+        con.print(tidy(explanation_tree(decision, engine.policy_set)))
+        con.print()
+
+    return show
+
+
+def _t(text: str, style: str) -> Text:
+    from rich.text import Text
+
+    return Text(safe(text), style=style)
+
+
+def run_requests(engine: Engine, path: str, on_error: str, fail_on: set[str], trees: bool = False) -> int:
     """Stream JSON lines: one decision (or error record) per non-blank input line.
 
     Output order is input order, one line out per request line in, so a
     consumer can zip the two files; a bad line gives an error record naming
     its line number instead of a decision (and a line on stderr), and with
     ``--on-error stop`` ends the run.  Exit 2 when any line was bad, else 3
-    when ``--fail-on`` was hit, else 0.
+    when ``--fail-on`` was hit, else 0.  With ``trees`` (``explain`` in
+    human format) each decision is an explanation tree instead, and bad
+    lines are reported on stderr only.
     """
     from ..decide import RequestError
     from ..jsonio import parse_json
@@ -153,11 +185,14 @@ def run_requests(engine: Engine, path: str, on_error: str, fail_on: set[str]) ->
     name = "<stdin>" if path == "-" else path
     fh, size = _open(path)
     write = sys.stdout.write
+    show = _tree_printer(engine) if trees else None
     decide = engine.decide
     bad = 0
     hit = False
     progress = None
-    if sys.stderr.isatty():
+    # A progress bar only when the output goes elsewhere than the terminal
+    # (`--requests big.jsonl > out.jsonl`); otherwise the output is the progress.
+    if sys.stderr.isatty() and not sys.stdout.isatty():
         from rich.progress import Progress
 
         progress = Progress(transient=True, console=console(stderr=True))
@@ -181,12 +216,16 @@ def run_requests(engine: Engine, path: str, on_error: str, fail_on: set[str]) ->
                 except RequestError as exc:
                     err = exc
                 else:
-                    write(decision.model_dump_json())
-                    write("\n")
+                    if show is not None:
+                        show(n, decision)
+                    else:
+                        write(decision.model_dump_json())
+                        write("\n")
                     hit = hit or decision.outcome.value in fail_on
                     continue
             bad += 1
-            write(json.dumps(error_record(err, n)) + "\n")
+            if show is None:
+                write(json.dumps(error_record(err, n)) + "\n")
             print(f"{safe(name)}:{n}: error: {safe(str(err))}", file=sys.stderr)
             if on_error == "stop":
                 return EXIT_USAGE
@@ -211,8 +250,8 @@ def run(args: argparse.Namespace, explain: bool = False) -> int:
     engine = load_engine(args.policies)
     if engine is None:
         return EXIT_POLICY_ERRORS
-    if getattr(args, "requests", None):
-        return run_requests(engine, args.requests, args.on_error, fail_on)
+    if args.requests:
+        return run_requests(engine, args.requests, args.on_error, fail_on, trees=explain and args.format == "human")
     result: Decision | MarketDecision
     try:
         if args.jurisdiction:
