@@ -26,8 +26,11 @@ COMMANDS = (
     "decide",
     "explain",
     "schema",
+    "fmt",
     "test",
     "matrix",
+    "lint",
+    "diff",
 )
 
 EXIT_INTERNAL = 70
