@@ -84,7 +84,10 @@ def _check_value(attr: AttributeType, value: Any) -> Value:
     if attr.kind is Kind.NUMBER:
         if type(value) not in (int, float):
             raise RequestError(field, f"must be a number, not {type(value).__name__}")
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer past the largest float, e.g. 10**400 in JSON
+            raise RequestError(field, "is too large: numbers must be below 1e308") from None
         if not math.isfinite(number):
             raise RequestError(field, "must be a finite number")
         if (attr.lo is not None and number < attr.lo) or (attr.hi is not None and number > attr.hi):
