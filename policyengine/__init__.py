@@ -19,6 +19,9 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 __all__ = [
+    "Alternative",
+    "Change",
+    "ChangedAttribute",
     "Decision",
     "Engine",
     "Fact",
@@ -31,6 +34,7 @@ __all__ = [
     "RequestError",
     "StoreStatus",
     "Undetermined",
+    "WhatIf",
     "load",
 ]
 
@@ -48,6 +52,10 @@ _WHERE = {
     "RequestError": "decide",
     "PolicyStore": "store",
     "StoreStatus": "store",
+    "WhatIf": "whatif",
+    "Alternative": "whatif",
+    "Change": "whatif",
+    "ChangedAttribute": "whatif",
 }
 
 if TYPE_CHECKING:
@@ -56,6 +64,7 @@ if TYPE_CHECKING:
     from .diagnostics import PolicyError
     from .engine import Engine, load
     from .store import PolicyStore, StoreStatus
+    from .whatif import Alternative, Change, ChangedAttribute, WhatIf
 
 
 def __getattr__(name: str) -> Any:

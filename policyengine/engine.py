@@ -11,7 +11,7 @@ identically, so one Engine can be shared by any number of threads.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .compile import CompiledPolicy, compile_policy
 from .decide import Decider, RequestError
@@ -20,6 +20,9 @@ from .diagnostics import Diagnostic, PolicyError, did_you_mean
 from .loader import Limits
 from .model import PolicySet
 from .pipeline import PathLike, analyse
+
+if TYPE_CHECKING:
+    from .whatif import WhatIf
 
 
 class Engine:
@@ -93,6 +96,14 @@ class Engine:
     def market(self, jurisdiction: str) -> MarketDecision:
         """Every standing demand of a jurisdiction and the market outcome."""
         return self._decider.market(jurisdiction)
+
+    def what_if(self, request: Any) -> WhatIf:
+        """The smallest changes to a request's demand attributes that would change its outcome:
+        for each other outcome, the one-attribute changes that reach it, or the two-attribute ones
+        when no single change does (docs/analysis.md).  Raises RequestError like :meth:`decide`."""
+        from .whatif import what_if
+
+        return what_if(self, request)
 
 
 def load(paths: PathLike | Sequence[PathLike] | None = None, *, limits: Limits = Limits()) -> Engine:
