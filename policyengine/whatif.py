@@ -19,6 +19,7 @@ change for the platform to comply, and what would make it withdraw.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from . import ast
 from .analysis import ValueClass, partition
 from .decide import parse_request
-from .decision import AttributeValue, Decision, Outcome
+from .decision import AttributeValue, Decision, MarketDecision, Outcome
 from .model import AttributeType, Kind
 
 if TYPE_CHECKING:
@@ -204,13 +205,29 @@ def what_if(engine: Engine, request: Any, decision: Decision | None = None) -> W
     return WhatIf(decision=base, alternatives=tuple(alternatives))
 
 
-def what_if_standing(engine: Engine, code: str, demand_id: str) -> WhatIf:
-    """What-if for a standing demand (``RU.fsb_keys``); unknown codes and ids raise RequestError."""
-    decision = engine.standing(code, demand_id)
-    found = engine.compiled.jurisdictions[code].demand(demand_id)
-    attrs = found.attrs if found is not None else {}
-    demand = {k: v for k, v in attrs.items() if v is not None or k not in ("id", "description")}
-    return what_if(engine, {"jurisdiction": code, "demand": demand}, decision)
+def what_if_decision(engine: Engine, decision: Decision) -> WhatIf:
+    """What-if for a decision already made (a standing demand's, say): its request is in it."""
+    return what_if(engine, {"jurisdiction": decision.jurisdiction, "demand": dict(decision.request)}, decision)
+
+
+def print_what_if(engine: Engine, result: Decision | MarketDecision, fmt: str) -> None:
+    """``decide --what-if``: after the decision (human), or instead of it with the decision inside (json)."""
+    decisions = result.decisions if isinstance(result, MarketDecision) else (result,)
+    found = [what_if_decision(engine, d) for d in decisions]
+    if fmt == "json":
+        if isinstance(result, MarketDecision):
+            body = {"market": result.model_dump(mode="json"), "what_if": [w.model_dump(mode="json") for w in found]}
+            print(json.dumps(body, indent=2, ensure_ascii=False))
+        else:
+            print(found[0].model_dump_json(indent=2))
+        return
+    from rich.console import Console
+
+    console = Console(highlight=False, soft_wrap=True)
+    for w in found:
+        console.print()
+        for item in render(w):
+            console.print(item)
 
 
 # --- rendering -------------------------------------------------------------------------------

@@ -52,6 +52,11 @@ def add_arguments(parser: argparse.ArgumentParser, explain: bool = False) -> Non
         + ("one tree per line (JSON lines with --format json)" if explain else "writes one JSON decision a line"),
     )
     parser.add_argument("--demand", "-d", metavar="ID", help="with --jurisdiction: only this standing demand")
+    parser.add_argument(
+        "--what-if",
+        action="store_true",
+        help="also show the smallest changes to the demand that would change the outcome (not with --requests)",
+    )
     parser.add_argument("--format", choices=("human", "json"), default="human", help="output format (default: human)")
     parser.add_argument(
         "--fail-on",
@@ -247,6 +252,8 @@ def run(args: argparse.Namespace, explain: bool = False) -> int:
     fail_on = _fail_on(args.fail_on)
     if args.demand and not args.jurisdiction:
         raise CommandError("--demand goes with --jurisdiction")
+    if args.what_if and args.requests:
+        raise CommandError("--what-if goes with --request or --jurisdiction, not --requests")
     engine = load_engine(args.policies)
     if engine is None:
         return EXIT_POLICY_ERRORS
@@ -267,5 +274,10 @@ def run(args: argparse.Namespace, explain: bool = False) -> int:
         if args.format == "json":
             print(json.dumps(error_record(err), indent=2))
         return EXIT_USAGE
-    _render(engine, result, args.format, explain)
+    if not (args.what_if and args.format == "json"):
+        _render(engine, result, args.format, explain)
+    if args.what_if:
+        from ..whatif import print_what_if
+
+        print_what_if(engine, result, args.format)
     return EXIT_FAIL_ON if _outcomes(result) & fail_on else EXIT_OK
