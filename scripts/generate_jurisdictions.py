@@ -337,18 +337,36 @@ def block_edits(text: str, block: Block, country: Country, edition: str, notes: 
         notes.append(f"{country.code} is an EU member but is declared in group `{block.membership[1].text}`: left as it is")
     comment = f"# {edition}"
     if block.rule_of_law is None:
-        line_start = text.rfind("\n", 0, block.open_brace.start) + 1
-        indent = re.match(r"[ \t]*", text[line_start:]).group() + "    "  # type: ignore[union-attr]
-        edits.append(Edit(block.open_brace.end, block.open_brace.end, f"\n{indent}{score_line(country, edition)}"))
+        edits.append(_insert_score(text, block, score_line(country, edition)))
         return edits
     value = block.rule_of_law
     if not _same_score(value, country):
         edits.append(Edit(value.start, value.end, country.score))
-    if block.comment is None:
+    if block.comment is not None:
+        if block.comment.text != comment:
+            edits.append(Edit(block.comment.start, block.comment.end, comment))
+    elif not _rest_of_line(text, block.assignment_end).strip():
+        # A comment would swallow code that follows on the same line, so it
+        # is only added where the assignment ends its line.
         edits.append(Edit(block.assignment_end, block.assignment_end, f"  {comment}"))
-    elif block.comment.text != comment:
-        edits.append(Edit(block.comment.start, block.comment.end, comment))
     return edits
+
+
+def _rest_of_line(text: str, offset: int) -> str:
+    end = text.find("\n", offset)
+    return text[offset : len(text) if end == -1 else end]
+
+
+def _insert_score(text: str, block: Block, line: str) -> Edit:
+    """A new ``rule_of_law`` line as the block's first, indented one step more than its header."""
+    header = _rest_of_line(text, text.rfind("\n", 0, block.open_brace.start) + 1)
+    indent = header[: len(header) - len(header.lstrip(" \t"))] + "    "
+    rest = _rest_of_line(text, block.open_brace.end)
+    if not rest.strip() or rest.lstrip().startswith("#"):
+        # After the header line, so that a comment on it stays where it was.
+        at = block.open_brace.end + len(rest)
+        return Edit(at, at, f"\n{indent}{line}")
+    return Edit(block.open_brace.end, block.open_brace.end, f"\n{indent}{line}\n{indent}")
 
 
 def apply_edits(text: str, edits: list[Edit]) -> str:
@@ -412,7 +430,8 @@ def refresh(policies: Path, countries: Sequence[Country], edition: str) -> tuple
             changed[path] = apply_edits(texts[path], file_edits)
     new = [c for c in countries if c.code not in seen]
     if not has_eu_group and any(c.eu_member for c in countries):
-        new_group = f'group {EU_GROUP} "European Union" {{\n    eu_member = true\n}}\n'
+        # Empty: what the Union's membership means (attributes, demands) is policy, written by hand.
+        new_group = f'group {EU_GROUP} "European Union" {{\n}}\n'
         target = policies / EU_FILE
         changed[target] = _append(changed.get(target, texts.get(target, _HEADERS[EU_FILE])), new_group)
         notes.append(f"added `group {EU_GROUP}` to {EU_FILE.as_posix()}")
