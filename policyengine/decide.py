@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import ast
-from .compile import CompiledPolicy, CompiledRule, Residual, evaluate_atom, literal_value
+from .compile import CompiledPolicy, CompiledRule, evaluate_atom, literal_value
 from .diagnostics import did_you_mean, one_of
 from .decision import Decision, Fact, MarketDecision, Outcome, Reason, Request, Undetermined, show_value
 from .model import AttributeType, DemandModel, JurisdictionModel, Kind, Value
@@ -42,6 +42,8 @@ ENGINE_SOURCE = "<engine>"
 #: Marks an attribute absent from a request in memo keys, so that an explicit
 #: null (an error for most attributes) never hits the entry of an omission.
 _MISSING = object()
+#: Integers beyond this do not convert to a float: left to the slow path.
+_FLOAT_INTS = 10**300
 
 
 class RequestError(ValueError):
@@ -228,6 +230,45 @@ def _env(jurisdiction: JurisdictionModel, demand: Mapping[str, Value]) -> tuple[
     return env, origins
 
 
+#: Most memoised Reason/Undetermined objects per engine; past it, they are built anew.
+REASON_CACHE_SIZE = 100_000
+
+
+def _cached_reason(
+    rule: CompiledRule,
+    jurisdiction: JurisdictionModel,
+    demand: Mapping[str, Value],
+    cache: dict[tuple[Any, ...], Any] | None,
+) -> Reason:
+    if cache is None:
+        return _reason(rule, *_env(jurisdiction, demand))
+    key = _reason_key(rule, jurisdiction, demand)
+    found = cache.get(key)
+    if found is None:
+        found = _reason(rule, *_env(jurisdiction, demand))
+        if len(cache) < REASON_CACHE_SIZE:
+            cache[key] = found
+    return found  # type: ignore[no-any-return]
+
+
+def _undetermined(
+    rule: CompiledRule, demand: Mapping[str, Value], jurisdiction: Mapping[str, Value], cache: dict[tuple[Any, ...], Any] | None
+) -> Undetermined:
+    missing = tuple(
+        a for a in rule.refs if (demand if a.startswith("demand.") else jurisdiction).get(a.split(".", 1)[1]) is None
+    )
+    key = ("undetermined", rule.index, missing)
+    found = cache.get(key) if cache is not None else None
+    if found is None:
+        m = rule.model
+        found = Undetermined(
+            principle=m.principle, rule=m.rule, outcome=_OUTCOMES[m.outcome], source=rule.source, unknown=missing
+        )
+        if cache is not None and len(cache) < REASON_CACHE_SIZE:
+            cache[key] = found
+    return found  # type: ignore[no-any-return]
+
+
 def _reason(rule: CompiledRule, env: Mapping[str, Value], origins: Mapping[str, str]) -> Reason:
     m = rule.model
     return Reason(
@@ -241,31 +282,35 @@ def _reason(rule: CompiledRule, env: Mapping[str, Value], origins: Mapping[str, 
     )
 
 
+def _reason_key(rule: CompiledRule, jurisdiction: JurisdictionModel, demand: Mapping[str, Value]) -> tuple[Any, ...]:
+    """What a rule's Reason depends on: the rule, the jurisdiction (its values and
+    their origins) and the demand attributes read by its condition and its text."""
+    return (rule.index, jurisdiction.code, *[demand.get(n) for n in rule.demand_reads])
+
+
 def evaluate(
-    compiled: CompiledPolicy, jurisdiction: JurisdictionModel, demand: Mapping[str, Value], demand_id: str | None = None
+    compiled: CompiledPolicy,
+    jurisdiction: JurisdictionModel,
+    demand: Mapping[str, Value],
+    demand_id: str | None = None,
+    reasons: dict[tuple[Any, ...], Any] | None = None,
 ) -> Decision:
-    """Decide a normalised demand for a known jurisdiction."""
-    kind = demand.get("kind")
-    candidates: tuple[tuple[CompiledRule, Residual], ...] = compiled.residuals(jurisdiction, kind if isinstance(kind, str) else "")
+    """Decide a normalised demand for a known jurisdiction.
+
+    ``reasons``, when given, memoises the Reason and Undetermined objects
+    (keyed by everything they depend on), so that decisions that differ only
+    in attributes a rule does not read share that rule's explanation.
+    """
+    jattrs = jurisdiction.attrs
     matched: list[CompiledRule] = []
     unknown: list[CompiledRule] = []
-    for rule, residual in candidates:
-        r = residual if residual is None or isinstance(residual, bool) else residual(demand)
+    for rule, condition in compiled.index.candidates(jurisdiction, demand).select(demand):
+        r = condition(demand, jattrs)
         if r is True:
             matched.append(rule)
         elif r is None:
             unknown.append(rule)
-    env, origins = _env(jurisdiction, demand)
-    undetermined = tuple(
-        Undetermined(
-            principle=r.model.principle,
-            rule=r.model.rule,
-            outcome=_OUTCOMES[r.model.outcome],
-            source=r.source,
-            unknown=tuple(a for a in r.refs if env.get(a) is None),
-        )
-        for r in unknown
-    )
+    undetermined = tuple(_undetermined(r, demand, jattrs, reasons) for r in unknown)
     chain = jurisdiction.chain
     shown = {k: v for k, v in demand.items() if v is not None or k not in ("id", "description")}
     if not matched:
@@ -287,17 +332,18 @@ def evaluate(
             policy_version=compiled.version,
         )
     top = max(r.severity for r in matched)
-    reasons = tuple(_reason(r, env, origins) for r in matched if r.severity == top)
-    outranked = tuple(_reason(r, env, origins) for r in matched if r.severity != top)
-    outcome = reasons[0].outcome
-    first = reasons[0]
-    more = f" (+{len(reasons) - 1} more)" if len(reasons) > 1 else ""
+    explained = [_cached_reason(r, jurisdiction, demand, reasons) for r in matched]
+    deciding = tuple(x for r, x in zip(matched, explained) if r.severity == top)
+    outranked = tuple(x for r, x in zip(matched, explained) if r.severity != top)
+    outcome = deciding[0].outcome
+    first = deciding[0]
+    more = f" (+{len(deciding) - 1} more)" if len(deciding) > 1 else ""
     return Decision(
         outcome=outcome,
         jurisdiction=jurisdiction.code,
         demand=demand_id,
         summary=f"{outcome.value}: {first.principle}.{first.rule}{more}: {first.because}",
-        reasons=reasons,
+        reasons=deciding,
         outranked=outranked,
         undetermined=undetermined,
         default_applied=False,
@@ -339,10 +385,18 @@ class Decider:
     The memo maps (jurisdiction, raw attribute values) to a finished, frozen
     Decision.  Only requests that passed validation are stored, and a hit is
     re-checked for the one thing a dict lookup cannot see: ``True == 1``.
+    A second, finer memo keeps each rule's Reason per (rule, jurisdiction,
+    values the rule reads), so a miss still reuses explanations.
+
+    ``memo=False`` turns both memos off: every decision is validated, indexed,
+    evaluated and explained from scratch (for benchmarks, or for callers whose
+    requests never repeat and who would rather not hold the memory).  The
+    compiled index is kept either way.
     """
 
-    def __init__(self, compiled: CompiledPolicy):
+    def __init__(self, compiled: CompiledPolicy, memo: bool = True):
         self.compiled = compiled
+        self.memo = memo
         self._names = tuple(a.name for a in compiled.demand_attrs) + ("id", "description")
         self._keys = frozenset(self._names)
         self._bools = tuple(a.name for a in compiled.demand_attrs if a.kind is Kind.BOOL)
@@ -350,32 +404,71 @@ class Decider:
         # number must miss the memo, or it would be accepted after a 1 was.
         self._numbers = tuple(a.name for a in compiled.demand_attrs if a.kind is Kind.NUMBER)
         self._memo: dict[tuple[Any, ...], Decision] = {}
+        self._reasons: dict[tuple[Any, ...], Any] | None = {} if memo else None
+        self._checks = _fast_checks(compiled)
 
     def decide(self, request: Any) -> Decision:
-        if type(request) is dict and len(request) == 2:
+        kind = type(request)
+        if kind is dict:
+            if len(request) != 2:
+                return self._decide_slow(request)
             jurisdiction = request.get("jurisdiction")
             demand = request.get("demand")
-            if type(demand) is dict and type(jurisdiction) is str and demand.keys() <= self._keys:
-                get = demand.get
-                key = (jurisdiction, *[get(n, _MISSING) for n in self._names])
-                try:
-                    hit = self._memo.get(key)
-                except TypeError:  # an unhashable value: let validation explain it
+        elif kind is Request:
+            # Already shaped by pydantic (not yet checked against the
+            # vocabulary): same path as a dict, no re-validation of its shape.
+            jurisdiction = request.jurisdiction
+            demand = request.demand
+        else:
+            return self._decide_slow(request)
+        if type(demand) is not dict or type(jurisdiction) is not str or not demand.keys() <= self._keys:
+            return self._decide_slow(request)
+        get = demand.get
+        key = (jurisdiction, *[get(n, _MISSING) for n in self._names])
+        try:
+            hit = self._memo.get(key)
+        except TypeError:  # an unhashable value: let validation explain it
+            return self._decide_slow(request)
+        if hit is not None:
+            for name in self._bools:
+                if type(get(name)) is not bool and get(name) is not None:
                     hit = None
-                if (
-                    hit is not None
-                    and all(type(get(b)) is bool or get(b) is None for b in self._bools)
-                    and not any(type(get(n)) is bool for n in self._numbers)
-                ):
-                    return hit
-        return self._decide_slow(request)
+            for name in self._numbers:
+                if type(get(name)) is bool:
+                    hit = None
+            if hit is not None:
+                return hit
+        normal = self._fast_normalize(demand)
+        if normal is None or len(jurisdiction) > 64:
+            return self._decide_slow(request)
+        decision = self._evaluate(jurisdiction, normal)
+        if self.memo and len(self._memo) < CACHE_SIZE:
+            self._memo[key] = decision
+        return decision
+
+    def _fast_normalize(self, demand: dict[str, Any]) -> dict[str, Value] | None:
+        """:func:`normalize_demand` for the common, valid case, or None to take the
+        slow path (which gives the same result or raises the precise error)."""
+        out: dict[str, Value] = {}
+        for name, check in self._checks:
+            value = demand.get(name, _MISSING)
+            checked = check(value)
+            if checked is _MISSING:
+                return None
+            out[name] = checked  # type: ignore[assignment]
+        return out
+
+    def _evaluate(self, code: str, demand: dict[str, Value]) -> Decision:
+        j = self.compiled.jurisdictions.get(code)
+        if j is None:
+            return unknown_jurisdiction(self.compiled, code, demand)
+        return evaluate(self.compiled, j, demand, reasons=self._reasons)
 
     def _decide_slow(self, request: Any) -> Decision:
         code, raw = parse_request(request)
         demand = normalize_demand(self.compiled, raw)
-        j = self.compiled.jurisdictions.get(code)
-        decision = evaluate(self.compiled, j, demand) if j is not None else unknown_jurisdiction(self.compiled, code, demand)
-        if isinstance(raw, dict) and len(self._memo) < CACHE_SIZE:
+        decision = self._evaluate(code, demand)
+        if self.memo and isinstance(raw, dict) and len(self._memo) < CACHE_SIZE:
             try:
                 key = (code, *[raw.get(n, _MISSING) for n in self._names])
                 self._memo[key] = decision
@@ -387,7 +480,7 @@ class Decider:
         attrs = {a.name: demand.attrs.get(a.name) for a in self.compiled.demand_attrs}
         attrs["id"] = demand.id
         attrs["description"] = demand.description
-        return evaluate(self.compiled, jurisdiction, attrs, demand_id=demand.id)
+        return evaluate(self.compiled, jurisdiction, attrs, demand_id=demand.id, reasons=self._reasons)
 
     def market(self, code: str) -> MarketDecision:
         j = self.compiled.jurisdictions.get(code)
@@ -400,6 +493,80 @@ class Decider:
             )
         decisions = tuple(self.decide_standing(j, d) for d in j.demands)
         return market_outcome(j, decisions, self.compiled.version)
+
+
+def _fast_checks(compiled: CompiledPolicy) -> tuple[tuple[str, Any], ...]:
+    """One checker per demand attribute, in the sorted order of a normalised demand.
+
+    Each takes the raw value (``_MISSING`` when absent) and returns the
+    normalised value, or ``_MISSING`` for anything it does not accept at a
+    glance: the slow path then decides, with the precise error message.
+    They accept exactly what :func:`_check_value` accepts, minus its errors.
+    """
+    voc = compiled.policy_set.vocabulary
+    attrs = {a.name: a for a in compiled.demand_attrs}
+    for name in ("id", "description"):
+        builtin = voc.attribute("demand", name)
+        if builtin is not None:
+            attrs[name] = builtin
+    checks = []
+    for name in sorted(attrs):
+        checks.append((name, _fast_check(attrs[name])))
+    return tuple(checks)
+
+
+def _fast_check(attr: AttributeType) -> Any:
+    if attr.builtin:
+        absent: Any = None
+    elif attr.has_default:
+        absent = attr.default
+    elif attr.unknown_allowed:
+        absent = None
+    else:
+        absent = _MISSING  # required
+    null: Any = None if attr.unknown_allowed or attr.builtin else _MISSING
+    if attr.builtin:
+        # Texts given as null are unknown, like an omission (see normalize_demand).
+        null = _MISSING
+
+    if attr.kind is Kind.ENUM:
+        allowed = frozenset(attr.values)
+
+        def check_enum(v: Any) -> Any:
+            if type(v) is str and v in allowed:
+                return v
+            return absent if v is _MISSING else null if v is None else _MISSING
+
+        return check_enum
+    if attr.kind is Kind.BOOL:
+
+        def check_bool(v: Any) -> Any:
+            if v is True or v is False:
+                return v
+            return absent if v is _MISSING else null if v is None else _MISSING
+
+        return check_bool
+    if attr.kind is Kind.NUMBER:
+        lo = -math.inf if attr.lo is None else attr.lo
+        hi = math.inf if attr.hi is None else attr.hi
+
+        def check_number(v: Any) -> Any:
+            t = type(v)
+            if t is float:
+                if lo <= v <= hi and math.isfinite(v):
+                    return v
+            elif t is int and lo <= v <= hi and -_FLOAT_INTS <= v <= _FLOAT_INTS:
+                return float(v)
+            return absent if v is _MISSING else null if v is None else _MISSING
+
+        return check_number
+
+    def check_text(v: Any) -> Any:
+        if type(v) is str and len(v) <= MAX_TEXT:
+            return v
+        return absent if v is _MISSING else null if v is None else _MISSING
+
+    return check_text
 
 
 def market_outcome(j: JurisdictionModel, decisions: tuple[Decision, ...], version: str) -> MarketDecision:

@@ -33,10 +33,10 @@ class Engine:
     _decider: Decider
     _diagnostics: tuple[Diagnostic, ...]
 
-    def __init__(self, policy_set: PolicySet, diagnostics: Sequence[Diagnostic] = ()):
+    def __init__(self, policy_set: PolicySet, diagnostics: Sequence[Diagnostic] = (), *, memo: bool = True):
         compiled = compile_policy(policy_set)
         object.__setattr__(self, "_compiled", compiled)
-        object.__setattr__(self, "_decider", Decider(compiled))
+        object.__setattr__(self, "_decider", Decider(compiled, memo=memo))
         object.__setattr__(self, "_diagnostics", tuple(diagnostics))
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -106,13 +106,17 @@ class Engine:
         return what_if(self, request)
 
 
-def load(paths: PathLike | Sequence[PathLike] | None = None, *, limits: Limits = Limits()) -> Engine:
+def load(paths: PathLike | Sequence[PathLike] | None = None, *, limits: Limits = Limits(), memo: bool = True) -> Engine:
     """Load, validate and compile a policy set (the shipped library when ``paths`` is None).
 
     Raises :class:`~policyengine.diagnostics.PolicyError` with every diagnostic
     when the set has errors; warnings are kept on :attr:`Engine.warnings`.
+
+    ``memo=False`` turns off the decision memo (and the per-rule explanation
+    memo): every decide() then validates, evaluates and explains from scratch.
+    Use it to measure cold decisions, or when requests never repeat.
     """
     policy_set, diagnostics = analyse(paths, limits)
     if policy_set is None:
         raise PolicyError(diagnostics)
-    return Engine(policy_set, diagnostics)
+    return Engine(policy_set, diagnostics, memo=memo)
