@@ -488,51 +488,48 @@ def render_html(matrix: Matrix) -> str:
     out: list[str] = []
     w = out.append
     title = f"policyengine outcome matrix — policy version {matrix.policy_version}"
-    w("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
+    w('<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n')
     w("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n")
-    w("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n")
+    w('<meta name="viewport" content="width=device-width, initial-scale=1">\n')
     w(f"<title>{_h(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n")
     w("<h1>Outcome matrix</h1>\n")
     w(
-        f"<p class=\"meta\">Policy version <code>{_h(matrix.policy_version)}</code> · generated "
-        f"<time datetime=\"{_h(matrix.generated_at)}\">{_h(matrix.generated_at)}</time> · "
+        f'<p class="meta">Policy version <code>{_h(matrix.policy_version)}</code> · generated '
+        f'<time datetime="{_h(matrix.generated_at)}">{_h(matrix.generated_at)}</time> · '
         f"{len(matrix.rows)} jurisdictions × {len(matrix.columns)} demand kinds. "
         "Hover over a cell for the deciding rule and its reason.</p>\n"
     )
     others = _others(matrix)
-    w("<h2>Assumptions: the demand each column decides</h2>\n<table class=\"assumptions\">\n<tr>")
+    w('<h2>Assumptions: the demand each column decides</h2>\n<table class="assumptions">\n<tr>')
     for name in ("column", "kind", "category", "legal basis", "mandatory", *others):
         w(f"<th>{_h(name)}</th>")
     w("</tr>\n")
     for col in matrix.columns:
-        w(f"<tr><td><b>{_h(col.short)}</b></td><td title=\"{_h(col.description)}\">{_h(col.kind)}</td>")
+        w(f'<tr><td><b>{_h(col.short)}</b></td><td title="{_h(col.description)}">{_h(col.kind)}</td>')
         for k in ("category", "legal_basis", "mandatory", *others):
             w(f"<td>{_h(show_value(col.demand.get(k)))}</td>")
         w("</tr>\n")
-    w("</table>\n<h2>Legend</h2>\n<p class=\"legend\">")
+    w('</table>\n<h2>Legend</h2>\n<p class="legend">')
     for outcome in Outcome:
-        w(f"<span class=\"{outcome.value}\">{outcome.value}</span>")
+        w(f'<span class="{outcome.value}">{outcome.value}</span>')
     w(
         f"<span><i>{DEFAULT_MARK}</i> no rule matched: the default (negotiate) applies</span>"
         f"<span>{UNDETERMINED_MARK} a rule needed a value that is unknown</span></p>\n"
     )
-    w("<div class=\"grid\">\n<table>\n<thead><tr><th scope=\"col\">code</th><th scope=\"col\">jurisdiction</th>")
+    w('<div class="grid">\n<table>\n<thead><tr><th scope="col">code</th><th scope="col">jurisdiction</th>')
     for col in matrix.columns:
-        w(f"<th scope=\"col\" title=\"{_h(col.kind + ': ' + col.assumptions())}\">{_h(col.short)}</th>")
+        w(f'<th scope="col" title="{_h(col.kind + ": " + col.assumptions())}">{_h(col.short)}</th>')
     w("</tr></thead>\n<tbody>\n")
     for row in matrix.rows:
         name = row.name + (" (group)" if row.group else "")
         tr = '<tr class="group">' if row.group else "<tr>"
-        w(f"{tr}<th scope=\"row\">{_h(row.code)}</th><td class=\"name\">{_h(name)}</td>")
+        w(f'{tr}<th scope="row">{_h(row.code)}</th><td class="name">{_h(name)}</td>')
         for col in matrix.columns:
             cell = row.cells[col.kind]
             classes = f"o {cell.outcome.value}" + (" default" if cell.default_applied else "")
-            w(
-                f"<td class=\"{classes}\" title=\"{_h(_explain_cell(row, col, cell))}\">"
-                f"{_h(cell.outcome.value + _mark(cell))}</td>"
-            )
+            w(f'<td class="{classes}" title="{_h(_explain_cell(row, col, cell))}">{_h(cell.outcome.value + _mark(cell))}</td>')
         w("</tr>\n")
-    w("</tbody>\n<tfoot><tr><th scope=\"row\">total</th><td>comply / negotiate / withdraw</td>")
+    w('</tbody>\n<tfoot><tr><th scope="row">total</th><td>comply / negotiate / withdraw</td>')
     for col in matrix.columns:
         t = totals[col.kind]
         w(f"<td>{t[Outcome.COMPLY]} / {t[Outcome.NEGOTIATE]} / {t[Outcome.WITHDRAW]}</td>")

@@ -152,8 +152,7 @@ def render_human(report: TestReport, policy_set: PolicySet, show_coverage: bool,
     summary.append(f" ({_plural(report.expectations, 'expectation')})")
     con.print(summary, soft_wrap=True)
     coverage = Text(
-        f"coverage: {cov.percent:g}% of rules exercised ({cov.exercised} of {cov.total}), "
-        f"{cov.deciding} deciding at least once"
+        f"coverage: {cov.percent:g}% of rules exercised ({cov.exercised} of {cov.total}), {cov.deciding} deciding at least once"
     )
     con.print(coverage, soft_wrap=True)
     if minimum is not None and not cov.meets(minimum):
@@ -180,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
         if args.run is not None and engine.policy_set.tests:
             raise CommandError(f"no test name contains `{args.run}` ({_plural(len(engine.policy_set.tests), 'test')} in the set)")
         # A CI gate that ran nothing must not report success.
-        print("no tests found: add `test \"…\" { … }` blocks to the policy set", file=sys.stderr)
+        print('no tests found: add `test "…" { … }` blocks to the policy set', file=sys.stderr)
         if args.format == "json":
             print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
         return EXIT_POLICY_ERRORS
