@@ -607,7 +607,9 @@ def lint(compiled: CompiledPolicy, space: DemandSpace | None = None) -> LintRepo
                     "PE410",
                     f"this lint directive allows nothing: no {'/'.join(d.codes)} finding about {what}",
                     d.span,
-                    hint="remove it, or put it on the line before what it is about",
+                    hint="remove it: what it allowed is gone, or the subject is misspelled"
+                    if d.subject
+                    else "remove it, or move it to the line just before what it is about",
                 )
             )
     shown.extend(problems)

@@ -1,0 +1,187 @@
+"""Lint: every PE4xx code against its golden file and a near miss, directives, the CLI, the shipped library."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from policyengine.cli import main
+from policyengine.compile import compile_policy
+from policyengine.diagnostics import CODES, Diagnostic, Severity
+from policyengine.lint import ALLOWABLE, LintReport, comments, lint
+from policyengine.pipeline import analyse, analyse_sources
+from policyengine.render import render_plain
+from policyengine.source import Source
+
+GOLDEN = Path(__file__).parent / "golden" / "lint"
+LINT_CODES = sorted(c for c in CODES if c.startswith("PE4"))
+CASES = sorted(GOLDEN.glob("PE4*.policy"))
+
+
+def lint_text(text: str, name: str = "main.policy") -> LintReport:
+    policy_set, diagnostics = analyse_sources([Source(name, text)])
+    assert policy_set is not None, [str(d) for d in diagnostics]
+    return lint(compile_policy(policy_set))
+
+
+def own(report: LintReport, code: str, name: str) -> list[Diagnostic]:
+    """Findings of ``code`` located in the file under test (not in the standard vocabulary)."""
+    return [d for d in report.findings if d.code == code and d.span.path == name]
+
+
+def test_every_lint_code_is_a_registered_warning() -> None:
+    assert [f"PE4{n:02d}" for n in range(1, 11)] == LINT_CODES
+    assert all(CODES[c].severity is Severity.WARNING for c in LINT_CODES)
+    assert set(ALLOWABLE) <= set(LINT_CODES)
+
+
+def test_every_lint_code_has_a_golden_case_and_a_near_miss() -> None:
+    assert sorted(p.name[:5] for p in CASES) == LINT_CODES
+    for case in CASES:
+        assert case.with_suffix(".txt").exists(), f"{case.name}: run pytest --update-golden"
+        assert (GOLDEN / "near_miss" / case.name).exists(), f"{case.name} has no near miss"
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda p: p.stem)
+def test_golden(case: Path, update_golden: bool) -> None:
+    code = case.name[:5]
+    found = own(lint_text(case.read_text(encoding="utf-8"), case.name), code, case.name)
+    assert found, f"{case.name} does not trigger {code}"
+    rendered = "\n\n".join(render_plain(d) for d in found) + "\n"
+    golden = case.with_suffix(".txt")
+    if update_golden:
+        golden.write_text(rendered, encoding="utf-8")
+    assert rendered == golden.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("case", sorted((GOLDEN / "near_miss").glob("PE4*.policy")), ids=lambda p: p.stem)
+def test_near_miss_does_not_trigger(case: Path) -> None:
+    code = case.name[:5]
+    report = lint_text(case.read_text(encoding="utf-8"), case.name)
+    assert own(report, code, case.name) == []
+
+
+# --- directives -------------------------------------------------------------------------
+
+SHADOWED = """
+jurisdiction FR "France" { rule_of_law = 0.72 }
+principle a "A" {
+%s    rule weak: comply when demand.kind == hotline because "x"
+}
+principle b "B" {
+    rule strong: withdraw when demand.kind == hotline because "y"
+}
+"""
+
+
+def test_a_directive_on_the_line_before_allows_the_finding_and_keeps_its_reason() -> None:
+    report = lint_text(SHADOWED % "    # lint: allow PE402 — the explanation should name both principles\n")
+    assert [d.code for d in report.findings if d.code in ("PE402", "PE410")] == []
+    [(finding, mark)] = [(d, m) for d, m in report.allowed if d.code == "PE402"]
+    assert "a.weak" in finding.message
+    assert mark.reason == "the explanation should name both principles"
+
+
+def test_a_directive_skips_blank_and_comment_lines_but_not_code() -> None:
+    report = lint_text(SHADOWED % "    # lint: allow PE402 — deliberate\n\n    # more commentary\n")
+    assert not [d for d in report.findings if d.code == "PE402"]
+
+
+def test_a_trailing_directive_covers_its_own_line() -> None:
+    rule = 'because "x"'
+    text = (SHADOWED % "").replace(rule, rule + "  # lint: allow PE402 -- deliberate")
+    report = lint_text(text)
+    assert not [d for d in report.findings if d.code in ("PE402", "PE410")]
+
+
+def test_a_directive_for_another_code_allows_nothing() -> None:
+    report = lint_text(SHADOWED % "    # lint: allow PE403 — wrong code\n")
+    assert sorted(d.code for d in report.findings if d.code in ("PE402", "PE410")) == ["PE402", "PE410"]
+
+
+def test_a_directive_with_a_subject_works_from_anywhere() -> None:
+    report = lint_text(SHADOWED % "" + "\n# lint: allow PE402 a.weak — deliberate\n# lint: allow PE404, PE407 kind.age — x\n")
+    assert not [d for d in report.findings if d.code == "PE402"]
+    assert [d.message for d in report.findings if d.code == "PE410"] == [
+        "this lint directive allows nothing: no PE404/PE407 finding about `kind.age`"
+    ]
+
+
+def test_a_directive_without_a_reason_does_not_allow() -> None:
+    report = lint_text(SHADOWED % "    # lint: allow PE402\n")
+    assert sorted(d.code for d in report.findings if d.code in ("PE402", "PE409")) == ["PE402", "PE409"]
+
+
+def test_hash_signs_inside_strings_are_not_comments() -> None:
+    text = 'a "b # c" d # real\ne """x\n# y""" # z\n"\\" # q" # w'
+    assert [body for _, body in comments(text)] == [" real", " z", " w"]
+
+
+def test_findings_do_not_depend_on_file_order(policy_dir: Callable[..., Path]) -> None:
+    parts = {
+        "a.policy": 'jurisdiction FR "France" { rule_of_law = 0.72 }\n'
+        'principle p "P" { rule r: comply when demand.kind == hotline because "x" }\n',
+        "b.policy": 'principle q "Q" { rule s: withdraw when demand.kind == hotline because "y" }\nprinciple e "E" { }\n',
+    }
+    one = policy_dir(parts)
+    two = policy_dir({"z" + k: v for k, v in parts.items()})
+
+    def run(path: Path) -> list[tuple[str, str]]:
+        ps, _ = analyse(path)
+        assert ps is not None
+        return [(d.code, d.message) for d in lint(compile_policy(ps)).findings]
+
+    assert run(one) == run(two) != []
+
+
+# --- the command ---------------------------------------------------------------------------
+
+
+def test_cli_exit_codes(policy_dir: Callable[..., Path], capsys: pytest.CaptureFixture[str]) -> None:
+    clean = policy_dir((GOLDEN / "PE406-empty-principle.policy").read_text().replace("principle transparency", "principle t"))
+    assert main(["lint", str(clean), "--format", "plain"]) == 0
+    out = capsys.readouterr().out
+    assert "warning[PE406]" in out and "findings" in out
+    assert main(["lint", str(clean), "--strict"]) == 1
+    broken = policy_dir('principle p "P" { rule r: comply when demand.kynd == hotline because "x" }')
+    assert main(["lint", str(broken)]) == 1
+    assert "PE203" in capsys.readouterr().out
+
+
+def test_cli_json_is_the_diagnostics_shape(policy_dir: Callable[..., Path], capsys: pytest.CaptureFixture[str]) -> None:
+    path = policy_dir((GOLDEN / "PE405-jurisdiction-specific.policy").read_text())
+    capsys.readouterr()
+    assert main(["lint", str(path), "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["errors"] == 0
+    [pe405] = [d for d in data["diagnostics"] if d["code"] == "PE405"]
+    assert (pe405["line"], pe405["column"], pe405["severity"]) == (7, 10, "warning")
+
+
+def test_cli_show_allowed(policy_dir: Callable[..., Path], capsys: pytest.CaptureFixture[str]) -> None:
+    path = policy_dir(SHADOWED % "    # lint: allow PE402 — both principles should be named\n")
+    capsys.readouterr()
+    main(["lint", str(path), "--format", "plain", "--show-allowed"])
+    out = capsys.readouterr().out
+    assert "both principles should be named" in out and "1 allowed" in out
+
+
+# --- the shipped library ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def library_report() -> LintReport:
+    policy_set, diagnostics = analyse(None)
+    assert policy_set is not None, [str(d) for d in diagnostics]
+    return lint(compile_policy(policy_set))
+
+
+def test_shipped_library_has_no_rule_that_never_matches(library_report: LintReport) -> None:
+    assert [d.message for d in library_report.findings if d.code == "PE401"] == []
+
+
+def test_shipped_library_directives_are_well_formed_and_used(library_report: LintReport) -> None:
+    assert [str(d) for d in library_report.findings if d.code in ("PE409", "PE410")] == []
