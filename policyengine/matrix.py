@@ -225,7 +225,15 @@ def columns(
             if kind is not None and kind not in known:
                 raise MatrixError(f"{flag}: `{kind}` is not a demand kind", did_you_mean(kind, known))
             _enum_value(engine, attr, value, flag)
-    descriptions = engine.policy_set.vocabulary.enum_descriptions
+    voc = engine.policy_set.vocabulary
+    settable = sorted((a for a in voc.scoped("demand") if not a.builtin and a.name not in _COLUMN_ATTRS), key=lambda a: a.name)
+    missing = [a.name for a in settable if a.required and a.name not in (extra or {})]
+    if missing:
+        raise MatrixError(
+            f"the vocabulary requires {one_of(missing)} in every demand",
+            "give " + " and ".join(f"--set {m}=VALUE" for m in missing),
+        )
+    descriptions = voc.enum_descriptions
     out = []
     for k in chosen:
         rep = REPRESENTATIVE.get(k)
@@ -235,6 +243,11 @@ def columns(
             demand[attr] = values.get(k, values.get(None, defaults[attr]))
         demand["mandatory"] = mandatory
         demand.update(extra or {})
+        # Spell out every other attribute the engine would fill in (its default,
+        # or unknown), so that the printed assumptions are the whole demand.
+        for a in settable:
+            if a.name not in demand:
+                demand[a.name] = a.default if a.has_default else None
         out.append(Column(kind=k, short=rep.short if rep else k, description=descriptions.get(("kind", k), ""), demand=demand))
     return out
 
@@ -341,9 +354,10 @@ def render_human(matrix: Matrix, width: int = 80) -> list[RenderableType]:
     head.append(f"  (policy version {matrix.policy_version}, {len(matrix.rows)} jurisdictions)", style="dim")
     head.append("\neach column assumes (change with --category, --legal-basis, --mandatory, --set):", style="dim")
     others = _others(matrix)
-    assumptions = Table(box=None, pad_edge=False, header_style="bold", padding=(0, 2, 0, 0))
+    assumptions = Table(box=None, pad_edge=False, header_style="bold", padding=(0, 1, 0, 0))
     for name in ("column", "kind", "category", "legal basis", "mandatory", *others):
-        assumptions.add_column(name, no_wrap=True)
+        # Values may wrap on a narrow terminal; they are never cut.
+        assumptions.add_column(name, no_wrap=name == "column", overflow="fold")
     assumptions.add_column("C/N/W", no_wrap=True, justify="right")
     for col in matrix.columns:
         t = totals[col.kind]

@@ -143,18 +143,18 @@ def run(args: argparse.Namespace) -> int:
     if args.format != "human":
         _write(RENDERERS[args.format](matrix), args.output)
         return EXIT_OK
-    if args.output and args.output != "-":
-        import io
+    import io
 
-        from rich.console import Console
+    from rich.console import Console
+    from rich.text import Text
 
-        buf = io.StringIO()
-        file_console = Console(file=buf, width=200, highlight=False, soft_wrap=False, color_system=None)
-        for item in render_human(matrix, width=200):
-            file_console.print(item)
-        _write(buf.getvalue(), args.output)
-        return EXIT_OK
-    con = console()
+    to_file = bool(args.output) and args.output != "-"
+    buf = io.StringIO()
+    # A file gets a wide, colourless grid: it is read later, not in this terminal.
+    con = Console(file=buf, width=200, highlight=False, color_system=None) if to_file else console()
     for item in render_human(matrix, width=con.width):
-        con.print(item)
+        # Lines of text stay whole (grep-able in logs); tables fit the width.
+        con.print(item, soft_wrap=isinstance(item, Text))
+    if to_file:
+        _write(buf.getvalue(), args.output)
     return EXIT_OK
