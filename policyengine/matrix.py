@@ -378,7 +378,7 @@ def render_human(matrix: Matrix, width: int = 80) -> list[RenderableType]:
     if show_names:
         grid.add_column("jurisdiction", no_wrap=True, max_width=min(room_for_name, 28), overflow="ellipsis")
     for col, w in zip(matrix.columns, cell_widths):
-        grid.add_column(safe(col.short), justify="center", no_wrap=True, min_width=w)
+        grid.add_column(Text(safe(col.short)), justify="center", no_wrap=True, min_width=w)
     for row in matrix.rows:
         cells = []
         for col in matrix.columns:

@@ -316,3 +316,24 @@ def test_shipped_library_tests_pass(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["test"]) == 0, capsys.readouterr()
     out = capsys.readouterr().out
     assert " 0 failed" in out and "coverage:" in out
+
+
+def test_a_demand_the_engine_rejects_is_an_error_not_a_crash(
+    policy_dir: MakeDir, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Validation makes this rare, but a runner must report, never raise."""
+
+    def reject(self: policyengine.Engine, request: object) -> policyengine.Decision:
+        raise policyengine.RequestError("demand.kind", "is not acceptable today")
+
+    monkeypatch.setattr(policyengine.Engine, "decide", reject)
+    report = _report(policy_dir, PASSING)
+    (test,) = report.tests
+    assert test.status == "error" and report.failed == 1
+    inline = test.expectations[2]
+    assert inline.status == "error" and inline.actual is None
+    assert inline.message == "the demand could not be decided: demand.kind: is not acceptable today"
+    root = policy_dir({"base.policy": BASE, "tests.policy": PASSING})
+    assert main(["test", str(root)]) == 1
+    out = capsys.readouterr().out
+    assert "ERROR" in out and "the demand could not be decided" in out
