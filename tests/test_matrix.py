@@ -208,8 +208,10 @@ def test_human_grid_states_assumptions_and_legend(root: Path, capsys: pytest.Cap
 
 @pytest.mark.parametrize("fmt", ["human", "markdown", "csv", "json", "html"])
 def test_every_format_renders_to_stdout_and_file(
-    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], fmt: str
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, fmt: str
 ) -> None:
+    # Pin the generation time, or two runs a second apart would differ.
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     assert main(["matrix", "--policies", str(root), "--format", fmt]) == 0
     shown = capsys.readouterr().out
     target = tmp_path / f"matrix.{fmt}"
