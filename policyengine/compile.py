@@ -27,9 +27,9 @@ kind) remains for tools that want conditions specialised to one jurisdiction.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Union
+from typing import Any, Union
 
 from . import ast
 from .model import SEVERITY, AttributeType, JurisdictionModel, Kind, PolicySet, RuleModel, Value
@@ -212,7 +212,7 @@ def compile_condition(node: ast.Condition) -> ConditionFn:
 # --- the candidate index -----------------------------------------------------------
 
 
-def _atom_allowed(node: ast.Condition, domain: tuple[Value, ...], negated: bool) -> frozenset[Value]:
+def _atom_allowed(node: ast.Condition, domain: Collection[Value], negated: bool) -> frozenset[Value]:
     """The values of ``domain`` at which the atom (negated when ``negated``) is not definitely False."""
     excluded = negated  # the atom's own truth value that makes the (negated) atom False
     if isinstance(node, ast.Membership) or (isinstance(node, ast.Comparison) and node.op in ("==", "!=")):
@@ -222,16 +222,16 @@ def _atom_allowed(node: ast.Condition, domain: tuple[Value, ...], negated: bool)
             listed, inside = frozenset(literal_value(v) for v in node.values), not node.negated
         else:
             listed, inside = frozenset((literal_value(node.value),)), node.op == "=="
-        hits = listed.intersection(domain)
-        # With a known value the atom is True exactly on `hits` (or off them).
-        true_on_hits = inside
-        keep_hits = true_on_hits is not excluded
-        return hits if keep_hits else frozenset(domain).difference(hits)
+        if not isinstance(domain, frozenset):
+            domain = frozenset(domain)
+        hits = listed & domain
+        # With a known value the atom is True exactly on `hits`, or exactly off them.
+        return hits if inside is not excluded else domain - hits
     return frozenset(v for v in domain if evaluate_atom(node, v) is not excluded)
 
 
 def allowed_values(
-    node: ast.Condition, domains: Mapping[str, tuple[Value, ...]], negated: bool = False
+    node: ast.Condition, domains: Mapping[str, Collection[Value]], negated: bool = False
 ) -> dict[str, frozenset[Value]]:
     """For each indexed attribute the condition constrains, the values at which it may hold.
 
@@ -328,7 +328,8 @@ class RuleIndex:
         self.rules = rules
         self.all = (1 << len(rules)) - 1
         self.kind_attr = kind_attr  # short name of the demand attribute keying the pair lists
-        self.allowed = tuple(allowed_values(r.model.condition, domains) for r in rules)
+        sets = {name: frozenset(values) for name, values in domains.items()}
+        self.allowed = tuple(allowed_values(r.model.condition, sets) for r in rules)
         constrained: dict[str, dict[Value, list[int]]] = {a: {v: [] for v in dom} for a, dom in domains.items()}
         free: dict[str, list[int]] = {a: [] for a in domains}
         for i, allowed in enumerate(self.allowed):
@@ -349,6 +350,12 @@ class RuleIndex:
         self._conditions: dict[int, ConditionFn] = {}
         self._jurisdiction_bits: dict[str, int] = {}
         self._pairs: dict[tuple[str, Value], Candidates] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Closures do not pickle, and the memo tables refill on first use.
+        state = dict(self.__dict__)
+        state["_conditions"], state["_jurisdiction_bits"], state["_pairs"] = {}, {}, {}
+        return state
 
     def condition(self, i: int) -> ConditionFn:
         found = self._conditions.get(i)
@@ -447,6 +454,11 @@ class CompiledPolicy:
     _residuals: dict[tuple[str, str], tuple[tuple[CompiledRule, Residual], ...]] = field(
         default_factory=dict, repr=False, compare=False
     )
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_residuals"] = {}  # closures do not pickle; the memo refills on use
+        return state
 
     @property
     def jurisdictions(self) -> dict[str, JurisdictionModel]:

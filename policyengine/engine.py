@@ -33,8 +33,16 @@ class Engine:
     _decider: Decider
     _diagnostics: tuple[Diagnostic, ...]
 
-    def __init__(self, policy_set: PolicySet, diagnostics: Sequence[Diagnostic] = (), *, memo: bool = True):
-        compiled = compile_policy(policy_set)
+    def __init__(
+        self,
+        policy_set: PolicySet,
+        diagnostics: Sequence[Diagnostic] = (),
+        *,
+        memo: bool = True,
+        compiled: CompiledPolicy | None = None,
+    ):
+        if compiled is None or compiled.policy_set is not policy_set:
+            compiled = compile_policy(policy_set)
         object.__setattr__(self, "_compiled", compiled)
         object.__setattr__(self, "_decider", Decider(compiled, memo=memo))
         object.__setattr__(self, "_diagnostics", tuple(diagnostics))
@@ -106,7 +114,9 @@ class Engine:
         return what_if(self, request)
 
 
-def load(paths: PathLike | Sequence[PathLike] | None = None, *, limits: Limits = Limits(), memo: bool = True) -> Engine:
+def load(
+    paths: PathLike | Sequence[PathLike] | None = None, *, limits: Limits = Limits(), memo: bool = True, cache: bool = True
+) -> Engine:
     """Load, validate and compile a policy set (the shipped library when ``paths`` is None).
 
     Raises :class:`~policyengine.diagnostics.PolicyError` with every diagnostic
@@ -115,8 +125,19 @@ def load(paths: PathLike | Sequence[PathLike] | None = None, *, limits: Limits =
     ``memo=False`` turns off the decision memo (and the per-rule explanation
     memo): every decide() then validates, evaluates and explains from scratch.
     Use it to measure cold decisions, or when requests never repeat.
+
+    With ``cache=True`` (the default) an unchanged policy set is loaded from
+    the load cache instead of being parsed, validated and compiled again; see
+    :mod:`policyengine.cache` for where it lives, what it trusts and how to
+    turn it off (``cache=False`` or ``POLICYENGINE_CACHE=off``).
     """
-    policy_set, diagnostics = analyse(paths, limits)
+    compiled: CompiledPolicy | None = None
+    from . import cache as load_cache
+
+    if cache and load_cache.enabled():
+        policy_set, diagnostics, compiled = load_cache.analyse_cached(paths, limits)
+    else:
+        policy_set, diagnostics = analyse(paths, limits)
     if policy_set is None:
         raise PolicyError(diagnostics)
-    return Engine(policy_set, diagnostics, memo=memo)
+    return Engine(policy_set, diagnostics, memo=memo, compiled=compiled)

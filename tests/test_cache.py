@@ -1,0 +1,131 @@
+"""The load cache: unchanged files load from it; anything odd about an entry is a miss."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import policyengine
+from policyengine import cache
+
+PolicyDir = Callable[..., Path]
+
+TEXT = """
+jurisdiction FR "France" { rule_of_law = 0.7 }
+principle p "P" {
+    rule keys: withdraw when demand.kind == key_disclosure because "keys stay with users"
+}
+"""
+REQUEST = {"jurisdiction": "FR", "demand": {"kind": "key_disclosure", "category": "fraud", "legal_basis": "statute"}}
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("POLICYENGINE_CACHE_DIR", str(folder))
+    monkeypatch.delenv("POLICYENGINE_CACHE", raising=False)
+    return folder
+
+
+def entries(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.pickle")) if folder.exists() else []
+
+
+def test_second_load_is_served_from_the_cache(policy_dir: PolicyDir, cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = policy_dir(TEXT)
+    first = policyengine.load(root)
+    assert len(entries(cache_dir)) == 1
+    # A hit must not parse: make parsing fail loudly.
+    monkeypatch.setattr(cache, "analyse_sources", lambda *a: pytest.fail("parsed despite an unchanged set"))
+    second = policyengine.load(root)
+    assert second.version == first.version
+    assert second.decide(REQUEST) == first.decide(REQUEST)
+    assert second.policy_set.rules == first.policy_set.rules
+    assert [r.span.location() for r in second.policy_set.rules] == [r.span.location() for r in first.policy_set.rules]
+
+
+def test_a_changed_file_is_a_miss(policy_dir: PolicyDir, cache_dir: Path) -> None:
+    root = policy_dir(TEXT)
+    policyengine.load(root)
+    (root / "main.policy").write_text(TEXT.replace("withdraw", "negotiate"), encoding="utf-8")
+    assert policyengine.load(root).decide(REQUEST).outcome.value == "negotiate"
+    assert len(entries(cache_dir)) == 2
+
+
+def test_warnings_come_back_from_the_cache(policy_dir: PolicyDir, cache_dir: Path) -> None:
+    root = policy_dir({"main.policy": TEXT, "empty.policy": "# nothing yet\n"})
+    first = policyengine.load(root)
+    second = policyengine.load(root)
+    assert [d.code for d in second.warnings] == [d.code for d in first.warnings]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda p: p.write_bytes(b""),
+        lambda p: p.write_bytes(p.read_bytes()[:-10]),
+        lambda p: p.write_bytes(b"not a cache entry at all"),
+        lambda p: p.write_bytes(p.read_bytes()[:-1] + bytes([p.read_bytes()[-1] ^ 1])),  # payload no longer matches its digest
+    ],
+    ids=["empty", "truncated", "foreign", "flipped-bit"],
+)
+def test_a_damaged_entry_is_a_miss(policy_dir: PolicyDir, cache_dir: Path, damage: Callable[[Path], object]) -> None:
+    root = policy_dir(TEXT)
+    policyengine.load(root)
+    (entry,) = entries(cache_dir)
+    damage(entry)
+    assert policyengine.load(root).decide(REQUEST).outcome.value == "withdraw"
+
+
+def test_a_valid_pickle_of_the_wrong_thing_is_a_miss(policy_dir: PolicyDir, cache_dir: Path) -> None:
+    import hashlib
+    import pickle
+
+    root = policy_dir(TEXT)
+    policyengine.load(root)
+    (entry,) = entries(cache_dir)
+    payload = pickle.dumps({"not": "a policy set"})
+    entry.write_bytes(cache._MAGIC + hashlib.sha256(payload).digest() + payload)
+    assert policyengine.load(root).decide(REQUEST).outcome.value == "withdraw"
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX permissions")
+def test_entries_in_a_directory_others_can_write_are_never_read(
+    policy_dir: PolicyDir, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = policy_dir(TEXT)
+    policyengine.load(root)
+    cache_dir.chmod(0o777)
+    monkeypatch.setattr(cache.pickle, "loads", lambda *a: pytest.fail("unpickled from a shared directory"))
+    assert policyengine.load(root).decide(REQUEST).outcome.value == "withdraw"
+    cache_dir.chmod(0o700)
+    (entry,) = entries(cache_dir)
+    entry.chmod(0o666)
+    assert policyengine.load(root).decide(REQUEST).outcome.value == "withdraw"
+
+
+def test_opting_out(policy_dir: PolicyDir, cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = policy_dir(TEXT)
+    policyengine.load(root, cache=False)
+    assert entries(cache_dir) == []
+    monkeypatch.setenv("POLICYENGINE_CACHE", "off")
+    policyengine.load(root)
+    assert entries(cache_dir) == []
+
+
+def test_an_unwritable_cache_is_no_error(policy_dir: PolicyDir, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the cache directory should be", encoding="utf-8")
+    monkeypatch.setenv("POLICYENGINE_CACHE_DIR", str(blocker / "cache"))
+    assert policyengine.load(policy_dir(TEXT)).decide(REQUEST).outcome.value == "withdraw"
+
+
+def test_policy_errors_are_never_cached(policy_dir: PolicyDir, cache_dir: Path) -> None:
+    root = policy_dir("principle p {")
+    for _ in range(2):
+        with pytest.raises(policyengine.PolicyError):
+            policyengine.load(root)
+    assert entries(cache_dir) == []
