@@ -36,6 +36,9 @@ from .model import AttributeType, DemandModel, JurisdictionModel, Kind, Value
 MAX_TEXT = 10_000
 #: Most memoised decisions per engine; past it, decisions are computed anew.
 CACHE_SIZE = 100_000
+#: Most decisions whose JSON is kept (``Decider.to_json``); a batch of unique
+#: requests stops growing the table here.
+JSON_CACHE_SIZE = 50_000
 
 _OUTCOMES = {"comply": Outcome.COMPLY, "negotiate": Outcome.NEGOTIATE, "withdraw": Outcome.WITHDRAW}
 ENGINE_SOURCE = "<engine>"
@@ -399,12 +402,14 @@ class Decider:
         self.memo = memo
         self._names = tuple(a.name for a in compiled.demand_attrs) + ("id", "description")
         self._keys = frozenset(self._names)
+        self._absent = (_MISSING,) * len(self._names)
         self._bools = tuple(a.name for a in compiled.demand_attrs if a.kind is Kind.BOOL)
         # ``True == 1 == 1.0`` also collides the other way: a bool given for a
         # number must miss the memo, or it would be accepted after a 1 was.
         self._numbers = tuple(a.name for a in compiled.demand_attrs if a.kind is Kind.NUMBER)
         self._memo: dict[tuple[Any, ...], Decision] = {}
         self._reasons: dict[tuple[Any, ...], Any] | None = {} if memo else None
+        self._json: dict[int, tuple[Decision, str]] = {}
         self._checks = _fast_checks(compiled)
 
     def decide(self, request: Any) -> Decision:
@@ -424,7 +429,7 @@ class Decider:
         if type(demand) is not dict or type(jurisdiction) is not str or not demand.keys() <= self._keys:
             return self._decide_slow(request)
         get = demand.get
-        key = (jurisdiction, *[get(n, _MISSING) for n in self._names])
+        key = (jurisdiction, *map(get, self._names, self._absent))
         try:
             hit = self._memo.get(key)
         except TypeError:  # an unhashable value: let validation explain it
@@ -445,6 +450,20 @@ class Decider:
         if self.memo and len(self._memo) < CACHE_SIZE:
             self._memo[key] = decision
         return decision
+
+    def to_json(self, decision: Decision) -> str:
+        """``decision.model_dump_json()``, serialised once per decision the memo hands out.
+
+        Entries are keyed by the decision object and hold it, so an id is never
+        reused while its entry lives; at most :data:`JSON_CACHE_SIZE` are kept.
+        """
+        entry = self._json.get(id(decision))
+        if entry is not None and entry[0] is decision:
+            return entry[1]
+        text = decision.model_dump_json()
+        if self.memo and len(self._json) < JSON_CACHE_SIZE:
+            self._json[id(decision)] = (decision, text)
+        return text
 
     def _fast_normalize(self, demand: dict[str, Any]) -> dict[str, Value] | None:
         """:func:`normalize_demand` for the common, valid case, or None to take the

@@ -82,6 +82,13 @@ class Engine:
         vocabulary; an unknown jurisdiction is a negotiate decision, not an error."""
         return self._decider.decide(request)
 
+    def decision_json(self, decision: Decision) -> str:
+        """``decision.model_dump_json()``, computed once per memoised decision.
+
+        A batch or a router that answers in JSON pays the serialisation only
+        the first time a request shape is decided."""
+        return self._decider.to_json(decision)
+
     def decide_many(self, requests: Iterable[Any]) -> list[Decision]:
         """Decide a batch; the same results as :meth:`decide` one by one."""
         decide = self._decider.decide

@@ -50,6 +50,11 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"`{name}` is not a number JSON allows here")
 
 
+#: Built once: ``json.loads(text, parse_constant=...)`` builds a decoder per call,
+#: which is a third of the cost of reading a small request.
+_DECODER = json.JSONDecoder(parse_constant=_no_constants)
+
+
 def parse_json(text: str, limits: RequestLimits = RequestLimits()) -> Any:
     if len(text) > limits.max_bytes:
         raise RequestError("request", f"is {len(text):,} characters long; the limit is {limits.max_bytes:,}")
@@ -57,7 +62,9 @@ def parse_json(text: str, limits: RequestLimits = RequestLimits()) -> Any:
     if text.count("[") + text.count("{") > limits.max_depth and _depth(text) > limits.max_depth:
         raise RequestError("request", f"is nested more than {limits.max_depth} levels deep")
     try:
-        return json.loads(text, parse_constant=_no_constants)
+        if text.startswith("\ufeff"):  # json.loads rejects a BOM; keep its message
+            return json.loads(text, parse_constant=_no_constants)
+        return _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise RequestError("request", f"is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
     except ValueError as exc:

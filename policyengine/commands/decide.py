@@ -173,6 +173,10 @@ def _t(text: str, style: str) -> Text:
     return Text(safe(text), style=style)
 
 
+#: Distinct request lines whose answers ``--requests`` keeps (see run_requests).
+ANSWERED_LINES = 50_000
+
+
 def run_requests(engine: Engine, path: str, on_error: str, fail_on: set[str], trees: bool = False) -> int:
     """Stream JSON lines: one decision (or error record) per non-blank input line.
 
@@ -192,6 +196,11 @@ def run_requests(engine: Engine, path: str, on_error: str, fail_on: set[str], tr
     write = sys.stdout.write
     show = _tree_printer(engine) if trees else None
     decide = engine.decide
+    to_json = engine.decision_json
+    # The same line always gets the same answer (the engine is deterministic):
+    # a repeated line skips JSON parsing and the decision.  Bounded, so a file
+    # of distinct lines does not grow memory past it.
+    answered: dict[str, tuple[str, bool]] = {}
     bad = 0
     hit = False
     progress = None
@@ -214,6 +223,13 @@ def run_requests(engine: Engine, path: str, on_error: str, fail_on: set[str], tr
             except UnicodeDecodeError as exc:
                 err = RequestError("request", f"is not UTF-8 text (byte {exc.start + 1} of the line)")
             else:
+                if show is None:
+                    found = answered.get(line)
+                    if found is not None:
+                        write(found[0])
+                        write("\n")
+                        hit = hit or found[1]
+                        continue
                 if not line.strip():
                     continue
                 try:
@@ -221,12 +237,16 @@ def run_requests(engine: Engine, path: str, on_error: str, fail_on: set[str], tr
                 except RequestError as exc:
                     err = exc
                 else:
+                    failed = decision.outcome.value in fail_on
                     if show is not None:
                         show(n, decision)
                     else:
-                        write(decision.model_dump_json())
+                        text = to_json(decision)  # serialised once per memoised decision
+                        write(text)
                         write("\n")
-                    hit = hit or decision.outcome.value in fail_on
+                        if len(answered) < ANSWERED_LINES:
+                            answered[line] = (text, failed)
+                    hit = hit or failed
                     continue
             bad += 1
             if show is None:
