@@ -1,0 +1,148 @@
+"""A request router: authority requests in, three work queues out.
+
+Trust-and-safety teams receive demands from authorities all day.  This
+example shows how a platform would put policyengine in front of them, using
+only the public API (``policyengine.load``, ``Engine.decide``, ``Decision``,
+``Outcome``, ``RequestError``):
+
+* comply    → the fulfilment queue, with the rule that allows it for the audit log;
+* negotiate → legal review, with what the reviewer must look at (the rules
+  that asked for it, the values nobody knows, or "no principle covers it");
+* withdraw  → a refusal, whose letter is the explanation itself: principle,
+  reason, rule and policy version, so the refusal can be defended later;
+* a request that does not fit the vocabulary goes back to the sender with
+  the field to fix, and never reaches a person's queue.
+
+Run it on a file of JSON lines, one ``{"ticket": ..., "request": {...}}`` a line::
+
+    python examples/router.py inbox.jsonl [--policies DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import policyengine
+from policyengine import Decision, Outcome, RequestError
+
+FULFILMENT = "fulfilment"
+LEGAL_REVIEW = "legal_review"
+REFUSAL = "refusal"
+RETURNED = "returned"
+
+QUEUE_OF = {Outcome.COMPLY: FULFILMENT, Outcome.NEGOTIATE: LEGAL_REVIEW, Outcome.WITHDRAW: REFUSAL}
+
+
+@dataclass(frozen=True)
+class Routed:
+    """Where one ticket went, and the text the people at that queue read."""
+
+    ticket: str
+    queue: str
+    note: str
+    decision: Decision | None = None
+
+
+def refusal_letter(d: Decision) -> str:
+    """The refusal, written from the decision's reasons: what we will not do and why."""
+    lines = [f"We will not carry out this demand from {d.jurisdiction}."]
+    for r in d.reasons:
+        lines.append(f"- {r.statement}: {r.because} ({r.principle}.{r.rule}, {r.source})")
+    lines.append(f"Decided under policy version {d.policy_version}.")
+    return "\n".join(lines)
+
+
+def review_note(d: Decision) -> str:
+    """What a lawyer needs to know first: why a person must look at this."""
+    if d.default_applied and not d.reasons:
+        note = "no principle covers this demand"
+    elif d.default_applied:  # an engine-made reason, e.g. a jurisdiction the set does not know
+        note = "; ".join(r.because for r in d.reasons)
+    else:
+        note = "; ".join(f"{r.principle}.{r.rule}: {r.because}" for r in d.reasons)
+    unknown = sorted({a for u in d.undetermined for a in u.unknown})
+    if unknown:
+        note += f" (could not evaluate {len(d.undetermined)} rule(s): {', '.join(unknown)} unknown)"
+    return note
+
+
+@dataclass
+class Router:
+    """Routes requests by decision; one engine, any number of requests."""
+
+    engine: policyengine.Engine
+    queues: dict[str, list[Routed]] = field(default_factory=dict)
+
+    def route(self, ticket: str, request: Any) -> Routed:
+        try:
+            d = self.engine.decide(request)
+        except RequestError as err:
+            hint = f" ({err.hint})" if err.hint else ""
+            routed = Routed(ticket, RETURNED, f"fix `{err.field}`: {err.message}{hint}")
+        else:
+            queue = QUEUE_OF[d.outcome]
+            if queue == REFUSAL:
+                note = refusal_letter(d)
+            elif queue == LEGAL_REVIEW:
+                note = review_note(d)
+            else:
+                note = "; ".join(f"allowed by {r.principle}.{r.rule} ({r.source})" for r in d.reasons)
+            routed = Routed(ticket, queue, note, d)
+        self.queues.setdefault(routed.queue, []).append(routed)
+        return routed
+
+    def route_all(self, tickets: Iterable[tuple[str, Any]]) -> list[Routed]:
+        return [self.route(ticket, request) for ticket, request in tickets]
+
+
+def read_inbox(lines: Iterable[str]) -> Iterable[tuple[str, Any]]:
+    """``(ticket, request)`` pairs from JSON lines; a line that is not JSON is still a ticket."""
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError:
+            yield f"line-{n}", None  # decide(None) is a RequestError: returned to the sender
+            continue
+        if isinstance(item, dict) and "request" in item:
+            yield str(item.get("ticket", f"line-{n}")), item["request"]
+        else:
+            yield f"line-{n}", item
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Route authority requests by policyengine decision.")
+    parser.add_argument("inbox", help="JSON lines: {\"ticket\": ..., \"request\": {...}} (- for stdin)")
+    parser.add_argument("--policies", help="policy set directory (default: the shipped library)")
+    args = parser.parse_args(argv)
+    try:
+        engine = policyengine.load(args.policies)
+    except policyengine.PolicyError as err:
+        print(f"cannot load the policies: {err}", file=sys.stderr)
+        return 1
+    router = Router(engine)
+    try:
+        if args.inbox == "-":
+            router.route_all(read_inbox(sys.stdin))
+        else:
+            with open(args.inbox, encoding="utf-8") as fh:
+                router.route_all(read_inbox(fh))
+    except (OSError, UnicodeDecodeError) as err:
+        print(f"cannot read {args.inbox}: {err}", file=sys.stderr)
+        return 2
+    for queue in (FULFILMENT, LEGAL_REVIEW, REFUSAL, RETURNED):
+        items = router.queues.get(queue, [])
+        print(f"== {queue} ({len(items)})")
+        for item in items:
+            print(f"[{item.ticket}] " + item.note.replace("\n", "\n    "))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
