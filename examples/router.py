@@ -16,6 +16,9 @@ only the public API (``policyengine.load``, ``Engine.decide``, ``Decision``,
 Run it on a file of JSON lines, one ``{"ticket": ..., "request": {...}}`` a line::
 
     python examples/router.py inbox.jsonl [--policies DIR]
+
+(in a source checkout without ``pip install``, run it as
+``PYTHONPATH=. python examples/router.py ...``).
 """
 
 from __future__ import annotations
