@@ -57,6 +57,8 @@ Node = Tree[Token] | Token
 Gap = Literal["force", "keep", "never"]
 
 _COMPOUND = ("all_of", "any_of")
+# Rules whose last word is a keyword the parse tree leaves out.
+_ENDS_WITH_KEYWORD = ("known_test", "unknown_test")
 _LITERAL_WORDS = {"true": "true", "false": "false", "unknown": "unknown"}
 
 _sink: contextvars.ContextVar[list[Token] | None] = contextvars.ContextVar("policyengine_format_comments", default=None)
@@ -77,6 +79,7 @@ class Comment:
     line (-1 for a comment alone on its line)."""
 
     start: int
+    end: int
     text: str
     after: int
 
@@ -121,7 +124,7 @@ def _comments(text: str, tokens: list[Token]) -> list[Comment]:
         line_start = text.rfind("\n", 0, start) + 1
         before = text[line_start:start].rstrip()
         after = line_start + len(before) - 1 if before else -1
-        out.append(Comment(start, str(tok).rstrip(), after))
+        out.append(Comment(start, start + len(tok), str(tok).rstrip(), after))
     return out
 
 
@@ -137,7 +140,10 @@ class _Line:
     with the line whose anchor precedes it.  ``gap`` says whether a blank line
     comes before this line (always, as in the source, or never),
     ``comment_gap`` the same for a group of comments placed before it, and
-    ``after_comment`` the gap between such a group and the line.
+    ``after_comment`` the gap between such a group and the line.  ``first``,
+    when set, is where the line's words start if that is after the anchor (a
+    group on one line is anchored at its ``(``): a comment written between
+    the two goes above the line, not after it, so it stays before the words.
     """
 
     indent: int
@@ -147,6 +153,7 @@ class _Line:
     comment_gap: Gap = "never"
     after_comment: Gap = "never"
     closer: bool = False
+    first: int = -1
 
 
 def _closer(indent: int, text: str, anchor: int) -> _Line:
@@ -171,14 +178,55 @@ class _Layout:
     def __init__(self, text: str, comments: list[Comment]):
         self.text = text
         self.comments = comments
+        # Where each comment counts when deciding whether a construct holds a
+        # comment; see settle_comments().
+        self.comment_points = [c.start for c in comments]
         self.comment_starts = [c.start for c in comments]
 
     # -- positions -----------------------------------------------------------
 
     def has_comment(self, lo: int, hi: int) -> bool:
-        """Is there a comment starting in ``[lo, hi)``?"""
-        i = bisect.bisect_left(self.comment_starts, lo)
-        return i < len(self.comment_starts) and self.comment_starts[i] < hi
+        """Does a comment count as written in ``[lo, hi)``?"""
+        i = bisect.bisect_left(self.comment_points, lo)
+        return i < len(self.comment_points) and self.comment_points[i] < hi
+
+    def settle_comments(self, tree: Tree[Token]) -> None:
+        """Count each comment written inside an unbreakable piece of a condition
+        at the end of that piece.
+
+        A test such as ``demand.kind == hotline`` (with the ``not``s before it)
+        is always printed on one line, so a comment written in its middle comes
+        out after it.  Judging "does this group hold a comment?" by where the
+        comment will be, not where it was, is what makes a second run agree
+        with the first: otherwise a comment inside the last test of a group
+        breaks the group once, then sits after it and lets it join again.
+        """
+        if not self.comments:
+            return
+        units: list[tuple[int, int]] = []
+        stack: list[tuple[Tree[Token], int | None]] = [
+            (_tree(r.children[2]), None) for r in tree.iter_subtrees() if r.data == "rule"
+        ]
+        while stack:
+            node, chain = stack.pop()
+            lo = self.start(node) if chain is None else chain
+            if node.data == "negation":
+                stack.append((_tree(node.children[0]), lo))
+            elif node.data in _COMPOUND:
+                stack.extend((_tree(c), None) for c in node.children)
+            elif node.data in ("membership", "non_membership") and _tree(node.children[1]).children:
+                # Up to the `{`, after which the values can be broken.
+                units.append((lo, self.first(_tree(node.children[1]).children[0])))
+            else:
+                units.append((lo, self.last(node)))
+        units.sort()
+        starts = [u[0] for u in units]
+        points = []
+        for c in self.comments:
+            i = bisect.bisect_right(starts, c.start) - 1
+            inside = i >= 0 and c.start < units[i][1]
+            points.append(units[i][1] if inside else c.start)
+        self.comment_points = sorted(points)
 
     def next_code(self, pos: int) -> int:
         """Offset of the next character of code at or after ``pos`` (skips blanks and comments).
@@ -197,6 +245,20 @@ class _Layout:
             else:
                 return pos
         return n
+
+    def prev_code(self, pos: int) -> int:
+        """Offset of the last character of code before ``pos`` (skips blanks and comments), or -1."""
+        i = pos - 1
+        while i >= 0:
+            if self.text[i] in " \t\r\n\f":
+                i -= 1
+                continue
+            k = bisect.bisect_right(self.comment_starts, i) - 1
+            if k >= 0 and i < self.comments[k].end:
+                i = self.comments[k].start - 1
+                continue
+            return i
+        return -1
 
     def blank_before(self, pos: int) -> bool:
         """Does a blank line separate ``pos`` from the code or comment before it?"""
@@ -220,8 +282,9 @@ class _Layout:
 
     @staticmethod
     def last(node: Node) -> int:
-        """End of the last token under ``node``."""
-        while isinstance(node, Tree) and node.children:
+        """End of the last word under ``node``: its last token, or the keyword
+        that ends it (``is known``), but never a closing parenthesis of a group."""
+        while isinstance(node, Tree) and node.children and node.data not in _ENDS_WITH_KEYWORD:
             node = node.children[-1]
         if isinstance(node, Token):
             return node.end_pos or 0
@@ -443,7 +506,7 @@ class _Layout:
         children = [_tree(c) for c in node.children]
         lines = self.operand(children[0], indent, lead, rest, anchor)
         for child in children[1:]:
-            lines.extend(self.operand(child, rest, op, rest, self.start(child)))
+            lines.extend(self.operand(child, rest, op, rest, self.operand_start(child)))
         return lines
 
     def operand(self, node: Tree[Token], indent: int, lead: str, block: int, anchor: int) -> list[_Line]:
@@ -451,14 +514,17 @@ class _Layout:
         cannot close on that line continues one level inside ``block``."""
         text = lead + self.wrapped(node)
         if self.fits(indent, text) and not self.inside(node):
-            return [_Line(indent, text, anchor)]
+            line = _Line(indent, text, anchor)
+            if node.data in _COMPOUND or (node.data == "negation" and self.negates_group(node)):
+                line.first = self.first(node)
+            return [line]
         kind = node.data
         if kind in _COMPOUND:
             inner = block + INDENT
             return [
                 _Line(indent, lead + "(", anchor),
-                *self.operands(node, inner, "", inner, self.start(node)),
-                _closer(block, ")", self.next_code(self.last(node))),
+                *self.operands(node, inner, "", inner, self.operand_start(_tree(node.children[0]))),
+                _closer(block, ")", self.group_end(node)),
             ]
         if kind == "negation":
             return self.operand(_tree(node.children[0]), indent, lead + "not ", block, anchor)
@@ -475,11 +541,40 @@ class _Layout:
         # A comparison or test cannot be broken: it stays whole, however long.
         return [_Line(indent, text, anchor)]
 
+    def operand_start(self, node: Tree[Token]) -> int:
+        """Where the line that starts with this operand is anchored: at what it
+        shows first (a ``not``, an attribute, or the ``(`` of a group)."""
+        return self.group_start(node) if node.data in _COMPOUND else self.start(node)
+
+    def group_start(self, node: Tree[Token]) -> int:
+        """Where a line opening a group with ``(`` is anchored: at the author's
+        ``(`` if there is one, so comments after it stay inside the group."""
+        start = self.start(node)
+        before = self.prev_code(start)
+        return before if before >= 0 and self.text[before] == "(" else start
+
+    @staticmethod
+    def negates_group(node: Tree[Token]) -> bool:
+        while node.data == "negation":
+            node = _tree(node.children[0])
+        return node.data in _COMPOUND
+
+    def group_end(self, node: Tree[Token]) -> int:
+        """Where the ``)`` closing a group is anchored: at the author's ``)`` if
+        there is one, otherwise (the formatter adds the parentheses) at the end
+        of the group's last operand, so comments after it stay after it."""
+        end = self.end(node)
+        after = self.next_code(end)
+        return after if self.text.startswith(")", after) else end
+
     def values(self, value_set: Tree[Token], indent: int) -> list[_Line]:
         """The values of a set too long for its line, filled into lines like a paragraph;
         one per line when comments are written among them, so each keeps its comment."""
         values = value_set.children
-        alone = self.has_comment(self.start(value_set), self.end(value_set))
+        # Strictly between the first and the last value: a comment after `{`
+        # (or counted there, see settle_comments) or before `}` stays there
+        # whatever the values' layout.
+        alone = self.has_comment(self.first(values[0]) + 1, self.last(values[-1]))
         lines: list[_Line] = []
         for i, value in enumerate(values):
             piece = self.literal(value) + ("," if i < len(values) - 1 else "")
@@ -625,7 +720,8 @@ class _Layout:
         comes after it in the source; a comment after code goes at the end of
         the output line that shows that code.  When several comments end up
         after the same line (its code was joined from several source lines),
-        the last stays there and the others move just above it, in order.
+        the last stays there and the others move just above it, in order; so
+        does a comment written before the line's words (see ``_Line.first``).
         """
         anchors = [line.anchor for line in lines]
         above: dict[int, list[Comment]] = defaultdict(list)
@@ -651,8 +747,10 @@ class _Layout:
             out.append(text)
 
         for i, line in enumerate(lines):
-            trailing = after.get(i, [])
-            group = above.get(i, []) + trailing[:-1]
+            trailing = [c for c in after.get(i, []) if c.start >= line.first]
+            early = [c for c in after.get(i, []) if c.start < line.first]
+            group = sorted(above.get(i, []) + early + trailing[:-1], key=lambda c: c.start)
+            trailing = trailing[-1:]
             pad = " " * (line.indent + (INDENT if line.closer else 0))
             for k, comment in enumerate(group):
                 emit(pad + comment.text, line.comment_gap if k == 0 else "keep", comment.start)
@@ -667,6 +765,7 @@ class _Layout:
 
 def _layout(text: str, tree: Tree[Token], comment_tokens: list[Token]) -> str:
     layout = _Layout(text, _comments(text, comment_tokens))
+    layout.settle_comments(tree)
     return layout.render(layout.declarations(tree))
 
 
