@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from format_strategies import policy_files
 from hypothesis import HealthCheck, given, settings
 
 from policyengine import ast
@@ -27,8 +28,6 @@ from policyengine.format import WIDTH, FormatterBug, _Layout, _parse, format_sou
 from policyengine.loader import default_policy_dir
 from policyengine.parser import get_parser, parse
 from policyengine.source import Source
-
-from format_strategies import policy_files
 
 GOLDEN = Path(__file__).parent / "golden" / "format"
 CASES = sorted(p.name[: -len(".policy")] for p in GOLDEN.glob("*.policy") if not p.name.endswith(".formatted.policy"))
