@@ -13,13 +13,15 @@ and tests last (they name jurisdictions, demands and attributes).
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from . import ast
-from .diagnostics import Diagnostic, did_you_mean, has_errors, one_of
+from .diagnostics import Diagnostic, has_errors, one_of
+from .diagnostics import did_you_mean as _did_you_mean
 from .model import (
     OUTCOMES,
     AttributeType,
@@ -39,6 +41,26 @@ _COUNTRY_CODE = re.compile(r"[A-Z]{2}\Z")
 _GROUP_CODE = re.compile(r"[A-Z][A-Z0-9_]{1,31}\Z")
 _BASIC_TYPES = {"bool": Kind.BOOL, "number": Kind.NUMBER, "text": Kind.TEXT}
 _ORDERING = {"<", "<=", ">", ">="}
+
+#: Candidate names that "did you mean" hints may compare, in all, per validation.
+#: One comparison (difflib) costs tens of microseconds, and a set with n
+#: misspelled references to n names needs n² of them: without a bound, a
+#: 17 KB file of misspelled group names took seconds to check, and 8 MiB
+#: would take hours.  Past the budget, errors are still all reported, only
+#: without a guess.
+HINT_BUDGET = 5_000
+_hint_budget: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("hint_budget", default=None)
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
+    """:func:`~policyengine.diagnostics.did_you_mean` within the budget of the running validation."""
+    pool = list(candidates)
+    budget = _hint_budget.get()
+    if budget is not None:
+        budget[0] -= len(pool)
+        if budget[0] < 0:
+            return None
+    return _did_you_mean(name, pool)
 
 
 @dataclass
@@ -751,8 +773,12 @@ def validate(files: list[ast.PolicyFile], sources: list[Source]) -> tuple[Policy
     """Run every pass; build the :class:`PolicySet` only when none found an error."""
     ordered = sorted(files, key=lambda f: (not f.path.startswith(PRELUDE_PREFIX), f.path))
     st = _State(ordered)
-    for _name, check in PASSES:
-        check(st)
+    token = _hint_budget.set([HINT_BUDGET])
+    try:
+        for _name, check in PASSES:
+            check(st)
+    finally:
+        _hint_budget.reset(token)
     if has_errors(st.diagnostics):
         return None, st.diagnostics
     assert all(o in OUTCOMES for o in (r.outcome for r in st.rules))
