@@ -1,9 +1,10 @@
 """Lark parse tree → typed AST (:mod:`policyengine.ast`).
 
-Stage contract: :func:`to_ast` takes the tree of one file and returns the
+Stage contract: :func:`build` takes the tree of one file and returns the
 :class:`~policyengine.ast.PolicyFile` plus the diagnostics found while building
 it (bad escapes, over-long strings, malformed placeholders, nesting deeper
-than :data:`MAX_DEPTH`).  It never raises on author input.
+than :data:`MAX_DEPTH`) and the names of rules it had to leave out;
+:func:`to_ast` returns the first two.  It never raises on author input.
 
 The walk is iterative (an explicit stack), not Lark's recursive Transformer:
 a condition nested ten thousand levels deep must produce a diagnostic, not a
@@ -15,7 +16,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from lark import Token, Tree
 
@@ -33,9 +35,28 @@ _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r", "{": "{", "}"
 _PLACEHOLDER = re.compile(r"(demand|jurisdiction)\.([A-Za-z_][A-Za-z0-9_]*)\Z")
 
 
-class _Abort(Exception):
-    def __init__(self, diagnostic: Diagnostic):
-        self.diagnostic = diagnostic
+_Cond = TypeVar("_Cond", ast.Not, ast.AllOf, ast.AnyOf)
+
+
+class _Broken:
+    """Stands for a condition too deep to build; it climbs to the enclosing
+    rule, which is then left out with one diagnostic (and the rest of the
+    file is kept)."""
+
+    __slots__ = ("span",)
+
+    def __init__(self, span: Span):
+        self.span = span
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """The AST of one file, the problems found building it, and the names of
+    the rules left out (so "no such rule" echoes can be held back)."""
+
+    file: ast.PolicyFile | None
+    diagnostics: list[Diagnostic]
+    skipped: frozenset[str] = frozenset()
 
 
 class _Builder:
@@ -43,6 +64,7 @@ class _Builder:
         self.source = source
         self.diagnostics: list[Diagnostic] = []
         self.depth: dict[int, int] = {}
+        self.skipped: set[str] = set()
 
     # -- helpers -----------------------------------------------------------
 
@@ -60,20 +82,26 @@ class _Builder:
     def _cond_depth(self, node: object) -> int:
         return self.depth.get(id(node), 1)
 
-    def _deep(self, node: Any, children: list[Any], span: Span) -> Any:
+    def _deep(self, node: _Cond, children: list[Any], span: Span) -> _Cond | _Broken:
         depth = 1 + max((self._cond_depth(c) for c in children), default=0)
         if depth > MAX_DEPTH:
-            raise _Abort(
-                Diagnostic(
-                    "PE105",
-                    f"this condition is nested more than {MAX_DEPTH} levels deep",
-                    Span(self.source, span.start, span.start + 1),
-                    hint="split it into several rules, or remove redundant parentheses and `not`s",
-                    label="nesting starts here",
-                )
-            )
+            return _Broken(span)
         self.depth[id(node)] = depth
         return node
+
+    def broken_rule(self, name: Token, condition: _Broken) -> None:
+        """rule: "rule" NAME ":" outcome "when" condition "because" string — with a condition too deep"""
+        self.skipped.add(str(name))
+        start = condition.span.start
+        self.diagnostics.append(
+            Diagnostic(
+                "PE105",
+                f"in rule `{name}`: this condition is nested more than {MAX_DEPTH} levels deep",
+                Span(self.source, start, start + 1),
+                hint="split it into several rules, or remove redundant parentheses and `not`s",
+                label="the nesting starts here",
+            )
+        )
 
     # -- strings -------------------------------------------------------------
 
@@ -245,14 +273,14 @@ class _Builder:
     def t_truth_test(self, span: Span, c: list[Any]) -> ast.TruthTest:
         return ast.TruthTest(c[0], span)
 
-    def t_negation(self, span: Span, c: list[Any]) -> ast.Not:
+    def t_negation(self, span: Span, c: list[Any]) -> ast.Not | _Broken:
         """?not_condition: "not" not_condition -> negation"""
         return self._deep(ast.Not(c[0], span), c, span)
 
-    def t_all_of(self, span: Span, c: list[Any]) -> ast.AllOf:
+    def t_all_of(self, span: Span, c: list[Any]) -> ast.AllOf | _Broken:
         return self._deep(ast.AllOf(tuple(c), span), c, span)
 
-    def t_any_of(self, span: Span, c: list[Any]) -> ast.AnyOf:
+    def t_any_of(self, span: Span, c: list[Any]) -> ast.AnyOf | _Broken:
         return self._deep(ast.AnyOf(tuple(c), span), c, span)
 
     # -- principles ------------------------------------------------------------
@@ -263,7 +291,8 @@ class _Builder:
 
     def t_principle(self, span: Span, c: list[Any]) -> ast.Principle:
         """principle: "principle" NAME string "{" rule* "}" """
-        return ast.Principle(self.ident(c[0]), c[1], tuple(c[2:]), span)
+        rules = tuple(r for r in c[2:] if isinstance(r, ast.Rule))
+        return ast.Principle(self.ident(c[0]), c[1], rules, span)
 
     # -- vocabulary ------------------------------------------------------------
 
@@ -296,9 +325,7 @@ class _Builder:
         value_range = next((x for x in rest if isinstance(x, tuple) and len(x) == 2 and isinstance(x[0], ast.Number)), None)
         default = next((x[1] for x in rest if isinstance(x, tuple) and x and x[0] == "default"), None)
         description = next((x for x in rest if isinstance(x, ast.Text)), None)
-        return ast.AttributeDecl(
-            ref, self.ident(type_tok), value_range, "unknown_allowed" in rest, default, description, span
-        )
+        return ast.AttributeDecl(ref, self.ident(type_tok), value_range, "unknown_allowed" in rest, default, description, span)
 
     def t_vocabulary(self, span: Span, c: list[Any]) -> ast.Vocabulary:
         enums = tuple(x for x in c if isinstance(x, ast.EnumDecl))
@@ -372,39 +399,52 @@ class _Builder:
 
 def to_ast(tree: Tree[Token], source: Source) -> tuple[ast.PolicyFile | None, list[Diagnostic]]:
     """Build the AST of one file, bottom-up, without recursion."""
+    result = build(tree, source)
+    return result.file, result.diagnostics
+
+
+def build(tree: Tree[Token], source: Source) -> BuildResult:
+    """Build the AST of one file, bottom-up, without recursion; see :class:`BuildResult`."""
     builder = _Builder(source)
     methods: dict[str, Callable[[Span, list[Any]], Any]] = {}
     # Post-order walk: (tree, visited) pairs on an explicit stack; results on another.
     stack: list[tuple[Tree[Token] | Token, bool]] = [(tree, False)]
     results: list[Any] = []
     counts: list[int] = []
-    try:
-        while stack:
-            node, visited = stack.pop()
-            if isinstance(node, Token):
-                results.append(node)
-                continue
-            if not visited:
-                stack.append((node, True))
-                counts.append(len(results))
-                stack.extend((child, False) for child in reversed(node.children))
-                continue
-            base = counts.pop()
-            children = results[base:]
-            del results[base:]
-            name = str(node.data)
-            method = methods.get(name)
-            if method is None:
-                method = getattr(builder, f"t_{name}")
-                methods[name] = method
-            meta = node.meta
-            if getattr(meta, "empty", True):
-                first = next((x for x in children if isinstance(x, Token) and x.start_pos is not None), None)
-                start = first.start_pos if first is not None and first.start_pos is not None else 0
-                span = builder.span(start, start)
-            else:
-                span = builder.span(meta.start_pos, meta.end_pos)
+    while stack:
+        node, visited = stack.pop()
+        if isinstance(node, Token):
+            results.append(node)
+            continue
+        if not visited:
+            stack.append((node, True))
+            counts.append(len(results))
+            stack.extend((child, False) for child in reversed(node.children))
+            continue
+        base = counts.pop()
+        children = results[base:]
+        del results[base:]
+        name = str(node.data)
+        method = methods.get(name)
+        if method is None:
+            method = getattr(builder, f"t_{name}")
+            methods[name] = method
+        meta = node.meta
+        if getattr(meta, "empty", True):
+            first = next((x for x in children if isinstance(x, Token) and x.start_pos is not None), None)
+            start = first.start_pos if first is not None and first.start_pos is not None else 0
+            span = builder.span(start, start)
+        else:
+            span = builder.span(meta.start_pos, meta.end_pos)
+        broken = next((x for x in children if isinstance(x, _Broken)), None)
+        if broken is None:
             results.append(method(span, children))
-    except _Abort as abort:
-        return None, [*builder.diagnostics, abort.diagnostic]
-    return results[0], builder.diagnostics
+        elif name == "rule":
+            builder.broken_rule(children[0], broken)
+            results.append(None)
+        else:
+            # Each enclosing condition takes the place of the broken one,
+            # so the diagnostic points at the outermost.
+            results.append(_Broken(span))
+    file = results[0] if results and isinstance(results[0], ast.PolicyFile) else None
+    return BuildResult(file, builder.diagnostics, frozenset(builder.skipped))
