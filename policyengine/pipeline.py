@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from collections.abc import Iterable, Sequence
 from importlib import resources
 
 from .diagnostics import Diagnostic, sorted_diagnostics
 from .loader import Limits, default_policy_dir, read_sources
 from .model import PolicySet
-from .parser import parse
+from .parser import parse_file
 from .source import Source
 from .validate import PRELUDE_PREFIX, validate
 
@@ -41,16 +42,30 @@ def resolve_paths(paths: PathLike | Sequence[PathLike] | None) -> list[PathLike]
     return list(paths) or [default_policy_dir()]
 
 
+#: Codes that say a name is not declared.  After a syntax error the parser
+#: skips what it cannot read; a reference to a name declared in skipped text
+#: is an echo of that syntax error, not a second mistake, so it is held back
+#: (it comes back, if it is real, once the syntax error is fixed).
+_UNDECLARED_NAME = frozenset({"PE202", "PE203", "PE204", "PE206", "PE208", "PE209", "PE210", "PE211", "PE218"})
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _echo_of_skipped_text(d: Diagnostic, skipped: set[str]) -> bool:
+    return bool(skipped) and d.code in _UNDECLARED_NAME and any(w in skipped for w in _WORD.findall(d.span.text))
+
+
 def analyse_sources(sources: Iterable[Source], read_diags: Iterable[Diagnostic] = ()) -> tuple[PolicySet | None, list[Diagnostic]]:
     diagnostics = list(read_diags)
     all_sources = [*prelude_sources(), *sources]
     files = []
+    skipped: set[str] = set()
     for src in all_sources:
-        tree, diags = parse(src)
-        files.append(tree)
-        diagnostics.extend(diags)
+        parsed = parse_file(src)
+        files.append(parsed.file)
+        diagnostics.extend(parsed.diagnostics)
+        skipped |= parsed.skipped
     policy_set, diags = validate(files, all_sources)
-    diagnostics.extend(diags)
+    diagnostics.extend(d for d in diags if not _echo_of_skipped_text(d, skipped))
     if any(d.is_error for d in diagnostics):
         policy_set = None
     return policy_set, sorted_diagnostics(diagnostics)
