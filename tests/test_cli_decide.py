@@ -493,3 +493,47 @@ def test_schema_validates_a_real_decision(capsys: pytest.CaptureFixture[str], mo
     stdin(monkeypatch, json.dumps(RU_ADMIN))
     _, decision, _ = run(capsys, "decide", "--request", "-", "--format", "json", *POLICIES)
     jsonschema.validate(json.loads(decision), schema)
+
+
+# --- the shipped library: the definition of done ------------------------------------------------
+
+
+def test_done_ru_key_demand_as_json(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import policyengine
+
+    stdin(monkeypatch, json.dumps(RU_KEYS))
+    code, out, _ = run(capsys, "decide", "--request", "-", "--format", "json")
+    assert code == 0
+    d = Decision.model_validate_json(out)
+    assert d.outcome == "withdraw" and d.reasons
+    sources = {s.path: s for s in policyengine.load().policy_set.sources}
+    for r in d.reasons:
+        assert r.principle and r.rule and r.because and r.statement
+        path, _, line = r.source.rpartition(":")
+        assert f"rule {r.rule}" in sources[path].line_text(int(line))
+
+
+def test_done_explain_iran_explains_every_standing_demand(capsys: pytest.CaptureFixture[str]) -> None:
+    import policyengine
+
+    market = policyengine.load().market("IR")
+    assert market.decisions
+    code, out, _ = run(capsys, "explain", "--jurisdiction", "IR")
+    assert code == 0
+    for d in market.decisions:
+        assert f"IR · {d.demand}  {d.outcome.value}" in out
+        for r in d.reasons:
+            assert f"decided by {r.principle}.{r.rule} → {r.outcome.value}" in out
+        if d.default_applied and not d.reasons:
+            assert "no rule matched" in out
+
+
+def test_docs_json_example_is_a_valid_decision() -> None:
+    text = (Path(__file__).parent.parent / "docs" / "embedding.md").read_text(encoding="utf-8")
+    blocks = [b.split("```", 1)[0] for b in text.split("```json\n")[1:]]
+    examples = [json.loads(b) for b in blocks]
+    decision = next(e for e in examples if "outcome" in e)
+    # extra="forbid": a field the docs invent, or one they leave out, fails here.
+    assert Decision.model_validate(decision).reasons[0].facts
+    request = next(e for e in examples if "outcome" not in e)
+    assert set(request) == {"jurisdiction", "demand"}
