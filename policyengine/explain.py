@@ -228,9 +228,16 @@ def _reason_node(parent: Tree, reason: Reason, policy_set: PolicySet | None, lab
     if source:
         width = len(str(max(n for n, _ in source)))
         written = node.add(Text("rule as written:", style="dim"))
+        # Syntax colours (styles only: the text is what plain output shows).
+        from .highlight import highlight_lines
+
+        code = iter(highlight_lines([text.expandtabs(4) for n, text in source if n]))
         for n, text in source:
             gutter = str(n).rjust(width) if n else " " * width
-            written.add(_t(f"{gutter} | {text.expandtabs(4)}".rstrip(), "cyan"))
+            row = Text(f"{gutter} | ", style="dim")
+            row.append_text(next(code) if n else _t(text, "dim"))
+            row.rstrip()
+            written.add(row)
     if reason.facts:
         facts = node.add(Text("facts:", style="dim"))
         for f in reason.facts:
