@@ -89,6 +89,17 @@ class _Indented:
             yield Segment.line()
 
 
+def _prose(text: str, style: str = "") -> Text:
+    """A ``because`` text, statement or description as one paragraph.
+
+    Triple-quoted policy texts may span lines with the file's indentation;
+    shown as written they would print as ``\\x0a`` escapes and stray
+    spaces, so runs of whitespace become one space (the JSON keeps the text
+    as written).  Other control characters are still escaped by :func:`_t`.
+    """
+    return _t(" ".join(text.split()), style)
+
+
 def _indent(renderable: RenderableType, level: int) -> RenderableType:
     return _Indented(renderable, 2 * level) if level else renderable
 
@@ -134,13 +145,13 @@ def decision_block(d: Decision) -> RenderableType:
     lines: list[RenderableType] = [_heading(d)]
     description = d.request.get("description")
     if isinstance(description, str) and description:
-        lines.append(_indent(_t(description, "italic"), 1))
+        lines.append(_indent(_prose(description, "italic"), 1))
     lines.append(_indent(_t("demand: " + demand_attributes(d.request), "dim"), 1))
     if d.default_applied and not d.reasons:
         lines.append(_indent(_t("by default: no principle covers this demand, so a person reviews it", "yellow"), 1))
     for r in d.reasons:
         lines.append(_indent(_rule_line("by ", r), 1))
-        lines.append(_indent(_t(r.because), 2))
+        lines.append(_indent(_prose(r.because), 2))
     if d.outranked:
         lines.append(_indent(_t("outranked: " + _names(d.outranked), "dim"), 1))
     for u in d.undetermined:
@@ -181,7 +192,7 @@ def _market_heading(m: MarketDecision) -> RenderableType:
     head.append("  market: ")
     head.append_text(outcome_text(m.outcome))
     why = m.summary.split(": ", 1)[-1]
-    return Group(head, _indent(_t(why), 1))
+    return Group(head, _indent(_prose(why), 1))
 
 
 def market_view(m: MarketDecision) -> RenderableType:
@@ -222,8 +233,8 @@ def _reason_node(parent: Tree, reason: Reason, policy_set: PolicySet | None, lab
     head.append_text(outcome_text(reason.outcome))
     head.append(safe(f"  {reason.source}"), style="dim")
     node = parent.add(head)
-    node.add(_t(f"principle {reason.principle}: {reason.statement}", "italic"))
-    node.add(_t(f"because: {reason.because}"))
+    node.add(_prose(f"principle {reason.principle}: {reason.statement}", "italic"))
+    node.add(_prose(f"because: {reason.because}"))
     source = _source_lines(policy_set, reason) if lines else []
     if source:
         width = len(str(max(n for n, _ in source)))
@@ -251,7 +262,7 @@ def explanation_tree(d: Decision, policy_set: PolicySet | None = None) -> Tree:
     tree = Tree(_heading(d))
     description = d.request.get("description")
     if isinstance(description, str) and description:
-        tree.add(_t(description, "italic"))
+        tree.add(_prose(description, "italic"))
     if len(d.jurisdiction_chain) > 1:
         tree.add(_t("jurisdiction chain: " + " → ".join(d.jurisdiction_chain), "dim"))
     tree.add(_t("demand: " + demand_attributes(d.request), "dim"))

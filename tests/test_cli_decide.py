@@ -464,6 +464,26 @@ def test_policy_and_request_text_is_never_markup_or_escapes(
     assert "\x1b" not in err and "\\x1b[2J" in err
 
 
+def test_multi_line_because_reads_as_one_paragraph(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "p.policy").write_text(
+        'principle p "P" {\n'
+        '    rule r: comply when demand.kind == hotline because """the first line\n'
+        '        and the second"""\n'
+        "}\n"
+        'jurisdiction FR "France" { rule_of_law = 0.7 }\n',
+        encoding="utf-8",
+    )
+    request = json.dumps({"jurisdiction": "FR", "demand": {"kind": "hotline", "category": "fraud", "legal_basis": "statute"}})
+    stdin(monkeypatch, request)
+    _, out, _ = run(capsys, "decide", "--request", "-", "--policies", str(tmp_path))
+    assert "    the first line and the second" in out.splitlines()
+    stdin(monkeypatch, request)
+    _, out, _ = run(capsys, "decide", "--request", "-", "--format", "json", "--policies", str(tmp_path))
+    assert json.loads(out)["reasons"][0]["because"] == "the first line\n        and the second"
+
+
 # --- schema -------------------------------------------------------------------------------------------------------
 
 
