@@ -6,6 +6,7 @@ checks is visible next to the assertion.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from pathlib import Path
 
@@ -254,3 +255,53 @@ def test_severity_not_order_decides(policy_dir: PolicyDir) -> None:
         d = decide(e, kind="hotline")
         seen.add((d.outcome, tuple(r.rule for r in d.reasons), tuple(r.rule for r in d.outranked)))
     assert seen == {(Outcome.WITHDRAW, ("a",), ("b", "c"))}
+
+
+# --- explanation rendering ------------------------------------------------------------------------------
+
+
+def _render(renderable: object, width: int = 100) -> str:
+    from rich.console import Console
+
+    from policyengine.explain import tidy
+
+    console = Console(width=width, record=True, file=io.StringIO(), highlight=False)
+    console.print(tidy(renderable))  # type: ignore[arg-type]
+    return console.export_text()
+
+
+def test_demand_attributes_lead_with_kind_category_legal_basis() -> None:
+    from policyengine.explain import demand_attributes
+
+    attrs = {"users": 3.0, "category": "fraud", "id": "x", "kind": "hotline", "legal_basis": "statute", "mandatory": True}
+    shown = demand_attributes(attrs)  # type: ignore[arg-type]
+    assert shown == "kind = hotline, category = fraud, legal_basis = statute, mandatory = true, users = 3"
+
+
+def test_long_rules_are_cut_after_twelve_lines(policy_dir: PolicyDir) -> None:
+    from policyengine.explain import MAX_RULE_LINES, explanation_tree
+
+    values = "\n".join(f"                {k}," for k in ("terrorism", "csam", "fraud", "drugs", "hate_speech", "disinformation"))
+    e = engine(
+        policy_dir,
+        'principle p "P" {\n    rule long:\n        comply when demand.category in {\n'
+        + values
+        + '\n                copyright\n            }\n            and demand.kind == hotline\n'
+        + '            and demand.legal_basis == statute\n            and not demand.mandatory\n'
+        + '        because "long"\n}\njurisdiction FR "France" { rule_of_law = 0.72 }\n',
+    )
+    d = decide(e, kind="hotline", category="fraud", legal_basis="statute")
+    out = _render(explanation_tree(d, e.policy_set))
+    numbered = [line for line in out.splitlines() if " | " in line]
+    assert len(numbered) == MAX_RULE_LINES + 1
+    assert numbered[0].endswith("2 |     rule long:")
+    assert numbered[-1].endswith("| …")
+
+
+def test_engine_reasons_have_no_rule_as_written(policy_dir: PolicyDir) -> None:
+    from policyengine.explain import explanation_tree
+
+    e = engine(policy_dir, 'jurisdiction FR "France" { rule_of_law = 0.72 }')
+    out = _render(explanation_tree(decide(e, "XX"), e.policy_set))
+    assert "decided by policyengine.unknown_jurisdiction → negotiate  <engine>" in out
+    assert "rule as written" not in out
