@@ -35,8 +35,8 @@ from policyengine.loader import read_sources
 from policyengine.store import _content_version as content_version
 
 THREADS = 4
-#: Decisions each thread makes at least (4 × 75,000 = 300,000 in all).
-DECISIONS_PER_THREAD = 75_000
+#: Decisions each thread makes at least (4 × 50,000 = 200,000 in all).
+DECISIONS_PER_THREAD = 50_000
 #: Reloads at least: half of them valid, half broken.
 RELOADS = 60
 #: Hang guard only (seconds): far above a normal run, which takes a few seconds.
