@@ -64,6 +64,24 @@ class RequestError(ValueError):
 # --- requests ------------------------------------------------------------------
 
 
+def _json_type(value: Any) -> str:
+    """What a value is, in the words of JSON (requests are JSON; Python's ``str``
+    or ``dict`` would mean nothing to the sender)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"`{'true' if value else 'false'}`"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a text"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, (list, tuple)):
+        return "an array"
+    return type(value).__name__
+
+
 def _check_value(attr: AttributeType, value: Any) -> Value:
     field = f"demand.{attr.name}"
     if value is None:
@@ -72,7 +90,7 @@ def _check_value(attr: AttributeType, value: Any) -> Value:
         raise RequestError(field, "must not be null", attr.values)
     if attr.kind is Kind.ENUM:
         if not isinstance(value, str):
-            raise RequestError(field, f"must be one of {one_of(attr.values)}, not {type(value).__name__}", attr.values)
+            raise RequestError(field, f"must be one of {one_of(attr.values)}, not {_json_type(value)}", attr.values)
         if value not in attr.values:
             shown = value if len(value) <= 40 else value[:37] + "…"
             raise RequestError(
@@ -84,11 +102,11 @@ def _check_value(attr: AttributeType, value: Any) -> Value:
         return value
     if attr.kind is Kind.BOOL:
         if type(value) is not bool:
-            raise RequestError(field, f"must be true or false, not {type(value).__name__}")
+            raise RequestError(field, f"must be true or false, not {_json_type(value)}")
         return value
     if attr.kind is Kind.NUMBER:
         if type(value) not in (int, float):
-            raise RequestError(field, f"must be a number, not {type(value).__name__}")
+            raise RequestError(field, f"must be a number, not {_json_type(value)}")
         try:
             number = float(value)
         except OverflowError:  # an integer past the largest float, e.g. 10**400 in JSON
@@ -99,7 +117,7 @@ def _check_value(attr: AttributeType, value: Any) -> Value:
             raise RequestError(field, f"must be between {show_value(attr.lo)} and {show_value(attr.hi)}")
         return number
     if not isinstance(value, str):
-        raise RequestError(field, f"must be a text, not {type(value).__name__}")
+        raise RequestError(field, f"must be a text, not {_json_type(value)}")
     if len(value) > MAX_TEXT:
         raise RequestError(field, f"is {len(value):,} characters long; the limit is {MAX_TEXT:,}")
     return value
@@ -108,7 +126,7 @@ def _check_value(attr: AttributeType, value: Any) -> Value:
 def normalize_demand(compiled: CompiledPolicy, demand: Any) -> dict[str, Value]:
     """Check a demand's attributes against the vocabulary and apply defaults."""
     if not isinstance(demand, Mapping):
-        raise RequestError("demand", f"must be an object of attributes, not {type(demand).__name__}")
+        raise RequestError("demand", f"must be an object of attributes, not {_json_type(demand)}")
     known = {a.name: a for a in compiled.demand_attrs}
     voc = compiled.policy_set.vocabulary
     out: dict[str, Value] = {}
@@ -144,7 +162,7 @@ def parse_request(request: Any) -> tuple[str, Mapping[str, Any]]:
     if isinstance(request, Request):
         return request.jurisdiction, request.demand
     if not isinstance(request, Mapping):
-        raise RequestError("request", f"must be an object with `jurisdiction` and `demand`, not {type(request).__name__}")
+        raise RequestError("request", f"must be an object with `jurisdiction` and `demand`, not {_json_type(request)}")
     extra = [k for k in request if k not in ("jurisdiction", "demand")]
     if extra:
         name = str(extra[0])[:40]
@@ -153,7 +171,7 @@ def parse_request(request: Any) -> tuple[str, Mapping[str, Any]]:
         raise RequestError("jurisdiction", "is required", hint="an ISO 3166-1 alpha-2 code such as `FR`, or a group code such as `EU`")
     jurisdiction = request["jurisdiction"]
     if not isinstance(jurisdiction, str):
-        raise RequestError("jurisdiction", f"must be a text code such as `FR`, not {type(jurisdiction).__name__}")
+        raise RequestError("jurisdiction", f"must be a text code such as `FR`, not {_json_type(jurisdiction)}")
     if len(jurisdiction) > 64:
         raise RequestError("jurisdiction", "is longer than any jurisdiction code")
     if "demand" not in request:

@@ -336,6 +336,23 @@ def test_bad_request_names_the_field(engine: Engine, request_: Any, field: str, 
         assert err.hint == hint
 
 
+@pytest.mark.parametrize(
+    ("request_", "ending"),
+    [
+        (req("FR", 3, "fraud", "statute"), "not a number"),  # type: ignore[arg-type]
+        (req("FR", "user_data", "fraud", "statute", mandatory="yes"), "not a text"),
+        (req("FR", "user_data", "fraud", "statute", users=True), "not `true`"),
+        (req("FR", "user_data", "fraud", "statute", users=[1]), "not an array"),
+        ({"jurisdiction": "FR", "demand": None}, "not null"),
+        ({"jurisdiction": {}, "demand": {}}, "not an object"),
+    ],
+)
+def test_wrong_types_are_named_in_json_terms(engine: Engine, request_: Any, ending: str) -> None:
+    with pytest.raises(RequestError) as caught:
+        engine.decide(request_)
+    assert caught.value.message.endswith(ending)
+
+
 def test_bad_value_lists_the_allowed_values_in_the_message(engine: Engine) -> None:
     with pytest.raises(RequestError) as caught:
         engine.decide(req("FR", "user_data", "politics", "statute"))
