@@ -245,7 +245,8 @@ def _reason_node(parent: Tree, reason: Reason, policy_set: PolicySet | None, lab
         code = iter(highlight_lines([text.expandtabs(4) for n, text in source if n]))
         for n, text in source:
             gutter = str(n).rjust(width) if n else " " * width
-            row = Text(f"{gutter} | ", style="dim")
+            row = Text()
+            row.append(f"{gutter} | ", style="dim")
             row.append_text(next(code) if n else _t(text, "dim"))
             row.rstrip()
             written.add(row)
