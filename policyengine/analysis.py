@@ -29,7 +29,7 @@ gives measured sizes and timings.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from . import ast
@@ -46,15 +46,32 @@ _INF = math.inf
 # lowered once into this small tree and specialised as values become known.
 
 
+def tester(node: ast.Condition) -> Callable[[Value], bool | None]:
+    """``evaluate_atom`` for one atom, with its set of values built once: analysis
+    evaluates each test millions of times on large sets."""
+    if isinstance(node, ast.Membership):
+        values = frozenset(literal_value(v) for v in node.values)
+        if node.negated:
+            return lambda v: None if v is None else v not in values
+        return lambda v: None if v is None else v in values
+    return lambda v: evaluate_atom(node, v)
+
+
 @dataclass(frozen=True, slots=True)
 class _Atom:
     node: ast.Condition  # Comparison, Membership, KnownTest or TruthTest
     attribute: str  # dotted
+    test: Callable[[Value], bool | None] = field(compare=False, repr=False)
+
+    @property
+    def atoms(self) -> tuple[_Atom, ...]:
+        return (self,)
 
 
 @dataclass(frozen=True, slots=True)
 class _Not:
     operand: _Open
+    atoms: tuple[_Atom, ...] = field(compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +79,9 @@ class _Junction:
     is_all: bool
     operands: tuple[_Open, ...]
     unknown: bool  # an operand already evaluated to unknown
+    #: The tests still open below, in condition order, computed once: splitting
+    #: asks for them at every step.
+    atoms: tuple[_Atom, ...] = field(compare=False, repr=False)
 
 
 _Open = _Atom | _Not | _Junction
@@ -76,13 +96,13 @@ def lower(condition: ast.Condition) -> Residual:
         return _negate(lower(condition.operand))
     if isinstance(condition, (ast.AllOf, ast.AnyOf)):
         return _junction(isinstance(condition, ast.AllOf), [lower(c) for c in condition.operands], False)
-    return _Atom(condition, condition.ref.dotted)
+    return _Atom(condition, condition.ref.dotted, tester(condition))
 
 
 def _negate(r: Residual) -> Residual:
     if r is None or isinstance(r, bool):
         return None if r is None else not r
-    return _Not(r)
+    return _Not(r, r.atoms)
 
 
 def _junction(is_all: bool, parts: Sequence[Residual], unknown: bool) -> Residual:
@@ -101,35 +121,30 @@ def _junction(is_all: bool, parts: Sequence[Residual], unknown: bool) -> Residua
         return None if unknown else not decisive
     if len(kept) == 1 and not unknown:
         return kept[0]
-    return _Junction(is_all, tuple(kept), unknown)
+    return _Junction(is_all, tuple(kept), unknown, tuple(a for k in kept for a in k.atoms))
 
 
 def specialise(r: Residual, env: Mapping[str, Value]) -> Residual:
-    """``r`` with the attributes of ``env`` (dotted name → value) filled in."""
+    """``r`` with the attributes of ``env`` (dotted name → value) filled in.
+
+    A residual that reads none of them is returned as it is (the same object).
+    """
     if r is None or isinstance(r, bool):
         return r
-    if isinstance(r, _Atom):
-        if r.attribute in env:
-            return evaluate_atom(r.node, env[r.attribute])
+    if not any(a.attribute in env for a in r.atoms):
         return r
+    if isinstance(r, _Atom):
+        return r.test(env[r.attribute])
     if isinstance(r, _Not):
         return _negate(specialise(r.operand, env))
     return _junction(r.is_all, [specialise(p, env) for p in r.operands], r.unknown)
 
 
-def atoms(r: Residual) -> list[_Atom]:
+def atoms(r: Residual) -> tuple[_Atom, ...]:
     """The tests still open in ``r``, in condition order."""
-    out: list[_Atom] = []
-    stack: list[Residual] = [r]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, _Atom):
-            out.append(node)
-        elif isinstance(node, _Not):
-            stack.append(node.operand)
-        elif isinstance(node, _Junction):
-            stack.extend(reversed(node.operands))
-    return out
+    if r is None or isinstance(r, bool):
+        return ()
+    return r.atoms
 
 
 # --- classes of values -------------------------------------------------------------
@@ -289,14 +304,21 @@ def domain(attr: AttributeType, codes: Sequence[str] = ()) -> list[tuple[Value, 
     return out
 
 
-def partition(attr: AttributeType, tests: Sequence[ast.Condition], codes: Sequence[str] = ()) -> list[ValueClass]:
+def partition(
+    attr: AttributeType,
+    tests: Sequence[ast.Condition] | Mapping[ast.Condition, Callable[[Value], bool | None]],
+    codes: Sequence[str] = (),
+) -> list[ValueClass]:
     """The classes of ``attr``'s values that ``tests`` cannot tell apart, in domain order.
 
     Two values are in one class when every test gives them the same truth
     value (True, False or unknown), so any condition built from these tests
-    gives them the same truth value too.
+    gives them the same truth value too.  ``tests`` may map each test to its
+    :func:`tester` when the caller has them already.
     """
-    unique = list(dict.fromkeys(tests))
+    testers = dict(tests) if isinstance(tests, Mapping) else {t: tester(t) for t in tests}
+    unique = list(testers)
+    checks = list(testers.values())
     members: list[tuple[Value, Interval | None]]
     if attr.kind is Kind.NUMBER:
         members = [(rep, iv) for iv, rep in _number_regions(attr, unique)]
@@ -306,7 +328,7 @@ def partition(attr: AttributeType, tests: Sequence[ast.Condition], codes: Sequen
         members = domain(attr, codes)
     groups: dict[tuple[bool | None, ...], list[tuple[Value, Interval | None]]] = {}
     for value, iv in members:
-        sig = tuple(evaluate_atom(t, value) for t in unique)
+        sig = tuple(check(value) for check in checks)
         groups.setdefault(sig, []).append((value, iv))
     universe = tuple(v for v, _ in members) if attr.kind is not Kind.NUMBER else ()
     out = []
@@ -341,12 +363,12 @@ def joint_split(
     tree shallow without making the result depend on anything but the rules.
     """
     readers: dict[str, set[tuple[int, int]]] = {}
-    tests: dict[str, list[ast.Condition]] = {}
+    tests: dict[str, dict[ast.Condition, Callable[[Value], bool | None]]] = {}
     for s, side in enumerate(sides):
         for i, r in side:
             for atom in atoms(r):
                 readers.setdefault(atom.attribute, set()).add((s, i))
-                tests.setdefault(atom.attribute, []).append(atom.node)
+                tests.setdefault(atom.attribute, {}).setdefault(atom.node, atom.test)
     if not readers:
         yield assigned, tuple(
             (tuple(i for i, r in side if r is True), tuple(i for i, r in side if r is None)) for side in sides
@@ -354,10 +376,20 @@ def joint_split(
         return
     name = min(readers, key=lambda a: (-len(readers[a]), a))
     attr = attributes[name]
+    reading = readers[name]
     for cls in partition(attr, tests[name]):
         env = {name: cls.representative}
-        narrowed = [[(i, specialise(r, env)) for i, r in side if r is not False] for side in sides]
-        narrowed = [[(i, r) for i, r in side if r is not False] for side in narrowed]
+        # Only the rules that read the attribute change; the others are kept as they are.
+        narrowed: list[Side] = []
+        for s, side in enumerate(sides):
+            kept: Side = []
+            for i, r in side:
+                if (s, i) in reading:
+                    r = specialise(r, env)
+                    if r is False:
+                        continue
+                kept.append((i, r))
+            narrowed.append(kept)
         yield from joint_split(narrowed, attributes, (*assigned, cls))
 
 

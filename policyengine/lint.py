@@ -200,6 +200,7 @@ class _Context:
     rule_names: dict[str, ast.Ident] = field(default_factory=dict)  # qualified → name ident
     principle_names: dict[str, ast.Ident] = field(default_factory=dict)
     enum_values: dict[tuple[str, str], ast.Ident] = field(default_factory=dict)
+    _matching: dict[int, list[int]] | None = None
 
     @property
     def policy_set(self) -> PolicySet:
@@ -210,12 +211,14 @@ class _Context:
         return ident.span if ident is not None else rule.span
 
     def cells_matching(self) -> dict[int, list[int]]:
-        """Rule index → indices of the cells where it matches."""
-        out: dict[int, list[int]] = defaultdict(list)
-        for n, cell in enumerate(self.space.cells):
-            for i in cell.matched:
-                out[i].append(n)
-        return out
+        """Rule index → indices of the cells where it matches (computed once)."""
+        if self._matching is None:
+            out: dict[int, list[int]] = defaultdict(list)
+            for n, cell in enumerate(self.space.cells):
+                for i in cell.matched:
+                    out[i].append(n)
+            self._matching = dict(out)
+        return self._matching
 
 
 def _index(ctx: _Context) -> None:
@@ -286,42 +289,56 @@ def check_never_matches(ctx: _Context) -> list[Finding]:
 def check_never_decides(ctx: _Context) -> list[Finding]:
     """PE402: a rule that matches somewhere, but everywhere it does a more severe rule matches too."""
     rules = ctx.policy_set.rules
+    space_cells = ctx.space.cells
+    levels = sorted(set(SEVERITY.values()))
+    # Per cell and severity, the matching rules more severe than that: built
+    # lazily, since only rules that never decide need them.
+    above: dict[tuple[int, int], frozenset[int]] = {}
+
+    def stronger_in(n: int, severity: int) -> frozenset[int]:
+        key = (n, severity)
+        found = above.get(key)
+        if found is None:
+            found = frozenset(k for k in space_cells[n].matched if SEVERITY[rules[k].outcome] > severity)
+            above[key] = found
+        return found
+
     out = []
     for i, cells in sorted(ctx.cells_matching().items()):
         severity = SEVERITY[rules[i].outcome]
-        common: set[int] | None = None
+        # A cell's outcome is its most severe match: the rule decides wherever that is its own.
+        if severity == levels[-1] or any(SEVERITY[space_cells[n].outcome] == severity for n in cells):
+            continue
+        common: frozenset[int] | None = None
         counts: dict[int, int] = defaultdict(int)
         for n in cells:
-            stronger = {k for k in ctx.space.cells[n].matched if SEVERITY[rules[k].outcome] > severity}
-            if not stronger:
-                break
+            stronger = stronger_in(n, severity)
             common = stronger if common is None else common & stronger
             for k in stronger:
                 counts[k] += 1
-        else:
-            rule = rules[i]
-            if common:
-                k = min(common)
-                others = f" (and {len(common) - 1} more)" if len(common) > 1 else ""
-                msg = (
-                    f"rule `{rule.qualified}` never decides: wherever it matches, `{rules[k].qualified}`{others} "
-                    f"also matches and {rules[k].outcome} outranks {rule.outcome}"
-                )
-            else:
-                top = sorted(counts, key=lambda k: (-counts[k], k))[:3]
-                names = ", ".join(f"`{rules[k].qualified}`" for k in top)
-                msg = f"rule `{rule.qualified}` never decides: wherever it matches, a more severe rule matches too ({names})"
-            out.append(
-                Finding(
-                    Diagnostic(
-                        "PE402",
-                        msg,
-                        ctx.rule_span(rule),
-                        hint="it only ever appears as outranked; narrow the other rule, change this one, or mark it deliberate",
-                    ),
-                    rule.qualified,
-                )
+        rule = rules[i]
+        if common:
+            k = min(common)
+            others = f" (and {len(common) - 1} more)" if len(common) > 1 else ""
+            msg = (
+                f"rule `{rule.qualified}` never decides: wherever it matches, `{rules[k].qualified}`{others} "
+                f"also matches and {rules[k].outcome} outranks {rule.outcome}"
             )
+        else:
+            top = sorted(counts, key=lambda k: (-counts[k], k))[:3]
+            names = ", ".join(f"`{rules[k].qualified}`" for k in top)
+            msg = f"rule `{rule.qualified}` never decides: wherever it matches, a more severe rule matches too ({names})"
+        out.append(
+            Finding(
+                Diagnostic(
+                    "PE402",
+                    msg,
+                    ctx.rule_span(rule),
+                    hint="it only ever appears as outranked; narrow the other rule, change this one, or mark it deliberate",
+                ),
+                rule.qualified,
+            )
+        )
     return out
 
 
@@ -395,29 +412,47 @@ def check_uncovered(ctx: _Context) -> list[Finding]:
 
 def check_jurisdiction_specific(ctx: _Context) -> list[Finding]:
     """PE405: jurisdictions that rules cannot tell apart by their attributes but decide differently,
-    because a rule tests ``jurisdiction.code``.  Listed for review, one finding per such rule."""
+    because a rule tests ``jurisdiction.code``.  Listed for review, one finding per such rule.
+
+    Jurisdiction classes with the same attribute signature (a *family*) differ
+    only by code tests.  The rules of all classes of a family are split
+    jointly, so every leaf is a class of demands that none of them tells
+    apart; where the outcomes in a leaf differ, the rules that match in some
+    classes of the family and not in others are the reason.
+    """
     ps = ctx.policy_set
     lowered = [lower(r.model.condition) for r in ctx.compiled.rules]
     attributes = demand_attributes(ctx.compiled)
     families: dict[tuple[bool | None, ...], list[JurisdictionClass]] = defaultdict(list)
     for jc in ctx.space.jurisdiction_classes:
         families[jc.attribute_signature].append(jc)
-    # rule → list of (codes where it matched, codes decided otherwise, kind, outcome there, outcome here)
-    seen: dict[int, list[tuple[tuple[str, ...], tuple[str, ...], str, str, str]]] = defaultdict(list)
+    # rule → [(codes where it matched, codes decided otherwise, kind, outcome where matched, outcome elsewhere)]
+    seen: dict[int, list[tuple[set[str], set[str], str, str, str]]] = defaultdict(list)
     for family in families.values():
-        for a_pos, a in enumerate(family):
-            for b in family[a_pos + 1 :]:
-                for kind in ctx.space.kinds:
-                    sides = [candidates(ctx.compiled, lowered, j.representative, kind) for j in (a, b)]
-                    for _, (va, vb) in joint_split(sides, attributes):
-                        oa, _ = verdict_outcome(ps, va)
-                        ob, _ = verdict_outcome(ps, vb)
-                        if oa == ob:
-                            continue
-                        for i in sorted(set(va[0]) ^ set(vb[0])):
-                            here, there = (a, b) if i in va[0] else (b, a)
-                            mine, theirs = (oa, ob) if here is a else (ob, oa)
-                            seen[i].append((here.codes, there.codes, kind, mine, theirs))
+        if len(family) < 2:
+            continue
+        for kind in ctx.space.kinds:
+            sides = [candidates(ctx.compiled, lowered, j.representative, kind) for j in family]
+            for _, verdicts in joint_split(sides, attributes):
+                outcomes = [verdict_outcome(ps, v)[0] for v in verdicts]
+                if len(set(outcomes)) < 2:
+                    continue
+                matched = [set(v[0]) for v in verdicts]
+                for i in sorted(set().union(*matched) - matched[0].intersection(*matched[1:])):
+                    here = [n for n, m in enumerate(matched) if i in m]
+                    mine = outcomes[here[0]]
+                    there = [n for n in range(len(family)) if outcomes[n] != mine]
+                    if not there:
+                        continue
+                    seen[i].append(
+                        (
+                            {c for n in here for c in family[n].codes},
+                            {c for n in there for c in family[n].codes},
+                            kind,
+                            mine,
+                            outcomes[there[0]],
+                        )
+                    )
     out = []
     for i, diffs in sorted(seen.items()):
         rule = ps.rules[i]
