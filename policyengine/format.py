@@ -720,24 +720,31 @@ class _Layout:
         comes after it in the source; a comment after code goes at the end of
         the output line that shows that code.  When several comments end up
         after the same line (its code was joined from several source lines),
-        the last stays there and the others move just above it, in order; so
-        does a comment written before the line's words (see ``_Line.first``).
+        the first stays there and the others go on their own lines just below
+        it, in order; a comment written before the line's words goes just
+        above it (see ``_Line.first``).  Either way each comment keeps its
+        place among the words of the file.
         """
         anchors = [line.anchor for line in lines]
         above: dict[int, list[Comment]] = defaultdict(list)
         after: dict[int, list[Comment]] = defaultdict(list)
-        tail: list[Comment] = []
         for comment in self.comments:
             if comment.after >= 0:
                 i = bisect.bisect_right(anchors, comment.after) - 1
                 if i >= 0:
                     after[i].append(comment)
                     continue
-            i = bisect.bisect_right(anchors, comment.start)
-            if i == len(lines):
-                tail.append(comment)
-            else:
-                above[i].append(comment)
+            above[bisect.bisect_right(anchors, comment.start)].append(comment)
+        trailing: dict[int, Comment] = {}
+        for i, line in enumerate(lines):
+            for comment in after.get(i, []):
+                if comment.start < line.first:
+                    above[i].append(comment)
+                elif i not in trailing:
+                    trailing[i] = comment
+                else:
+                    # Below the line is above the next one (or the end of the file).
+                    above[i + 1].append(comment)
 
         out: list[str] = []
 
@@ -747,18 +754,15 @@ class _Layout:
             out.append(text)
 
         for i, line in enumerate(lines):
-            trailing = [c for c in after.get(i, []) if c.start >= line.first]
-            early = [c for c in after.get(i, []) if c.start < line.first]
-            group = sorted(above.get(i, []) + early + trailing[:-1], key=lambda c: c.start)
-            trailing = trailing[-1:]
+            group = sorted(above.get(i, []), key=lambda c: c.start)
             pad = " " * (line.indent + (INDENT if line.closer else 0))
             for k, comment in enumerate(group):
                 emit(pad + comment.text, line.comment_gap if k == 0 else "keep", comment.start)
             text = " " * line.indent + line.text
-            if trailing:
-                text += "  " + trailing[-1].text
+            if i in trailing:
+                text += "  " + trailing[i].text
             emit(text, line.after_comment if group else line.gap, line.anchor)
-        for comment in tail:
+        for comment in sorted(above.get(len(lines), []), key=lambda c: c.start):
             emit(comment.text, "keep", comment.start)
         return "\n".join(out) + "\n" if out else ""
 
