@@ -50,7 +50,7 @@ CODES: dict[str, CodeInfo] = {
         CodeInfo("PE106", _E, "string too long"),
         CodeInfo("PE107", _E, "invalid escape sequence"),
         CodeInfo("PE108", _E, "invalid number"),
-        CodeInfo("PE109", _E, "block never closed"),
+        CodeInfo("PE109", _E, "unclosed brace or parenthesis"),
         CodeInfo("PE201", _E, "duplicate id"),
         CodeInfo("PE202", _E, "unknown jurisdiction"),
         CodeInfo("PE203", _E, "unknown attribute"),

@@ -2,13 +2,18 @@
 
 Stage contract: :func:`read_sources` takes paths (files or directories) and
 returns the decoded sources plus diagnostics for everything that could not be
-read: missing paths, directories without policy files, binary or non-UTF-8
-content, files over :data:`MAX_FILE_BYTES`.  It never raises on bad input.
+read: missing or unreadable paths, things that are not regular files (a FIFO
+would block the read forever), directories without policy files, binary,
+UTF-16 or otherwise non-UTF-8 content, files over the limits.  It never raises
+on bad input, and never reads more than :data:`MAX_FILE_BYTES` + 1 bytes of a
+file, so a stray multi-gigabyte log in a policy directory costs nothing.
 """
 
 from __future__ import annotations
 
+import codecs
 import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,13 +21,22 @@ from pathlib import Path
 from .diagnostics import Diagnostic
 from .source import Source, Span
 
-#: Largest policy file read, in bytes.  The shipped library is ~100 KiB and a
-#: 10,000-rule set ~2 MiB; the cap keeps a stray log file from stalling a load.
-MAX_FILE_BYTES = 8 * 1024 * 1024
-#: Most lines a policy file may have.
-MAX_FILE_LINES = 200_000
+#: Largest policy file read, in bytes.  The parser reads about 0.6 MB of
+#: policy text a second (docs/language.md, "Limits"), so the largest file
+#: costs under two seconds; a 10,000-rule policy set (~3 MB) fits in a
+#: handful of files.  The shipped library is ~100 KiB in all.
+MAX_FILE_BYTES = 1024 * 1024
+#: Most lines a policy file may have: ten bytes a line at the byte limit.
+MAX_FILE_LINES = 100_000
 
 SUFFIX = ".policy"
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
 
 
 @dataclass(frozen=True)
@@ -31,6 +45,9 @@ class Limits:
 
     max_file_bytes: int = MAX_FILE_BYTES
     max_file_lines: int = MAX_FILE_LINES
+
+
+DEFAULT_LIMITS = Limits()
 
 
 def default_policy_dir() -> Path:
@@ -43,130 +60,212 @@ def default_policy_dir() -> Path:
     return here.parent / "policies"
 
 
-def _display(path: Path, root: Path | None) -> str:
-    if root is not None:
+def _base(paths: list[Path]) -> Path | None:
+    """The directory paths are shown relative to: the directory given, or the
+    deepest directory that holds everything given.  So a policy set reads the
+    same (same paths in diagnostics, same version) whether it is loaded as a
+    directory or as the list of its files."""
+    dirs = []
+    for p in paths:
+        absolute = Path(os.path.abspath(p))
         try:
-            return path.relative_to(root).as_posix() if root != path else path.name
+            dirs.append(absolute if absolute.is_dir() else absolute.parent)
+        except OSError:
+            dirs.append(absolute.parent)
+    try:
+        return Path(os.path.commonpath(dirs)) if dirs else None
+    except ValueError:  # different drives
+        return None
+
+
+def _display(path: Path, base: Path | None) -> str:
+    """How a file is named in diagnostics and reasons: relative to ``base``, with `/`."""
+    if base is not None:
+        try:
+            return Path(os.path.abspath(path)).relative_to(base).as_posix()
         except ValueError:
             pass
-    try:
-        rel = os.path.relpath(path)
-        if not rel.startswith(".."):
-            return Path(rel).as_posix()
-    except ValueError:
-        pass
     return path.as_posix()
 
 
 def _nowhere(path: str) -> Span:
+    """The span of a problem with a whole file: it has no text to point into."""
     return Span(Source(path, ""), 0, 0)
 
 
+def _too_large(path: str, what: str, limit: str) -> Diagnostic:
+    return Diagnostic(
+        "PE004",
+        f"this file has {what}; policy files may have at most {limit}",
+        _nowhere(path),
+        hint="split the policy set into several files",
+    )
+
+
 def decode(
-    path: str, data: bytes, limits: Limits = Limits(), size: int | None = None
+    path: str, data: bytes, limits: Limits = DEFAULT_LIMITS, size: int | None = None
 ) -> tuple[Source | None, list[Diagnostic]]:
-    """Decode the bytes of one policy file, with checks for binary and non-UTF-8 data."""
+    """Decode the bytes of one policy file, with checks for size, binary and non-UTF-8 data.
+
+    ``size`` is the size of the file on disk when ``data`` holds only its
+    first :attr:`Limits.max_file_bytes` + 1 bytes."""
     size = len(data) if size is None else size
     if size > limits.max_file_bytes:
-        return None, [
-            Diagnostic(
-                "PE004",
-                f"this file is {size:,} bytes; policy files may be at most {limits.max_file_bytes:,}",
-                _nowhere(path),
-                hint="split the policy set into several files",
-            )
-        ]
-    if b"\x00" in data:
+        return None, [_too_large(path, f"{size:,} bytes", f"{limits.max_file_bytes:,} bytes")]
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            return None, [
+                Diagnostic(
+                    "PE002",
+                    f"this file is {name} text; policy files are UTF-8",
+                    _nowhere(path),
+                    hint="save it as UTF-8 (in most editors: Save As… → Encoding → UTF-8)",
+                )
+            ]
+    nul = data.find(b"\x00")
+    if nul != -1:
+        before = _text_before(data, nul)
         return None, [
             Diagnostic(
                 "PE003",
-                "this file contains NUL bytes; it looks binary, not like policy text",
-                _nowhere(path),
-                hint="only text files ending in `.policy` belong in a policy set",
+                "this file contains a NUL byte; it looks binary, not like policy text",
+                Span(Source(path, before + "\ufffd"), len(before), len(before) + 1),
+                hint=f"only text files ending in `{SUFFIX}` belong in a policy set",
+                label="the first NUL byte",
             )
         ]
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        # Locate the bad byte by line and column of the text decoded up to it.
-        good = data[: exc.start].decode("utf-8", errors="replace")
+        good = _text_before(data, exc.start)
         src = Source(path, good + "\ufffd")
         return None, [
             Diagnostic(
                 "PE002",
                 f"byte 0x{data[exc.start]:02x} is not valid UTF-8",
                 Span(src, len(good), len(good) + 1),
-                hint="save the file as UTF-8",
+                hint="save the file as UTF-8 (it may be in a legacy encoding such as Windows-1252)",
+                label="here",
             )
         ]
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     lines = text.count("\n") + 1
     if lines > limits.max_file_lines:
-        return None, [
-            Diagnostic(
-                "PE004",
-                f"this file has {lines:,} lines; policy files may have at most {limits.max_file_lines:,}",
-                _nowhere(path),
-                hint="split the policy set into several files",
-            )
-        ]
+        return None, [_too_large(path, f"{lines:,} lines", f"{limits.max_file_lines:,}")]
     source = Source(path, text)
     if not text.strip():
         return source, [Diagnostic("PE006", "this file is empty", Span(source, 0, 0), hint="add declarations or delete the file")]
     return source, []
 
 
-def _files(root: Path) -> list[Path]:
+def _text_before(data: bytes, offset: int) -> str:
+    """The text before a bad byte, decoded as well as it can be and with line
+    endings normalised: the bad byte gets a line and column, the same whatever
+    the line endings of the file."""
+    return data[:offset].decode("utf-8-sig", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _files(root: Path, problems: list[tuple[Path, OSError]]) -> list[Path]:
+    """The policy files under ``root``, sorted; directories that cannot be listed go to ``problems``."""
     found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+    for dirpath, dirnames, filenames in os.walk(root, onerror=lambda exc: problems.append((root, exc)), followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         found.extend(Path(dirpath) / f for f in filenames if f.endswith(SUFFIX) and not f.startswith("."))
     return sorted(found)
 
 
-def read_sources(paths: Iterable[str | os.PathLike[str]], limits: Limits = Limits()) -> tuple[list[Source], list[Diagnostic]]:
+def _reason(exc: OSError) -> str:
+    return (exc.strerror or type(exc).__name__).lower()
+
+
+def read_sources(
+    paths: Iterable[str | os.PathLike[str]], limits: Limits = DEFAULT_LIMITS
+) -> tuple[list[Source], list[Diagnostic]]:
     """Read every ``.policy`` file under ``paths``; sources come back sorted by path."""
     sources: list[Source] = []
     diagnostics: list[Diagnostic] = []
     seen: set[Path] = set()
     path_list = [Path(p) for p in paths]
+    base = _base(path_list)
     for raw in path_list:
-        root = raw if raw.is_dir() else None
-        if not raw.exists():
+        shown_raw = raw.as_posix()
+        try:
+            exists = raw.exists()
+        except OSError as exc:  # e.g. a symbolic link that loops, or a name too long
+            diagnostics.append(Diagnostic("PE001", f"cannot read `{shown_raw}`: {_reason(exc)}", _nowhere(shown_raw)))
+            continue
+        if not exists:
+            broken_link = raw.is_symlink()
             diagnostics.append(
-                Diagnostic("PE001", f"`{raw}` does not exist", _nowhere(str(raw)), hint="check the path")
+                Diagnostic(
+                    "PE001",
+                    f"`{shown_raw}` is a link to a file that does not exist" if broken_link else f"`{shown_raw}` does not exist",
+                    _nowhere(shown_raw),
+                    hint="check the path",
+                )
             )
             continue
-        files = _files(raw) if raw.is_dir() else [raw]
-        if raw.is_dir() and not files:
+        is_dir = raw.is_dir()
+        problems: list[tuple[Path, OSError]] = []
+        files = _files(raw, problems) if is_dir else [raw]
+        for where, problem in problems:
+            where_shown = Path(problem.filename).as_posix() if problem.filename else where.as_posix()
+            diagnostics.append(
+                Diagnostic(
+                    "PE001",
+                    f"cannot read directory `{where_shown}`: {_reason(problem)}",
+                    _nowhere(where_shown),
+                    hint="check its permissions",
+                )
+            )
+        if is_dir and not files and not problems:
             diagnostics.append(
                 Diagnostic(
                     "PE005",
-                    f"no `{SUFFIX}` files in `{raw}`",
-                    _nowhere(str(raw)),
+                    f"no `{SUFFIX}` files in `{shown_raw}`",
+                    _nowhere(shown_raw),
                     hint=f"policy files must end in `{SUFFIX}`",
                 )
             )
         for file in files:
-            resolved = file.resolve()
-            if resolved in seen:
-                continue
-            seen.add(resolved)
-            shown = _display(file, root if len(path_list) == 1 else None)
-            try:
-                with open(file, "rb") as fh:
-                    # Read at most one byte past the limit: a huge file costs nothing.
-                    data = fh.read(limits.max_file_bytes + 1)
-                    size = max(len(data), os.fstat(fh.fileno()).st_size)
-            except OSError as exc:
-                reason = exc.strerror or type(exc).__name__
-                diagnostics.append(
-                    Diagnostic("PE001", f"cannot read `{file}`: {reason.lower()}", _nowhere(shown), hint="check the path and its permissions")
-                )
-                continue
-            source, diags = decode(shown, data, limits, size=size)
+            shown = _display(file, base)
+            source, diags = _read_one(file, shown, limits, seen)
             diagnostics.extend(diags)
             if source is not None:
                 sources.append(source)
     sources.sort(key=lambda s: s.path)
     return sources, diagnostics
+
+
+def _read_one(file: Path, shown: str, limits: Limits, seen: set[Path]) -> tuple[Source | None, list[Diagnostic]]:
+    """Read and decode one file, once, whatever the number of paths that lead to it."""
+    try:
+        resolved = file.resolve()
+        if resolved in seen:
+            return None, []
+        seen.add(resolved)
+        if file.is_symlink() and not file.exists():
+            return None, [
+                Diagnostic("PE001", f"`{shown}` is a link to a file that does not exist", _nowhere(shown), hint="check the link")
+            ]
+        info = os.stat(file)
+        if not stat.S_ISREG(info.st_mode):
+            # Opening a FIFO would wait for a writer forever; a device may never end.
+            return None, [
+                Diagnostic(
+                    "PE001",
+                    f"`{shown}` is not a regular file",
+                    _nowhere(shown),
+                    hint="a policy set is made of text files; remove this entry or give the path of a file",
+                )
+            ]
+        with open(file, "rb") as fh:
+            # Read at most one byte past the limit: a huge file costs nothing.
+            data = fh.read(limits.max_file_bytes + 1)
+            size = max(len(data), os.fstat(fh.fileno()).st_size)
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symbolic-link loop on some Pythons
+        reason = _reason(exc) if isinstance(exc, OSError) else "symbolic link loop"
+        return None, [
+            Diagnostic("PE001", f"cannot read `{shown}`: {reason}", _nowhere(shown), hint="check the path and its permissions")
+        ]
+    return decode(shown, data, limits, size=size)

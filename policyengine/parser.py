@@ -694,6 +694,30 @@ def _unclosed_set(site: ErrorSite) -> Explanation | None:
     )
 
 
+@_case(
+    "unclosed-parenthesis",
+    _in_rule('withdraw when (demand.mandatory or demand.kind == hotline because "x"'),
+    _in_rule('withdraw when demand.mandatory and (demand.kind == hotline\n    rule s: comply when demand.mandatory because "y"'),
+)
+def _unclosed_paren(site: ErrorSite) -> Explanation | None:
+    if "RPAR" not in site.accepts or site.found == "RPAR" or site.frame("set") is not None:
+        return None
+    if not (site.found in ("BECAUSE", "RBRACE", "$END") or site.keyword in _TOP_KEYWORDS or site.keyword == "RULE"):
+        return None
+    opening = next((e for e in reversed(site.stack) if _is(e, "LPAR")), None)
+    if opening is None:
+        return None
+    start = opening.start_pos or 0
+    return Explanation(
+        "PE109",
+        site.context() + "this `(` is never closed",
+        start,
+        start + 1,
+        hint=f"add `)` where the group ends, before {_found(site)}",
+        label="this `(` has no matching `)`",
+    )
+
+
 @_case("stray-closing-brace", 'principle p "Statement" {\n}\n}\n')
 def _stray_brace(site: ErrorSite) -> Explanation | None:
     if site.found != "RBRACE" or site.frames:
