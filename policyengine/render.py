@@ -1,93 +1,216 @@
-"""Diagnostics → text for people (rich or plain) and JSON for programs.
+"""Diagnostics → text for people (rich colours or plain) and for programs (JSON).
 
 Stage contract: the one place carets are drawn.  Every renderer takes the
 same diagnostics and only the presentation differs, so ``--format`` never
-changes what is reported.  Text from policy files is made safe first:
-control characters (terminal escape sequences included) are shown as
-``\\x1b``-style escapes and rich markup in it is never interpreted.
+changes what is reported.  The plain layout (pinned by the golden files in
+tests/golden/)::
+
+    policies/russia.policy:12:9: error[PE104]: unknown principle `encrpytion`
+       |
+    12 |   violates encrpytion
+       |            ^^^^^^^^^^ not defined in any loaded file
+       = hint: did you mean `encryption`?
+
+Carets are placed by display cells, not characters: tabs are expanded to the
+next multiple of :data:`TAB`, wide (East Asian) characters take two cells and
+combining marks none, so the caret sits under the character on a terminal.
+A span over several lines underlines the rest of its first line and adds
+``…``; a line longer than :data:`MAX_LINE` cells is shown as a window around
+the span, with ``…`` where it was cut.
+
+Text from policy files is made safe first: control characters (terminal
+escape sequences, bidirectional overrides, zero-width characters) are shown
+as ``\\x1b``-style escapes, rich never interprets markup in it, and JSON
+output escapes every non-printable character.
 """
 
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import IO, Any
 
 from .diagnostics import Diagnostic, Severity
 
+#: Tab stops of the source excerpt.
 TAB = 4
+#: Widest source line shown whole, in display cells; longer lines are windowed.
+MAX_LINE = 120
+#: Display cells kept before the span when a long line is windowed.
+_CONTEXT = 40
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
 
 
 def safe(text: str) -> str:
-    """``text`` with control characters escaped, so it cannot drive a terminal."""
+    """``text`` with control characters escaped, so it cannot drive a terminal (tabs are kept)."""
     if text.isprintable():
         return text
-    out = []
+    return "".join(ch if ch == "\t" or ch.isprintable() else _escape(ch) for ch in text)
+
+
+def _cells(text: str) -> int:
+    """Display width of already-safe text: wide characters count two, combining marks none."""
+    if text.isascii():
+        return len(text)
+    width = 0
     for ch in text:
-        if ch == "\t" or ch.isprintable():
-            out.append(ch)
+        if unicodedata.combining(ch):
+            continue
+        width += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+    return width
+
+
+def _shown_chars(line: str) -> list[str]:
+    """Each character of a source line as displayed: tabs expanded, control characters escaped."""
+    out: list[str] = []
+    col = 0
+    for ch in line:
+        if ch == "\t":
+            shown = " " * (TAB - col % TAB)
+        elif ch.isprintable():
+            shown = ch
         else:
-            code = ord(ch)
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-    return "".join(out)
+            shown = _escape(ch)
+        out.append(shown)
+        col += _cells(shown)
+    return out
 
 
-def _excerpt(d: Diagnostic) -> list[tuple[str, str]] | None:
-    """Gutter and text lines: ("12", source line), ("", carets).  None when there is no text."""
+@dataclass(frozen=True)
+class Excerpt:
+    """One source line as displayed, and where the carets go under it (in cells)."""
+
+    line: int
+    text: str
+    caret_at: int
+    caret_width: int
+    continues: bool  # the span goes on past this line
+
+
+def excerpt(d: Diagnostic) -> Excerpt | None:
+    """The excerpt of ``d``; None for problems with a whole file (it has no text to show)."""
     src = d.span.source
     if not src.text:
         return None
     line, col = src.line_col(d.span.start)
-    end_line, end_col = src.line_col(d.span.end)
+    end_line, end_col = src.line_col(max(d.span.end, d.span.start))
     raw = src.line_text(line)
-    # Expand tabs before measuring, so the caret sits under the character.
-    prefix = safe(raw[: col - 1]).expandtabs(TAB)
-    if end_line == line:
-        underlined = raw[col - 1 : max(end_col - 1, col)]
-        more = ""
-    else:
-        underlined = raw[col - 1 :]
-        more = " …"
-    width = max(1, len(safe(underlined).expandtabs(TAB)))
-    shown = safe(raw).expandtabs(TAB)
-    if len(shown) > 200:
-        # Keep long lines readable: show a window around the span.
-        lo = max(0, len(prefix) - 60)
-        shown = ("…" if lo else "") + shown[lo : lo + 160] + "…"
-        prefix = ("…" if lo else "") + prefix[lo:]
-        width = min(width, 100)
-    caret = " " * len(prefix) + "^" * width + more
-    if d.label:
-        caret += " " + safe(d.label)
-    return [(str(line), shown), ("", caret)]
+    chars = _shown_chars(raw)
+    first = min(col - 1, len(chars))
+    last = len(chars) if end_line != line else max(first, min(end_col - 1, len(chars)))
+    widths = [_cells(c) for c in chars]
+    caret_at = sum(widths[:first])
+    caret_width = max(1, sum(widths[first:last]))
+    text = "".join(chars)
+    total = sum(widths)
+    if total > MAX_LINE:
+        text, caret_at, caret_width = _window(chars, widths, caret_at, caret_width)
+    # A span that ends with its line's newline does not go on.
+    continues = end_line > line + 1 or (end_line == line + 1 and end_col > 1)
+    return Excerpt(line, text, caret_at, caret_width, continues)
+
+
+def _window(chars: list[str], widths: list[int], caret_at: int, caret_width: int) -> tuple[str, int, int]:
+    """A window of a long line that shows the start of the span, with ``…`` where it was cut."""
+    lo_cells = max(0, caret_at - _CONTEXT)
+    out: list[str] = []
+    pos = 0
+    used = 0
+    cut_left = False
+    for ch, w in zip(chars, widths):
+        if pos < lo_cells:
+            pos += w
+            cut_left = True
+            continue
+        if used + w > MAX_LINE - 2:
+            out.append("…")
+            break
+        out.append(ch)
+        used += w
+        pos += w
+    shift = pos - used  # cells dropped on the left
+    prefix = "…" if cut_left else ""
+    new_at = caret_at - shift + len(prefix)
+    room = max(1, MAX_LINE - new_at)
+    return prefix + "".join(out), new_at, min(caret_width, room)
+
+
+@dataclass(frozen=True)
+class _Lines:
+    """A diagnostic laid out: the head, the gutter width, the excerpt lines and the hint."""
+
+    location: str
+    severity: Severity
+    code: str
+    message: str
+    gutter: int
+    source_line: tuple[str, str] | None  # (line number, text)
+    carets: str | None
+    label: str | None
+    hint: str | None
+
+
+def _layout(d: Diagnostic) -> _Lines:
+    ex = excerpt(d)
+    location = safe(d.span.location()) if ex is not None else safe(d.span.path)
+    if ex is None:
+        return _Lines(location, d.severity, d.code, safe(d.message), 1, None, None, None, safe(d.hint) if d.hint else None)
+    number = str(ex.line)
+    carets = " " * ex.caret_at + "^" * ex.caret_width + (" …" if ex.continues else "")
+    return _Lines(
+        location,
+        d.severity,
+        d.code,
+        safe(d.message),
+        len(number) + 1,
+        (number, ex.text),
+        carets,
+        safe(d.label) if d.label else None,
+        safe(d.hint) if d.hint else None,
+    )
 
 
 def render_plain(d: Diagnostic) -> str:
-    lines = [f"{safe(d.span.location())}: {d.severity.value}[{d.code}]: {safe(d.message)}"]
-    ex = _excerpt(d)
-    if ex is not None:
-        width = len(ex[0][0])
-        lines.append(f"{' ' * width} |")
-        for gutter, text in ex:
-            lines.append(f"{gutter.rjust(width)} | {text}".rstrip())
-    if d.hint:
-        pad = " " * (len(ex[0][0]) if ex else 0)
-        lines.append(f"{pad} = hint: {safe(d.hint)}")
+    """One diagnostic in the plain layout (no colours), as the golden files show it."""
+    lay = _layout(d)
+    pad = " " * lay.gutter
+    lines = [f"{lay.location}: {lay.severity.value}[{lay.code}]: {lay.message}"]
+    if lay.source_line is not None and lay.carets is not None:
+        number, text = lay.source_line
+        lines.append(f"{pad}|")
+        lines.append(f"{number.rjust(lay.gutter - 1)} | {text}".rstrip())
+        lines.append(f"{pad}| {lay.carets}" + (f" {lay.label}" if lay.label else ""))
+    if lay.hint:
+        lines.append(f"{pad}= hint: {lay.hint}")
     return "\n".join(lines)
 
 
 def summary(diagnostics: Sequence[Diagnostic]) -> str:
+    """``2 errors, 1 warning``."""
     errors = sum(d.is_error for d in diagnostics)
     warnings = len(diagnostics) - errors
+
     def n(k: int, word: str) -> str:
         return f"{k} {word}{'' if k == 1 else 's'}"
+
     return f"{n(errors, 'error')}, {n(warnings, 'warning')}"
 
 
 def to_json(d: Diagnostic) -> dict[str, Any]:
+    """The JSON object of one diagnostic: lines and columns are 1-based, columns count characters."""
     src = d.span.source
     line, col = src.line_col(d.span.start)
-    end_line, end_col = src.line_col(d.span.end)
+    end_line, end_col = src.line_col(max(d.span.end, d.span.start))
     return {
         "code": d.code,
         "severity": d.severity.value,
@@ -101,44 +224,67 @@ def to_json(d: Diagnostic) -> dict[str, Any]:
     }
 
 
+def json_safe(text: str) -> str:
+    """JSON text with every non-printable character escaped (``json.dumps`` leaves C1
+    controls and bidirectional overrides as they are when ``ensure_ascii`` is off)."""
+    if text.isprintable():
+        return text
+    out: list[str] = []
+    for ch in text:
+        if ch == "\n" or ch.isprintable():
+            out.append(ch)
+        elif ord(ch) < 0x10000:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            v = ord(ch) - 0x10000
+            out.append(f"\\u{0xD800 + (v >> 10):04x}\\u{0xDC00 + (v & 0x3FF):04x}")
+    return "".join(out)
+
+
 def render_json(diagnostics: Sequence[Diagnostic]) -> str:
+    """All diagnostics as one JSON document: ``{ok, errors, warnings, diagnostics: [...]}``."""
     errors = sum(d.is_error for d in diagnostics)
-    return json.dumps(
-        {
-            "ok": errors == 0,
-            "errors": errors,
-            "warnings": len(diagnostics) - errors,
-            "diagnostics": [to_json(d) for d in diagnostics],
-        },
-        indent=2,
-        ensure_ascii=False,
-    )
+    document = {
+        "ok": errors == 0,
+        "errors": errors,
+        "warnings": len(diagnostics) - errors,
+        "diagnostics": [to_json(d) for d in diagnostics],
+    }
+    return json_safe(json.dumps(document, indent=2, ensure_ascii=False))
 
 
 def render_human(diagnostics: Sequence[Diagnostic], file: IO[str] | None = None) -> None:
-    """Coloured output on a terminal, through rich; text is escaped, never markup."""
+    """The plain layout in colour, through rich.  Every piece is a rich ``Text``,
+    so nothing from a policy file is ever read as markup."""
     from rich.console import Console
     from rich.text import Text
 
-    console = Console(file=file, highlight=False, soft_wrap=True)
+    console = Console(file=file, highlight=False, markup=False, emoji=False, soft_wrap=True)
     for d in diagnostics:
-        colour = "red" if d.severity is Severity.ERROR else "yellow"
-        plain = render_plain(d).split("\n")
+        lay = _layout(d)
+        colour = "red" if lay.severity is Severity.ERROR else "yellow"
+        pad = " " * lay.gutter
         head = Text()
-        head.append(safe(d.span.location()) + ": ", style="bold")
-        head.append(f"{d.severity.value}[{d.code}]", style=f"bold {colour}")
-        head.append(": " + safe(d.message), style="bold")
+        head.append(lay.location + ": ", style="bold")
+        head.append(f"{lay.severity.value}[{lay.code}]", style=f"bold {colour}")
+        head.append(": " + lay.message, style="bold")
         console.print(head)
-        for line in plain[1:]:
-            t = Text(line)
-            if line.lstrip().startswith("= hint:"):
-                t.stylize("cyan")
-            elif "|" in line:
-                bar = line.index("|")
-                t.stylize("blue", 0, bar + 1)
-                if line[:bar].strip() == "" and "^" in line:
-                    t.stylize(colour, bar + 1)
-            console.print(t)
+        if lay.source_line is not None and lay.carets is not None:
+            number, text = lay.source_line
+            console.print(Text(f"{pad}|", style="blue"))
+            line = Text(f"{number.rjust(lay.gutter - 1)} | ", style="blue")
+            line.append(text)
+            console.print(line)
+            carets = Text(f"{pad}| ", style="blue")
+            carets.append(lay.carets, style=f"bold {colour}")
+            if lay.label:
+                carets.append(" " + lay.label, style=colour)
+            console.print(carets)
+        if lay.hint:
+            hint = Text(f"{pad}= ", style="blue")
+            hint.append("hint", style="bold cyan")
+            hint.append(": " + lay.hint)
+            console.print(hint)
         console.print()
     if diagnostics:
         console.print(Text(summary(diagnostics), style="bold"))
