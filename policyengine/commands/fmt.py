@@ -118,10 +118,18 @@ def _write(path: Path, text: str) -> None:
         raise
 
 
+def _lines(text: str) -> list[str]:
+    """Lines ending in ``\n``, as the file has them (str.splitlines would also
+    split at form feeds and Unicode separators inside texts and comments)."""
+    lines = [line + "\n" for line in text.split("\n")]
+    lines[-1] = lines[-1][:-1]
+    return lines if lines[-1] else lines[:-1]
+
+
 def _diff(old: str, new: str, shown: str) -> str:
     lines = difflib.unified_diff(
-        old.splitlines(keepends=True),
-        new.splitlines(keepends=True),
+        _lines(old),
+        _lines(new),
         fromfile=f"{shown}\t(original)",
         tofile=f"{shown}\t(formatted)",
     )
