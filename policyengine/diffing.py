@@ -353,7 +353,10 @@ def git_revision(directory: str | os.PathLike[str], revision: str) -> Iterator[P
         raise GitError(f"`{directory}` does not exist")
     base = path if path.is_dir() else path.parent
     top = Path(_git(["rev-parse", "--show-toplevel"], base).decode("utf-8", "surrogateescape").strip())
-    rel = path.relative_to(top.resolve()).as_posix() if path != top.resolve() else "."
+    try:
+        rel = path.relative_to(top.resolve()).as_posix() if path != top.resolve() else "."
+    except ValueError:
+        raise GitError(f"`{directory}` is not inside the git repository at {top}") from None
     data = _git(["archive", "--format=tar", revision, "--", rel], top)
     with tempfile.TemporaryDirectory(prefix="policyengine-diff-") as tmp:
         with tarfile.open(fileobj=io.BytesIO(data)) as tar:
