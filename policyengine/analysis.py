@@ -235,9 +235,13 @@ class ValueClass:
         out: dict[str, object] = {"attribute": self.attribute, "description": self.describe()}
         if self.intervals:
             out["intervals"] = [
-                {"low": None if lo == -_INF else lo,
-                 "high": None if hi == _INF else hi, "low_included": li, "high_included": hi_in}
-                for lo, hi, li, hi_in in self.intervals
+                {
+                    "low": None if lo == -_INF else lo,
+                    "high": None if hi == _INF else hi,
+                    "low_included": lo_in,
+                    "high_included": hi_in,
+                }
+                for lo, hi, lo_in, hi_in in self.intervals
             ]
             if None in self.values:
                 out["unknown"] = True
@@ -370,9 +374,7 @@ def joint_split(
                 readers.setdefault(atom.attribute, set()).add((s, i))
                 tests.setdefault(atom.attribute, {}).setdefault(atom.node, atom.test)
     if not readers:
-        yield assigned, tuple(
-            (tuple(i for i, r in side if r is True), tuple(i for i, r in side if r is None)) for side in sides
-        )
+        yield assigned, tuple((tuple(i for i, r in side if r is True), tuple(i for i, r in side if r is None)) for side in sides)
         return
     name = min(readers, key=lambda a: (-len(readers[a]), a))
     attr = attributes[name]

@@ -650,4 +650,3 @@ def lint(compiled: CompiledPolicy, space: DemandSpace | None = None) -> LintRepo
     shown.extend(problems)
     allowed.sort(key=lambda pair: pair[0].sort_key())
     return LintReport(tuple(sorted_diagnostics(shown)), tuple(allowed), space)
-
