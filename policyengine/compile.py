@@ -349,12 +349,13 @@ class RuleIndex:
         self.jurisdiction_names = tuple(sorted(a.split(".", 1)[1] for a in domains if a.startswith("jurisdiction.")))
         self._conditions: dict[int, ConditionFn] = {}
         self._jurisdiction_bits: dict[str, int] = {}
+        self._jurisdiction_rules: dict[str, tuple[int, ...]] = {}
         self._pairs: dict[tuple[str, Value], Candidates] = {}
 
     def __getstate__(self) -> dict[str, Any]:
         # Closures do not pickle, and the memo tables refill on first use.
         state = dict(self.__dict__)
-        state["_conditions"], state["_jurisdiction_bits"], state["_pairs"] = {}, {}, {}
+        state["_conditions"], state["_jurisdiction_bits"], state["_jurisdiction_rules"], state["_pairs"] = {}, {}, {}, {}
         return state
 
     def condition(self, i: int) -> ConditionFn:
@@ -364,6 +365,7 @@ class RuleIndex:
         return found
 
     def jurisdiction_bits(self, jurisdiction: JurisdictionModel) -> int:
+        """The rules that the jurisdiction's own indexed attributes do not rule out."""
         found = self._jurisdiction_bits.get(jurisdiction.code)
         if found is None:
             found = self.all
@@ -374,6 +376,13 @@ class RuleIndex:
             self._jurisdiction_bits[jurisdiction.code] = found
         return found
 
+    def jurisdiction_rules(self, jurisdiction: JurisdictionModel) -> tuple[int, ...]:
+        """:meth:`jurisdiction_bits` as rule indices, decoded once per jurisdiction."""
+        found = self._jurisdiction_rules.get(jurisdiction.code)
+        if found is None:
+            found = self._jurisdiction_rules[jurisdiction.code] = tuple(bit_indices(self.jurisdiction_bits(jurisdiction)))
+        return found
+
     def candidates(self, jurisdiction: JurisdictionModel, demand: DemandAttrs) -> Candidates:
         kind = demand.get(self.kind_attr) if self.kind_attr else None
         key = (jurisdiction.code, kind)
@@ -382,23 +391,31 @@ class RuleIndex:
             found = self._pairs[key] = self._build(jurisdiction, kind)
         return found
 
+    #: Below this many candidates a pair gets no masks: evaluating a few
+    #: closures costs less than building and applying the masks.
+    MASK_MIN = 8
+
     def _build(self, jurisdiction: JurisdictionModel, kind: Value) -> Candidates:
-        bits = self.jurisdiction_bits(jurisdiction)
+        # The jurisdiction's list is short (its own rules and the global
+        # ones); filtering it by kind is cheaper than decoding a 10,000-bit
+        # intersection for every pair.
+        allowed = self.allowed
+        positions: list[int] | tuple[int, ...] = self.jurisdiction_rules(jurisdiction)
         if self.kind_attr is not None and kind is not None:
-            bits &= self.bits[f"demand.{self.kind_attr}"].get(kind, self.all)
-        positions = bit_indices(bits)
+            dotted_kind = f"demand.{self.kind_attr}"
+            positions = [i for i in positions if (a := allowed[i].get(dotted_kind)) is None or kind in a]
         rules = tuple((self.rules[i], self.condition(i)) for i in positions)
         masks = []
         full = (1 << len(positions)) - 1
-        for name in self.demand_names:
+        for name in self.demand_names if len(positions) >= self.MASK_MIN else ():
             if name == self.kind_attr:
                 continue
             dotted = f"demand.{name}"
-            if all(dotted not in self.allowed[i] for i in positions):
+            if all(dotted not in allowed[i] for i in positions):
                 continue  # no candidate constrains it
             table: dict[Value, list[int]] = {v: [] for v in self.bits[dotted]}
             for p, i in enumerate(positions):
-                values = self.allowed[i].get(dotted)
+                values = allowed[i].get(dotted)
                 for v in table:
                     if values is None or v in values:
                         table[v].append(p)
