@@ -1,0 +1,115 @@
+"""Timing helpers shared by the report and the pytest-benchmark suite.
+
+Per-decision latency is measured one call at a time with
+``time.perf_counter_ns``; the cost of the timer itself (measured in the same
+run, a few tens of nanoseconds) is subtracted, so sub-microsecond floors are
+not inflated.  Throughput is measured separately, as a plain loop over all
+requests without per-call timers (best of several passes).  Garbage
+collection is left on: a router runs with it.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Stats:
+    median_us: float
+    p99_us: float
+    per_second: float
+
+    def ratio_to(self, other: Stats) -> float:
+        return self.median_us / other.median_us if other.median_us > 0 else float("inf")
+
+
+def peak_mb() -> float:
+    """This process's peak resident memory, in MiB.
+
+    Linux: ``VmHWM`` from /proc/self/status, which starts afresh at exec (the
+    rusage figure does not: it keeps the high-water mark of the parent that
+    forked us).  Elsewhere: ``ru_maxrss``.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def timer_overhead_ns(samples: int = 20_000) -> float:
+    clock = time.perf_counter_ns
+    spans = []
+    for _ in range(samples):
+        t0 = clock()
+        spans.append(clock() - t0)
+    return float(statistics.median(spans))
+
+
+def per_call_ns(fn: Callable[[Any], Any], inputs: Sequence[Any], passes: int, overhead: float) -> list[float]:
+    clock = time.perf_counter_ns
+    out: list[float] = []
+    for _ in range(passes):
+        for x in inputs:
+            t0 = clock()
+            fn(x)
+            out.append(clock() - t0 - overhead)
+    return out
+
+
+def loop_per_second(fn: Callable[[Any], Any], inputs: Sequence[Any], passes: int) -> float:
+    best = float("inf")
+    for _ in range(passes):
+        t0 = time.perf_counter()
+        for x in inputs:
+            fn(x)
+        best = min(best, time.perf_counter() - t0)
+    return len(inputs) / best if best > 0 else float("inf")
+
+
+def measure(fn: Callable[[Any], Any], inputs: Sequence[Any], passes: int = 3, overhead: float | None = None) -> Stats:
+    """Median and p99 of single calls, and calls per second of a plain loop."""
+    if overhead is None:
+        overhead = timer_overhead_ns()
+    samples = sorted(per_call_ns(fn, inputs, passes, overhead))
+    median = samples[len(samples) // 2]
+    p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))]
+    return Stats(max(median, 0.0) / 1000, max(p99, 0.0) / 1000, loop_per_second(fn, inputs, passes))
+
+
+def fmt_us(value: float) -> str:
+    if value >= 100:
+        return f"{value:,.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def fmt_rate(value: float) -> str:
+    if value >= 1e6:
+        return f"{value / 1e6:.2f} M"
+    if value >= 1e3:
+        return f"{value / 1e3:.0f} k"
+    return f"{value:.0f}"
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A GitHub-flavoured Markdown table (first column left, others right-aligned)."""
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(header)]
+    lines = ["| " + " | ".join(str(h).ljust(w) for h, w in zip(header, widths)) + " |"]
+    lines.append("|" + "|".join(("-" * (w + 1) + ":") if i else (":" + "-" * (w + 1)) for i, w in enumerate(widths)) + "|")
+    for r in rows:
+        cells = [str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths))]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
