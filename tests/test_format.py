@@ -222,6 +222,14 @@ def test_cli_keeps_file_permissions(policy_dir: Callable[..., Path]) -> None:
     assert [p.name for p in root.iterdir()] == ["a.policy"]  # no temporary file left behind
 
 
+def test_cli_writes_through_symbolic_links(policy_dir: Callable[..., Path]) -> None:
+    root = policy_dir({"real/a.policy": MESSY})
+    (root / "link.policy").symlink_to(root / "real" / "a.policy")
+    assert main(["fmt", str(root / "link.policy")]) == 0
+    assert (root / "link.policy").is_symlink()
+    assert (root / "real" / "a.policy").read_text(encoding="utf-8") == TIDY
+
+
 def test_cli_check_lists_files_and_writes_nothing(policy_dir: Callable[..., Path], capsys: pytest.CaptureFixture[str]) -> None:
     root = policy_dir({"a.policy": MESSY, "b.policy": TIDY})
     assert main(["fmt", "--check", str(root)]) == 1

@@ -104,7 +104,9 @@ def _read(path: Path, shown: str) -> tuple[bytes, str] | None:
 
 
 def _write(path: Path, text: str) -> None:
-    """Replace ``path`` atomically, keeping its permissions."""
+    """Replace ``path`` atomically, keeping its permissions (through a symbolic
+    link, the file it points to is replaced, not the link)."""
+    path = path.resolve()
     mode = path.stat().st_mode & 0o7777
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
