@@ -122,16 +122,14 @@ def decode(
                     hint="save it as UTF-8 (in most editors: Save As… → Encoding → UTF-8)",
                 )
             ]
-    nul = data.find(b"\x00")
-    if nul != -1:
-        before = _text_before(data, nul)
+    if b"\x00" in data:
+        # No excerpt: the text of a binary file shown on a terminal is noise.
         return None, [
             Diagnostic(
                 "PE003",
-                "this file contains a NUL byte; it looks binary, not like policy text",
-                Span(Source(path, before + "\ufffd"), len(before), len(before) + 1),
+                "this file contains NUL bytes; it looks binary, not like policy text",
+                _nowhere(path),
                 hint=f"only text files ending in `{SUFFIX}` belong in a policy set",
-                label="the first NUL byte",
             )
         ]
     try:
@@ -154,7 +152,7 @@ def decode(
         return None, [_too_large(path, f"{lines:,} lines", f"{limits.max_file_lines:,}")]
     source = Source(path, text)
     if not text.strip():
-        return source, [Diagnostic("PE006", "this file is empty", Span(source, 0, 0), hint="add declarations or delete the file")]
+        return source, [Diagnostic("PE006", "this file is empty", _nowhere(path), hint="add declarations or delete the file")]
     return source, []
 
 

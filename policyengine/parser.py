@@ -967,10 +967,12 @@ def _bare_attribute(site: ErrorSite) -> Explanation | None:
     _in_rule("withdraw when demand.mandatory because x"),
 )
 def _missing_because(site: ErrorSite) -> Explanation | None:
-    if site.top_type == "BECAUSE" and (site.found in ("NAME", "NUMBER") or site.keyword):
+    if site.top_type == "BECAUSE" and (site.found in ("NAME", "NUMBER", "$END") or site.keyword):
         return Explanation(
             "PE101",
-            site.context() + "the reason after `because` must be a quoted text",
+            site.context()
+            + ("the file ends after `because`; " if site.kind == "end" else "")
+            + "the reason after `because` must be a quoted text",
             site.start,
             site.end,
             hint='write `because "…"`',
@@ -1227,6 +1229,9 @@ def explain(site: ErrorSite) -> tuple[str, Explanation]:
     for case in ERROR_EXAMPLES:
         ex = case.explain(site)
         if ex is not None:
+            if site.kind == "end" and ex.code == "PE101":
+                # Whatever was missing, what the author meets is a file that stops short.
+                ex = Explanation(**{**ex.__dict__, "code": "PE103"})
             return case.name, ex
     return "generic", _generic(site)
 

@@ -67,6 +67,7 @@ class _Builder:
         self.diagnostics: list[Diagnostic] = []
         self.depth: dict[int, int] = {}
         self.skipped: set[str] = set()
+        self.too_deep: list[tuple[str, int]] = []  # (rule, offset) of conditions too deep, until the principle
 
     # -- helpers -----------------------------------------------------------
 
@@ -92,18 +93,11 @@ class _Builder:
         return node
 
     def broken_rule(self, name: Token, condition: _Broken) -> None:
-        """rule: "rule" NAME ":" outcome "when" condition "because" string — with a condition too deep"""
+        """rule: "rule" NAME ":" outcome "when" condition "because" string — with a condition too deep.
+
+        The diagnostic waits for the enclosing principle, which names it."""
         self.skipped.add(str(name))
-        start = condition.span.start
-        self.diagnostics.append(
-            Diagnostic(
-                "PE105",
-                f"in rule `{name}`: this condition is nested more than {MAX_DEPTH} levels deep",
-                Span(self.source, start, start + 1),
-                hint="split it into several rules, or remove redundant parentheses and `not`s",
-                label="the nesting starts here",
-            )
-        )
+        self.too_deep.append((str(name), condition.span.start))
 
     # -- strings -------------------------------------------------------------
 
@@ -294,6 +288,17 @@ class _Builder:
     def t_principle(self, span: Span, c: list[Any]) -> ast.Principle:
         """principle: "principle" NAME string "{" rule* "}" """
         rules = tuple(r for r in c[2:] if isinstance(r, ast.Rule))
+        for rule, start in self.too_deep:
+            self.diagnostics.append(
+                Diagnostic(
+                    "PE105",
+                    f"in principle `{c[0]}`, rule `{rule}`: this condition is nested more than {MAX_DEPTH} levels deep",
+                    Span(self.source, start, start + 1),
+                    hint="split it into several rules, or remove redundant parentheses and `not`s",
+                    label="the nesting starts here",
+                )
+            )
+        self.too_deep.clear()
         return ast.Principle(self.ident(c[0]), c[1], rules, span)
 
     # -- vocabulary ------------------------------------------------------------
