@@ -152,18 +152,24 @@ def _typed_value(st: _State, attr: AttributeType, lit: ast.Literal, context: str
             hint = None
             if isinstance(lit, ast.Symbol):
                 hint = did_you_mean(lit.name, ["unknown"]) and "write `unknown` for a value nobody knows"
+            span_text = f" from {attr.lo:g} to {attr.hi:g}" if attr.lo is not None and attr.hi is not None else ""
             st.error(
                 "PE205",
                 f"{context}`{attr.dotted}` is a number, not {_literal_kind(lit)}",
                 lit.span,
-                hint=hint,
+                hint=hint or f"write a number{span_text}" + (", or `unknown`" if attr.unknown_allowed else ""),
             )
             return False, None
         if (attr.lo is not None and lit.value < attr.lo) or (attr.hi is not None and lit.value > attr.hi):
+            scaled = lit.value / 100
+            percent = attr.lo is not None and attr.hi is not None and attr.hi <= 1 and attr.lo <= scaled <= attr.hi
             st.error(
                 "PE214",
                 f"{context}{lit.text} is outside the range of `{attr.dotted}`, {attr.lo:g} to {attr.hi:g}",
                 lit.span,
+                hint=f"did you mean `{scaled:g}`? the scale runs from {attr.lo:g} to {attr.hi:g}, not in percent"
+                if percent
+                else f"write a number from {attr.lo:g} to {attr.hi:g}",
             )
             return False, None
         return True, lit.value
@@ -334,7 +340,7 @@ def check_jurisdictions(st: _State) -> None:
         while cur.member_of is not None and cur.member_of.name in st.jurisdictions and code not in broken:
             nxt = cur.member_of.name
             if nxt in chain:
-                if nxt == code:
+                if nxt == code and code == min(chain):  # one report per cycle, from its first member
                     cycle = " → ".join([*chain, nxt])
                     st.error(
                         "PE207",
@@ -391,7 +397,7 @@ def _resolve_jurisdictions(st: _State, broken: set[str]) -> None:
         seen: dict[str, ast.Demand] = {}
         for dem in j.demands:
             did = dem.name.name
-            dctx = f"in demand `{code}.{did}`: "
+            dctx = f"in {'group' if j.is_group else 'jurisdiction'} `{code}`, demand `{did}`: "
             if did in seen:
                 st.error("PE201", f"demand `{did}` is declared twice in `{code}`", dem.name.span, hint=f"first declared at {seen[did].name.span.location()}")
                 continue
@@ -665,7 +671,7 @@ def check_principles(st: _State) -> None:
         rule_seen: dict[str, ast.Rule] = {}
         for rule in p.rules:
             rid = rule.name.name
-            context = f"in rule `{pid}.{rid}`: "
+            context = f"in principle `{pid}`, rule `{rid}`: "
             if rid in rule_seen:
                 st.error("PE201", f"rule `{rid}` is declared twice in principle `{pid}`", rule.name.span, hint=f"first declared at {rule_seen[rid].name.span.location()}")
                 continue
