@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from policyengine.cli import main
 from policyengine.compile import compile_policy
 from policyengine.diagnostics import CODES, Diagnostic, Severity
+from policyengine.engine import Engine
 from policyengine.lint import ALLOWABLE, LintReport, comments, lint
 from policyengine.pipeline import analyse, analyse_sources
 from policyengine.render import render_plain
@@ -185,3 +189,90 @@ def test_shipped_library_has_no_rule_that_never_matches(library_report: LintRepo
 
 def test_shipped_library_directives_are_well_formed_and_used(library_report: LintReport) -> None:
     assert [str(d) for d in library_report.findings if d.code in ("PE409", "PE410")] == []
+
+
+# --- exactness against brute force -------------------------------------------------------------
+
+KINDS = ["key_disclosure", "channel_block", "user_data", "hotline", "transparency_report"]
+CATEGORIES = ["terrorism", "fraud", "criminal_suspect", "peaceful_protest", "all_users"]
+
+
+@st.composite
+def conditions(draw: st.DrawFn, depth: int = 0) -> str:
+    atoms = [
+        st.lists(st.sampled_from(KINDS), min_size=1, max_size=3, unique=True).map(lambda v: f"demand.kind in {{{', '.join(v)}}}"),
+        st.lists(st.sampled_from(CATEGORIES), min_size=1, max_size=3, unique=True).map(
+            lambda v: f"demand.category not in {{{', '.join(v)}}}"
+        ),
+        st.sampled_from(["court_order", "statute"]).map(lambda v: f"demand.legal_basis == {v}"),
+        st.sampled_from(["<", ">="]).flatmap(
+            lambda op: st.sampled_from([0.4, 0.6]).map(lambda x: f"jurisdiction.rule_of_law {op} {x}")
+        ),
+        st.just("jurisdiction.rule_of_law is unknown"),
+        st.just("demand.mandatory"),
+        st.sampled_from(["RU", "FR"]).map(lambda c: f"jurisdiction.code == {c}"),
+    ]
+    if depth >= 2:
+        return draw(st.one_of(atoms))
+    shape = draw(st.sampled_from(["atom", "and", "or", "not"]))
+    if shape == "atom":
+        return draw(st.one_of(atoms))
+    if shape == "not":
+        return f"not ({draw(conditions(depth + 1))})"
+    parts = draw(st.lists(conditions(depth + 1), min_size=2, max_size=3))
+    return "(" + f" {shape} ".join(parts) + ")"
+
+
+@st.composite
+def policy_sets(draw: st.DrawFn) -> str:
+    rules = draw(st.lists(st.tuples(st.sampled_from(["comply", "negotiate", "withdraw"]), conditions()), min_size=1, max_size=5))
+    body = "\n".join(f'    rule r{n}: {outcome} when {cond} because "x"' for n, (outcome, cond) in enumerate(rules))
+    return (
+        'jurisdiction FR "France" { rule_of_law = 0.72 }\n'
+        'jurisdiction RU "Russia" { rule_of_law = 0.37 }\n'
+        'jurisdiction BY "Belarus" { rule_of_law = 0.37 }\n'
+        'jurisdiction TW "Taiwan" { rule_of_law = unknown }\n'
+        f'principle p "P" {{\n{body}\n}}\n'
+    )
+
+
+@settings(max_examples=25, deadline=None)
+@given(text=policy_sets())
+def test_rule_findings_agree_with_deciding_every_demand(text: str) -> None:
+    """PE401, PE402, PE403 and PE404 against the decisions of every demand in every jurisdiction."""
+    policy_set, diagnostics = analyse_sources([Source("main.policy", text)])
+    if policy_set is None:  # a generated contradiction the validator rejects (PE212)
+        assert all(d.code == "PE212" for d in diagnostics if d.is_error)
+        return
+    engine = Engine(policy_set)
+    report = lint(engine.compiled)
+    voc = policy_set.vocabulary
+    matched: dict[str, set[tuple[object, ...]]] = {r.qualified: set() for r in policy_set.rules}
+    decided: set[str] = set()
+    uncovered: set[str] = set()
+    for code in policy_set.jurisdictions:
+        for kind, cat, lb, mandatory in itertools.product(
+            voc.enums["kind"], voc.enums["category"], voc.enums["legal_basis"], (True, False)
+        ):
+            d = engine.decide(
+                {"jurisdiction": code, "demand": {"kind": kind, "category": cat, "legal_basis": lb, "mandatory": mandatory}}
+            )
+            for r in (*d.reasons, *d.outranked):
+                matched[r.qualified].add((code, kind, cat, lb, mandatory))
+            decided.update(r.qualified for r in d.reasons)
+            if d.default_applied:
+                uncovered.add(kind)
+    by_code: dict[str, set[str]] = {}
+    for f in report.findings:
+        subject = f.message.split("`")[1]
+        by_code.setdefault(f.code, set()).add(subject)
+    assert by_code.get("PE401", set()) == {q for q, m in matched.items() if not m}
+    assert by_code.get("PE402", set()) == {q for q, m in matched.items() if m and q not in decided}
+    rules = {r.qualified: r for r in policy_set.rules}
+    duplicates = {
+        b
+        for a, b in itertools.combinations(sorted(matched), 2)
+        if matched[a] and matched[a] == matched[b] and rules[a].outcome == rules[b].outcome
+    }
+    assert by_code.get("PE403", set()) == duplicates
+    assert by_code.get("PE404", set()) == uncovered
