@@ -771,7 +771,7 @@ def _outcome(site: ErrorSite) -> Explanation | None:
             site.context() + "the outcome comes before `when`",
             site.start,
             site.end,
-            hint="write `rule NAME: withdraw when …` (or `comply`, `negotiate`)",
+            hint=f"write `rule {_rule_name(site)}: withdraw when …` (or `comply`, `negotiate`)",
         )
     return Explanation(
         "PE101",
@@ -780,6 +780,15 @@ def _outcome(site: ErrorSite) -> Explanation | None:
         site.end,
         hint=did_you_mean(site.value, _OUTCOMES) if site.found == "NAME" else None,
     )
+
+
+def _rule_name(site: ErrorSite) -> str:
+    rule = site.frame("rule")
+    return rule.name if rule is not None and rule.name else "no_keys"
+
+
+def _rule_shape(site: ErrorSite) -> str:
+    return f'a rule reads `rule {_rule_name(site)}: withdraw when demand.kind == key_disclosure because "…"`'
 
 
 @_case("missing-colon", _in_rule("").replace("rule r: ", 'rule r withdraw when demand.mandatory because "x"'))
@@ -810,7 +819,7 @@ def _missing_when(site: ErrorSite) -> Explanation | None:
             site.context() + f"write `when`, not `{site.value}`",
             site.start,
             site.end,
-            hint='a rule reads `rule NAME: OUTCOME when CONDITION because "reason"`',
+            hint=_rule_shape(site),
         )
     hint = did_you_mean(site.value, ["when"]) if site.found == "NAME" else None
     return Explanation(
@@ -818,7 +827,7 @@ def _missing_when(site: ErrorSite) -> Explanation | None:
         site.context() + f"expected `when` before the condition, found {_found(site)}",
         site.start,
         site.end,
-        hint=hint or 'a rule reads `rule NAME: OUTCOME when CONDITION because "reason"`',
+        hint=hint or _rule_shape(site),
     )
 
 
