@@ -471,10 +471,12 @@ class CompiledPolicy:
     _residuals: dict[tuple[str, str], tuple[tuple[CompiledRule, Residual], ...]] = field(
         default_factory=dict, repr=False, compare=False
     )
+    #: Compiled explanations, filled by decide.py on first use (rule index → closures).
+    explainers: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state["_residuals"] = {}  # closures do not pickle; the memo refills on use
+        state["_residuals"], state["explainers"] = {}, {}  # closures do not pickle; they refill on use
         return state
 
     @property

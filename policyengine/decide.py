@@ -23,11 +23,11 @@ repeated request costs a dictionary lookup.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from . import ast
-from .compile import CompiledPolicy, CompiledRule, evaluate_atom, literal_value
+from .compile import CompiledPolicy, CompiledRule, compile_condition, evaluate_atom, literal_value
 from .diagnostics import did_you_mean, one_of
 from .decision import Decision, Fact, MarketDecision, Outcome, Reason, Request, Undetermined, show_value
 from .model import AttributeType, DemandModel, JurisdictionModel, Kind, Value
@@ -251,22 +251,133 @@ def _env(jurisdiction: JurisdictionModel, demand: Mapping[str, Value]) -> tuple[
     return env, origins
 
 
+# --- compiled explanations -------------------------------------------------------------
+#
+# collect_facts and fill_template above are the definitions; what follows
+# compiles them once per rule (lazily, into CompiledPolicy.explainers), so that
+# explaining a match does not walk the AST, describe each test again or build
+# an environment of dotted names.  Facts are immutable values: each atom
+# keeps the few it has produced (one per value and origin) and hands the same
+# object out again.
+
+#: Facts kept per atom: enumerations have a handful of values, numbers may not.
+FACTS_PER_ATOM = 256
+_FactsFn = Callable[[Mapping[str, Value], Mapping[str, Value], Mapping[str, str], list[Fact]], None]
+
+
+def _compile_facts(node: ast.Condition, negated: bool = False) -> _FactsFn:
+    """collect_facts(node, …, negated) as a closure over (demand, jurisdiction, origins, out)."""
+    if isinstance(node, ast.Not):
+        return _compile_facts(node.operand, not negated)
+    if isinstance(node, (ast.AllOf, ast.AnyOf)):
+        parts = tuple(_compile_facts(op, negated) for op in node.operands)
+        if isinstance(node, ast.AllOf) != negated:
+
+            def every_part(d: Mapping[str, Value], j: Mapping[str, Value], origins: Mapping[str, str], out: list[Fact]) -> None:
+                for part in parts:
+                    part(d, j, origins, out)
+
+            return every_part
+        truths = tuple(compile_condition(op) for op in node.operands)
+        want_part = not negated
+
+        def parts_that_hold(d: Mapping[str, Value], j: Mapping[str, Value], origins: Mapping[str, str], out: list[Fact]) -> None:
+            for truth, part in zip(truths, parts):
+                if truth(d, j) is want_part:
+                    part(d, j, origins, out)
+
+        return parts_that_hold
+    ref = node.ref  # type: ignore[union-attr]
+    dotted, name, on_demand = ref.dotted, ref.name, ref.scope == "demand"
+    test = describe_test(node, negated)
+    want = not negated
+    known: dict[tuple[type, Value, str | None], Fact] = {}
+
+    def atom(d: Mapping[str, Value], j: Mapping[str, Value], origins: Mapping[str, str], out: list[Fact]) -> None:
+        value = (d if on_demand else j).get(name)
+        if evaluate_atom(node, value) is not want:
+            return
+        origin = origins.get(dotted) or None
+        key = (type(value), value, origin)  # the type too: True == 1
+        fact = known.get(key)
+        if fact is None:
+            fact = Fact(attribute=dotted, value=value, test=test, origin=origin)
+            if len(known) < FACTS_PER_ATOM:
+                known[key] = fact
+        out.append(fact)
+
+    return atom
+
+
+def _compile_because(template: ast.Template) -> Callable[[Mapping[str, Value], Mapping[str, Value]], str]:
+    """fill_template as a closure over (demand, jurisdiction)."""
+    parts = tuple(p if isinstance(p, str) else (p.ref.scope == "demand", p.ref.name) for p in template.parts)
+    if all(isinstance(p, str) for p in parts):
+        text = "".join(parts)  # type: ignore[arg-type]
+        return lambda d, j: text
+
+    def fill(d: Mapping[str, Value], j: Mapping[str, Value]) -> str:
+        return "".join(p if isinstance(p, str) else show_value((d if p[0] else j).get(p[1])) for p in parts)
+
+    return fill
+
+
+def _explainer(compiled: CompiledPolicy, rule: CompiledRule) -> tuple[_FactsFn, Callable[..., str]]:
+    found = compiled.explainers.get(rule.index)
+    if found is None:
+        m = rule.model
+        found = compiled.explainers[rule.index] = (_compile_facts(m.condition), _compile_because(m.because))
+    return found  # type: ignore[no-any-return]
+
+
+def _origins(compiled: CompiledPolicy, jurisdiction: JurisdictionModel) -> dict[str, str]:
+    """Jurisdiction attributes inherited from a group → that group's code (per jurisdiction, once)."""
+    key = ("origins", jurisdiction.code)
+    found = compiled.explainers.get(key)
+    if found is None:
+        found = compiled.explainers[key] = {
+            f"jurisdiction.{k}": o for k, o in jurisdiction.attr_origin.items() if o and o != jurisdiction.code
+        }
+    return found  # type: ignore[no-any-return]
+
+
+def explain_rule(
+    compiled: CompiledPolicy, rule: CompiledRule, jurisdiction: JurisdictionModel, demand: Mapping[str, Value]
+) -> Reason:
+    """The Reason of a rule that holds: the same as _reason(rule, *_env(jurisdiction, demand)), compiled."""
+    facts_of, because_of = _explainer(compiled, rule)
+    jattrs = jurisdiction.attrs
+    facts: list[Fact] = []
+    facts_of(demand, jattrs, _origins(compiled, jurisdiction), facts)
+    m = rule.model
+    return Reason(
+        principle=m.principle,
+        statement=m.statement,
+        rule=m.rule,
+        outcome=_OUTCOMES[m.outcome],
+        because=because_of(demand, jattrs),
+        source=rule.source,
+        facts=tuple(facts),
+    )
+
+
 #: Most memoised Reason/Undetermined objects per engine; past it, they are built anew.
 REASON_CACHE_SIZE = 100_000
 
 
 def _cached_reason(
+    compiled: CompiledPolicy,
     rule: CompiledRule,
     jurisdiction: JurisdictionModel,
     demand: Mapping[str, Value],
     cache: dict[tuple[Any, ...], Any] | None,
 ) -> Reason:
     if cache is None:
-        return _reason(rule, *_env(jurisdiction, demand))
+        return explain_rule(compiled, rule, jurisdiction, demand)
     key = _reason_key(rule, jurisdiction, demand)
     found = cache.get(key)
     if found is None:
-        found = _reason(rule, *_env(jurisdiction, demand))
+        found = explain_rule(compiled, rule, jurisdiction, demand)
         if len(cache) < REASON_CACHE_SIZE:
             cache[key] = found
     return found  # type: ignore[no-any-return]
@@ -353,7 +464,7 @@ def evaluate(
             policy_version=compiled.version,
         )
     top = max(r.severity for r in matched)
-    explained = [_cached_reason(r, jurisdiction, demand, reasons) for r in matched]
+    explained = [_cached_reason(compiled, r, jurisdiction, demand, reasons) for r in matched]
     deciding = tuple(x for r, x in zip(matched, explained) if r.severity == top)
     outranked = tuple(x for r, x in zip(matched, explained) if r.severity != top)
     outcome = deciding[0].outcome
