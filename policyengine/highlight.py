@@ -189,3 +189,17 @@ def highlight_lines(lines: Sequence[str]) -> list[Text]:
             if piece:
                 out[-1].append(safe(piece), style=style)
     return out[: len(lines)] if lines else []
+
+
+def highlight_excerpt(line: str) -> Text:
+    """Highlight one line shown in a diagnostic, which may be a window of a long
+    line with ``…`` where it was cut (the marks are dimmed, not lexed)."""
+    from rich.text import Text
+
+    head = "…" if line.startswith("…") else ""
+    tail = "…" if line.endswith("…") and len(line) > len(head) else ""
+    out = Text()
+    out.append(head, style="dim")
+    out.append_text(highlight_lines([line[len(head) : len(line) - len(tail)]])[0])
+    out.append(tail, style="dim")
+    return out

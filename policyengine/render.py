@@ -272,8 +272,13 @@ def render_human(diagnostics: Sequence[Diagnostic], file: IO[str] | None = None)
         if lay.source_line is not None and lay.carets is not None:
             number, text = lay.source_line
             console.print(Text(f"{pad}|", style="blue"))
-            line = Text(f"{number.rjust(lay.gutter - 1)} | ", style="blue")
-            line.append(text)
+            line = Text()
+            line.append(f"{number.rjust(lay.gutter - 1)} | ", style="blue")
+            # Syntax colours for the source line (styles only: the characters,
+            # and so the carets' alignment, are those of the plain layout).
+            from .highlight import highlight_excerpt
+
+            line.append_text(highlight_excerpt(text))
             console.print(line)
             carets = Text(f"{pad}| ", style="blue")
             carets.append(lay.carets, style=f"bold {colour}")

@@ -243,6 +243,29 @@ def test_explain_colours_the_rule_as_written_but_plain_text_is_unchanged() -> No
     assert "\x1b[1;34mrule\x1b[0m" in captured.get()
 
 
+def test_diagnostics_colour_the_source_line_without_moving_the_carets(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import io
+
+    from policyengine.pipeline import analyse
+    from policyengine.render import render_human, render_plain
+
+    path = tmp_path / "bad.policy"
+    text = 'principle p "P" {\n    rule r: withdraw when demand.kind == key_disclosur because "x"\n}\n'
+    path.write_text(text, encoding="utf-8")
+    _, diagnostics = analyse([str(path)])
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    out = io.StringIO()
+    render_human(diagnostics, file=out)
+    coloured = out.getvalue()
+    assert "\x1b[1;34mrule\x1b[0m" in coloured
+    shown = [re.sub(r"\x1b\[[0-9;]*m", "", line).rstrip() for line in coloured.splitlines()]
+    for line in render_plain(diagnostics[0]).splitlines()[1:4]:
+        assert line in shown
+
+
 # --- the TextMate grammar -------------------------------------------------------------
 
 
