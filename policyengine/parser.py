@@ -60,7 +60,8 @@ _TOP_KEYWORDS = {"PRINCIPLE", "JURISDICTION", "GROUP", "VOCABULARY", "TEST"}
 _CONDITION_START = {"DEMAND", "JURISDICTION", "NOT", "LPAR"}
 _STRINGS = {"STRING", "LONG_STRING"}
 _LITERAL_WORDS = frozenset({"true", "false", "unknown"})
-_KEYWORDS = frozenset(
+#: Every keyword of the language (a word the grammar spells out).
+KEYWORDS = frozenset(
     {
         *("principle", "rule", "when", "because", "jurisdiction", "group", "demand", "vocabulary"),
         *("enum", "extend", "attribute", "test", "market", "by", "default", "in", "not", "and", "or"),
@@ -233,8 +234,8 @@ class ErrorSite:
         if self.kind != "token":
             return ""
         if self.found == "NAME":
-            return self.value.upper() if self.value in _KEYWORDS else ""
-        return self.found if self.value in _KEYWORDS else ""
+            return self.value.upper() if self.value in KEYWORDS else ""
+        return self.found if self.value in KEYWORDS else ""
 
     @property
     def top(self) -> Token | None:
@@ -678,7 +679,7 @@ def _unclosed_set(site: ErrorSite) -> Explanation | None:
     if f is None or f.brace is None:
         return None
     inside = [e for e in site.stack[f.index + 1 :] if isinstance(e, Token)]
-    keyword: str | None = next((str(t) for t in inside if t.type == "NAME" and str(t) in _KEYWORDS - _LITERAL_WORDS), None)
+    keyword: str | None = next((str(t) for t in inside if t.type == "NAME" and str(t) in KEYWORDS - _LITERAL_WORDS), None)
     if keyword is None and site.keyword and site.value not in _LITERAL_WORDS:
         keyword = site.value
     if keyword is None and site.line_of(site.start) == site.line_of(f.brace):
@@ -1465,5 +1466,5 @@ def _declared_names(text: str) -> set[str]:
     declared by appearing there."""
     names = {a or b for a, b in _NAMES_DECLARED.findall(text)}
     if re.search(r"\b(?:vocabulary|enum)\b", text):
-        names |= set(_WORD.findall(text)) - _KEYWORDS
+        names |= set(_WORD.findall(text)) - KEYWORDS
     return names
