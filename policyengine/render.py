@@ -58,6 +58,11 @@ def safe(text: str) -> str:
     return "".join(ch if ch == "\t" or ch.isprintable() else _escape(ch) for ch in text)
 
 
+def _one_line(text: str) -> str:
+    """A message, hint or label as shown on its one line: made safe, tabs as spaces."""
+    return safe(text).replace("\t", " ")
+
+
 def _cells(text: str) -> int:
     """Display width of already-safe text: wide characters count two, combining marks none."""
     if text.isascii():
@@ -162,21 +167,22 @@ class _Lines:
 
 def _layout(d: Diagnostic) -> _Lines:
     ex = excerpt(d)
-    location = safe(d.span.location()) if ex is not None else safe(d.span.path)
+    location = _one_line(d.span.location() if ex is not None else d.span.path)
+    hint = _one_line(d.hint) if d.hint else None
     if ex is None:
-        return _Lines(location, d.severity, d.code, safe(d.message), 1, None, None, None, safe(d.hint) if d.hint else None)
+        return _Lines(location, d.severity, d.code, _one_line(d.message), 1, None, None, None, hint)
     number = str(ex.line)
     carets = " " * ex.caret_at + "^" * ex.caret_width + (" …" if ex.continues else "")
     return _Lines(
         location,
         d.severity,
         d.code,
-        safe(d.message),
+        _one_line(d.message),
         len(number) + 1,
         (number, ex.text),
         carets,
-        safe(d.label) if d.label else None,
-        safe(d.hint) if d.hint else None,
+        _one_line(d.label) if d.label else None,
+        hint,
     )
 
 
