@@ -292,10 +292,11 @@ def _compile_facts(node: ast.Condition, negated: bool = False) -> _FactsFn:
     test = describe_test(node, negated)
     want = not negated
     known: dict[tuple[type, Value, str | None], Fact] = {}
+    holds = compile_condition(node)  # the atom alone: evaluate_atom, without re-reading the AST
 
     def atom(d: Mapping[str, Value], j: Mapping[str, Value], origins: Mapping[str, str], out: list[Fact]) -> None:
         value = (d if on_demand else j).get(name)
-        if evaluate_atom(node, value) is not want:
+        if holds(d, j) is not want:
             return
         origin = origins.get(dotted) or None
         key = (type(value), value, origin)  # the type too: True == 1
@@ -442,9 +443,14 @@ def evaluate(
             matched.append(rule)
         elif r is None:
             unknown.append(rule)
-    undetermined = tuple(_undetermined(r, demand, jattrs, reasons) for r in unknown)
+    undetermined = tuple(_undetermined(r, demand, jattrs, reasons) for r in unknown) if unknown else ()
     chain = jurisdiction.chain
-    shown = {k: v for k, v in demand.items() if v is not None or k not in ("id", "description")}
+    shown = dict(demand)
+    # id and description are shown only when given.
+    if shown.get("id", 0) is None:
+        del shown["id"]
+    if shown.get("description", 0) is None:
+        del shown["description"]
     if not matched:
         summary = "negotiate: no principle covers this demand, so a person reviews it"
         if undetermined:
@@ -463,18 +469,23 @@ def evaluate(
             request=shown,
             policy_version=compiled.version,
         )
-    top = max(r.severity for r in matched)
-    explained = [_cached_reason(compiled, r, jurisdiction, demand, reasons) for r in matched]
-    deciding = tuple(x for r, x in zip(matched, explained) if r.severity == top)
-    outranked = tuple(x for r, x in zip(matched, explained) if r.severity != top)
-    outcome = deciding[0].outcome
+    if len(matched) == 1:  # the common case
+        deciding: tuple[Reason, ...] = (_cached_reason(compiled, matched[0], jurisdiction, demand, reasons),)
+        outranked: tuple[Reason, ...] = ()
+        top_rule = matched[0]
+    else:
+        top = max(r.severity for r in matched)
+        explained = [_cached_reason(compiled, r, jurisdiction, demand, reasons) for r in matched]
+        deciding = tuple(x for r, x in zip(matched, explained) if r.severity == top)
+        outranked = tuple(x for r, x in zip(matched, explained) if r.severity != top)
+        top_rule = next(r for r in matched if r.severity == top)
     first = deciding[0]
     more = f" (+{len(deciding) - 1} more)" if len(deciding) > 1 else ""
     return Decision(
-        outcome=outcome,
+        outcome=first.outcome,
         jurisdiction=jurisdiction.code,
         demand=demand_id,
-        summary=f"{outcome.value}: {first.principle}.{first.rule}{more}: {first.because}",
+        summary=f"{top_rule.model.outcome}: {first.principle}.{first.rule}{more}: {first.because}",
         reasons=deciding,
         outranked=outranked,
         undetermined=undetermined,
