@@ -48,11 +48,12 @@ from .transform import build
 #: Most syntax errors reported for one file; past this the rest of the file is
 #: skipped (by then the author has enough to fix, and the output stays short).
 MAX_SYNTAX_ERRORS = 20
-#: Most tokens in one file.  The parser reads about 80,000 tokens a second
-#: (docs/language.md, "Limits"); a real policy file has one token per 8-10
-#: bytes, so a 1 MiB file has ~120,000.  The cap bounds the time and memory a
-#: hostile file of one-character tokens can cost to a few seconds.
-MAX_TOKENS = 200_000
+#: Most tokens (words, numbers, texts, symbols) in one file.  The parser reads
+#: 50,000-100,000 tokens a second (docs/language.md, "Limits"); real policy
+#: text has about 110 tokens a kilobyte, so a file at the 1 MiB limit of the
+#: loader has ~116,000.  The cap bounds what a hostile file of one-character
+#: tokens can cost to a few seconds, and the memory of its parse tree.
+MAX_TOKENS = 150_000
 
 _OUTCOMES = ("comply", "negotiate", "withdraw")
 _DECLARATIONS = ("principle", "jurisdiction", "group", "vocabulary", "test")
@@ -1325,6 +1326,8 @@ def parse_file(source: Source) -> ParseResult:
                 tokens += 1
                 if tokens > MAX_TOKENS:
                     diagnostics.append(_token_budget_exceeded(source, tok.start_pos or 0))
+                    open_at = next((e.start_pos for e in state.value_stack if isinstance(e, Token)), tok.start_pos)
+                    skipped |= _declared_names(text[open_at or 0 :])
                     tree = _finish(ip)
                     break
                 if tok.type in keywords and text[tok.end_pos or 0 : (tok.end_pos or 0) + 1] in _WORD_CHARS:
