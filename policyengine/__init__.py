@@ -32,10 +32,12 @@ __all__ = [
     "Reason",
     "Request",
     "RequestError",
+    "RequestLimits",
     "StoreStatus",
     "Undetermined",
     "WhatIf",
     "load",
+    "parse_json",
 ]
 
 _WHERE = {
@@ -52,6 +54,8 @@ _WHERE = {
     "RequestError": "decide",
     "PolicyStore": "store",
     "StoreStatus": "store",
+    "RequestLimits": "jsonio",
+    "parse_json": "jsonio",
     "WhatIf": "whatif",
     "Alternative": "whatif",
     "Change": "whatif",
@@ -63,6 +67,7 @@ if TYPE_CHECKING:
     from .decision import Decision, Fact, MarketDecision, Outcome, Reason, Request, Undetermined
     from .diagnostics import PolicyError
     from .engine import Engine, load
+    from .jsonio import RequestLimits, parse_json
     from .store import PolicyStore, StoreStatus
     from .whatif import Alternative, Change, ChangedAttribute, WhatIf
 

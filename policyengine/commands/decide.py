@@ -28,7 +28,7 @@ from .common import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from rich.console import RenderableType
     from rich.text import Text
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from ..decide import RequestError
     from ..decision import Decision, MarketDecision
     from ..engine import Engine
+    from ..jsonio import RequestLimits
 
 NAME = "decide"
 HELP = "decide demands: standing ones of a jurisdiction, a JSON request, or a JSON-lines file"
@@ -71,7 +72,44 @@ def add_arguments(parser: argparse.ArgumentParser, explain: bool = False) -> Non
         default="skip",
         help="with --requests: on a bad line, report it and go on (skip, the default) or stop the run (stop)",
     )
+    _add_limit_arguments(parser)
     add_policies_argument(parser)
+
+
+def _add_limit_arguments(parser: argparse.ArgumentParser) -> None:
+    from ..jsonio import RequestLimits
+
+    default = RequestLimits()
+    parser.add_argument(
+        "--max-request-bytes",
+        metavar="N",
+        type=_positive,
+        default=default.max_bytes,
+        help=f"largest request (one --request file or one --requests line), in bytes (default: {default.max_bytes:,})",
+    )
+    parser.add_argument(
+        "--max-request-depth",
+        metavar="N",
+        type=_positive,
+        default=default.max_depth,
+        help=f"deepest nesting of JSON arrays and objects in a request (default: {default.max_depth})",
+    )
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text.replace("_", "").replace(",", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"`{text}` is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _limits(args: argparse.Namespace) -> RequestLimits:
+    from ..jsonio import RequestLimits
+
+    return RequestLimits(max_bytes=args.max_request_bytes, max_depth=args.max_request_depth)
 
 
 def _fail_on(values: list[str]) -> set[str]:
@@ -85,10 +123,8 @@ def _fail_on(values: list[str]) -> set[str]:
     return out
 
 
-def _read_text(path: str) -> str:
-    from ..jsonio import RequestLimits
-
-    limit = RequestLimits().max_bytes
+def _read_text(path: str, limits: RequestLimits) -> str:
+    limit = limits.max_bytes
     try:
         if path == "-":
             data = sys.stdin.buffer.read(limit + 1)
@@ -177,7 +213,29 @@ def _t(text: str, style: str) -> Text:
 ANSWERED_LINES = 50_000
 
 
-def run_requests(engine: Engine, path: str, on_error: str, fail_on: set[str], trees: bool = False) -> int:
+def _bounded_lines(fh: IO[bytes], limit: int) -> Iterator[tuple[bytes | None, int]]:
+    """The lines of ``fh`` with their length in bytes; a line longer than ``limit``
+    (newline not counted) comes as ``None``: it is read past in chunks, never held
+    whole, so one endless line cannot exhaust memory."""
+    while True:
+        raw = fh.readline(limit + 1)
+        if not raw:
+            return
+        if len(raw) <= limit or raw.endswith(b"\n"):
+            yield raw, len(raw)
+            continue
+        size = len(raw)
+        while True:
+            chunk = fh.readline(1 << 16)
+            size += len(chunk)
+            if not chunk or chunk.endswith(b"\n"):
+                break
+        yield None, size
+
+
+def run_requests(
+    engine: Engine, path: str, on_error: str, fail_on: set[str], trees: bool = False, limits: RequestLimits | None = None
+) -> int:
     """Stream JSON lines: one decision (or error record) per non-blank input line.
 
     Output order is input order, one line out per request line in, so a
@@ -189,8 +247,9 @@ def run_requests(engine: Engine, path: str, on_error: str, fail_on: set[str], tr
     lines are reported on stderr only.
     """
     from ..decide import RequestError
-    from ..jsonio import parse_json
+    from ..jsonio import RequestLimits, parse_json
 
+    limits = limits or RequestLimits()
     name = "<stdin>" if path == "-" else path
     fh, size = _open(path)
     write = sys.stdout.write
@@ -214,12 +273,16 @@ def run_requests(engine: Engine, path: str, on_error: str, fail_on: set[str], tr
         progress.start()
     done = 0
     try:
-        for n, raw in enumerate(fh, 1):
-            done += len(raw)
+        for n, (raw, length) in enumerate(_bounded_lines(fh, limits.max_bytes), 1):
+            done += length
             if progress is not None and n % 1000 == 0:
                 progress.update(task, completed=done)
             try:
+                if raw is None:
+                    raise RequestError("request", f"is a line of {length:,} bytes; the limit is {limits.max_bytes:,}")
                 line = raw.decode("utf-8-sig" if n == 1 else "utf-8")
+            except RequestError as exc:
+                err = exc
             except UnicodeDecodeError as exc:
                 err = RequestError("request", f"is not UTF-8 text (byte {exc.start + 1} of the line)")
             else:
@@ -233,7 +296,7 @@ def run_requests(engine: Engine, path: str, on_error: str, fail_on: set[str], tr
                 if not line.strip():
                     continue
                 try:
-                    decision = decide(parse_json(line))
+                    decision = decide(parse_json(line.rstrip("\r\n"), limits))
                 except RequestError as exc:
                     err = exc
                 else:
@@ -278,7 +341,8 @@ def run(args: argparse.Namespace, explain: bool = False) -> int:
     if engine is None:
         return EXIT_POLICY_ERRORS
     if args.requests:
-        return run_requests(engine, args.requests, args.on_error, fail_on, trees=explain and args.format == "human")
+        trees = explain and args.format == "human"
+        return run_requests(engine, args.requests, args.on_error, fail_on, trees=trees, limits=_limits(args))
     result: Decision | MarketDecision
     try:
         if args.jurisdiction:
@@ -287,7 +351,7 @@ def run(args: argparse.Namespace, explain: bool = False) -> int:
             else:
                 result = engine.market(args.jurisdiction)
         else:
-            result = engine.decide(parse_json(_read_text(args.request)))
+            result = engine.decide(parse_json(_read_text(args.request, _limits(args)), _limits(args)))
     except RequestError as err:
         where = "<stdin>" if args.request == "-" else args.request or args.jurisdiction
         print(f"policyengine {NAME if not explain else 'explain'}: error: {safe(where)}: {safe(str(err))}", file=sys.stderr)
