@@ -4,12 +4,15 @@ Stage contract: :func:`parse_json` turns one JSON document (a request) into
 Python values or raises :class:`~policyengine.decide.RequestError` naming what
 is wrong.  Limits are explicit and configurable (:class:`RequestLimits`):
 document size, nesting depth; NaN and infinities are rejected because no
-policy can reason about them.
+policy can reason about them, and so are unpaired UTF-16 surrogates
+(``"\\ud800"``): JSON lets a string spell one, but no UTF-8 output can carry it,
+so a decision that echoed it could not be written.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +49,28 @@ def _depth(text: str) -> int:
     return deepest
 
 
+#: A \\u escape of a UTF-16 surrogate; paired ones decode to one character.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _unpaired_surrogate(value: Any) -> str | None:
+    """The first string in ``value`` (keys included) that is not valid Unicode text."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                return v
+        elif isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return None
+
+
 def _no_constants(name: str) -> Any:
     raise ValueError(f"`{name}` is not a number JSON allows here")
 
@@ -63,11 +88,17 @@ def parse_json(text: str, limits: RequestLimits = RequestLimits()) -> Any:
         raise RequestError("request", f"is nested more than {limits.max_depth} levels deep")
     try:
         if text.startswith("\ufeff"):  # json.loads rejects a BOM; keep its message
-            return json.loads(text, parse_constant=_no_constants)
-        return _DECODER.decode(text)
+            value = json.loads(text, parse_constant=_no_constants)
+        else:
+            value = _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise RequestError("request", f"is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
     except ValueError as exc:
         raise RequestError("request", str(exc)) from None
     except RecursionError:
         raise RequestError("request", "is nested too deeply") from None
+    # Only a text that spells a surrogate escape needs the walk.
+    if _SURROGATE_ESCAPE.search(text) and (bad := _unpaired_surrogate(value)) is not None:
+        shown = bad.encode("utf-8", "backslashreplace").decode("ascii")[:60]
+        raise RequestError("request", f"has a string with an unpaired surrogate escape: `{shown}`")
+    return value
