@@ -982,8 +982,11 @@ def _missing_because(site: ErrorSite) -> Explanation | None:
         return Explanation(
             "PE101",
             site.context()
-            + ("the file ends after `because`; " if site.kind == "end" else "")
-            + "the reason after `because` must be a quoted text",
+            + (
+                "the file ends after `because`, before the reason"
+                if site.kind == "end"
+                else "the reason after `because` must be a quoted text"
+            ),
             site.start,
             site.end,
             hint='write `because "…"`',
