@@ -139,10 +139,14 @@ def test_missing_directory_is_rejected(tmp_path: Path, policy_dir: Callable[...,
         assert store.decide(KEYS).outcome == "withdraw"
 
 
-def test_unchanged_content_keeps_the_engine_and_its_memo(store_dir: Path) -> None:
+def test_unchanged_content_keeps_the_engine_and_its_memo(store_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import policyengine.store as store_module
+
     with PolicyStore(store_dir) as store:
         engine = store.engine
-        (store_dir / "main.policy").write_text(GOOD, encoding="utf-8")  # same text, new mtime
+        (store_dir / "main.policy").write_text(GOOD.replace("\n", "\r\n"), encoding="utf-8")  # same text, new mtime
+        # Same content: recognised by its hash, without parsing anything.
+        monkeypatch.setattr(store_module, "analyse_sources", None)
         status = store.reload()
         assert status.last_attempt == "unchanged"
         assert store.engine is engine and status.loads == 1
@@ -187,6 +191,7 @@ def test_internal_error_during_reload_keeps_serving(store_dir: Path, monkeypatch
 
     with PolicyStore(store_dir) as store:
         good = store.version
+        write(store_dir, GOOD_2)
         monkeypatch.setattr(store_module, "analyse_sources", boom)
         status = store.reload()
         assert status.internal_error == "RuntimeError: simulated bug" and not status.ok
