@@ -134,8 +134,8 @@ def normalize_demand(compiled: CompiledPolicy, demand: Any) -> dict[str, Value]:
         if not isinstance(key, str) or (key not in known and key not in ("id", "description")):
             name = str(key)[:40]
             raise RequestError(
-                f"demand.{name}",
-                "is not a demand attribute",
+                f"demand.{name}" if name else "demand",
+                "is not a demand attribute" if name else "has an attribute with an empty name",
                 tuple(sorted(known)),
                 did_you_mean(name, known) or f"demand attributes: {one_of(known)}",
             )
@@ -166,6 +166,8 @@ def parse_request(request: Any) -> tuple[str, Mapping[str, Any]]:
     extra = [k for k in request if k not in ("jurisdiction", "demand")]
     if extra:
         name = str(extra[0])[:40]
+        if not name:
+            raise RequestError("request", "has a field with an empty name", ("demand", "jurisdiction"))
         raise RequestError(name, "is not a request field", ("demand", "jurisdiction"), did_you_mean(name, ["jurisdiction", "demand"]))
     if "jurisdiction" not in request:
         raise RequestError("jurisdiction", "is required", hint="an ISO 3166-1 alpha-2 code such as `FR`, or a group code such as `EU`")

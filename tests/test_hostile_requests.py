@@ -78,6 +78,8 @@ BAD_REQUESTS: list[tuple[str, Any, str]] = [
     ("demand-string", {"jurisdiction": "FR", "demand": "user_data"}, "demand"),
     ("unknown-attribute", request(kindd="user_data"), "demand.kindd"),
     ("attribute-not-a-string-key", {"jurisdiction": "FR", "demand": {**GOOD, 1: "x"}}, "demand.1"),
+    ("attribute-empty-name", {"jurisdiction": "FR", "demand": {**GOOD, "": "x"}}, "demand"),
+    ("field-empty-name", {"jurisdiction": "FR", "demand": GOOD, "": "x"}, "request"),
     ("kind-outside-vocabulary", request(kind="nuclear_codes"), "demand.kind"),
     ("kind-number", request(kind=3), "demand.kind"),
     ("kind-object", request(kind={"$ne": None}), "demand.kind"),
@@ -152,7 +154,8 @@ def test_anything_gives_a_decision_or_a_request_error(engine: policyengine.Engin
     try:
         d = engine.decide(value)
     except RequestError as err:
-        assert err.message
+        # The error names a field, and says what is wrong with it.
+        assert err.field and err.message
         return
     assert d.policy_version == engine.version
     json.loads(d.model_dump_json())
