@@ -120,7 +120,21 @@ def _check_value(attr: AttributeType, value: Any) -> Value:
         raise RequestError(field, f"must be a text, not {_json_type(value)}")
     if len(value) > MAX_TEXT:
         raise RequestError(field, f"is {len(value):,} characters long; the limit is {MAX_TEXT:,}")
+    if _not_unicode(value):
+        raise RequestError(field, "contains an unpaired surrogate, which no UTF-8 output can carry")
     return value
+
+
+def _not_unicode(text: str) -> bool:
+    """True for a str that holds lone surrogates (e.g. from ``"\\ud800"`` in JSON):
+    a decision that echoed it could not be written as JSON or UTF-8 text."""
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def normalize_demand(compiled: CompiledPolicy, demand: Any) -> dict[str, Value]:
@@ -176,6 +190,8 @@ def parse_request(request: Any) -> tuple[str, Mapping[str, Any]]:
         raise RequestError("jurisdiction", f"must be a text code such as `FR`, not {_json_type(jurisdiction)}")
     if len(jurisdiction) > 64:
         raise RequestError("jurisdiction", "is longer than any jurisdiction code")
+    if _not_unicode(jurisdiction):
+        raise RequestError("jurisdiction", "contains an unpaired surrogate, which no UTF-8 output can carry")
     if "demand" not in request:
         raise RequestError("demand", "is required", hint='an object such as {"kind": "user_data", "category": "fraud", "legal_basis": "court_order"}')
     return jurisdiction, request["demand"]
@@ -586,7 +602,7 @@ class Decider:
             if hit is not None:
                 return hit
         normal = self._fast_normalize(demand)
-        if normal is None or len(jurisdiction) > 64:
+        if normal is None or len(jurisdiction) > 64 or _not_unicode(jurisdiction):
             return self._decide_slow(request)
         decision = self._evaluate(jurisdiction, normal)
         if self.memo and len(self._memo) < CACHE_SIZE:
@@ -723,7 +739,7 @@ def _fast_check(attr: AttributeType) -> Any:
         return check_number
 
     def check_text(v: Any) -> Any:
-        if type(v) is str and len(v) <= MAX_TEXT:
+        if type(v) is str and len(v) <= MAX_TEXT and not _not_unicode(v):
             return v
         return absent if v is _MISSING else null if v is None else _MISSING
 

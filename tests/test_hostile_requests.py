@@ -99,6 +99,10 @@ BAD_REQUESTS: list[tuple[str, Any, str]] = [
     ("text-huge", request(note="n" * 10_001), "demand.note"),
     ("text-number", request(note=5), "demand.note"),
     ("description-huge", request(description="d" * 10_001), "demand.description"),
+    # Lone surrogates: a Python str can hold one, no JSON or UTF-8 output can.
+    ("jurisdiction-surrogate", {"jurisdiction": "F\ud800", "demand": GOOD}, "jurisdiction"),
+    ("text-surrogate", request(note="x\udfff"), "demand.note"),
+    ("description-surrogate", request(description="\ud83d"), "demand.description"),
 ]
 
 
@@ -132,8 +136,10 @@ def test_unknown_jurisdictions_are_negotiated_not_errors(engine: policyengine.En
     json.loads(d.model_dump_json())
 
 
+# Any text, lone surrogates included (hypothesis leaves those out by default).
+ANY_TEXT = st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=20)
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=20),
+    st.none() | st.booleans() | st.floats() | st.integers() | ANY_TEXT,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5),
     max_leaves=20,
 )
