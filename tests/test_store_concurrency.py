@@ -38,7 +38,7 @@ THREADS = 4
 #: Decisions each thread makes at least (4 × 50,000 = 200,000 in all).
 DECISIONS_PER_THREAD = 50_000
 #: Reloads at least: half of them valid, half broken.
-RELOADS = 60
+RELOADS = 40
 #: Hang guard only (seconds): far above a normal run, which takes a few seconds.
 HANG_GUARD = 240
 
