@@ -129,3 +129,24 @@ def test_policy_errors_are_never_cached(policy_dir: PolicyDir, cache_dir: Path) 
         with pytest.raises(policyengine.PolicyError):
             policyengine.load(root)
     assert entries(cache_dir) == []
+
+
+@pytest.mark.parametrize("text", [TEXT, "principle p {"], ids=["loads", "fails"])
+def test_the_garbage_collector_is_restored_after_a_load(policy_dir: PolicyDir, cache_dir: Path, text: str) -> None:
+    import gc
+
+    assert gc.isenabled()
+    try:
+        policyengine.load(policy_dir(text))
+    except policyengine.PolicyError:
+        pass
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        try:
+            policyengine.load(policy_dir(text))
+        except policyengine.PolicyError:
+            pass
+        assert not gc.isenabled()  # a caller's choice is kept
+    finally:
+        gc.enable()
