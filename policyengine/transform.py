@@ -213,8 +213,10 @@ class _Builder:
         text = str(c[0])
         value = float(text)
         if value != value or value in (float("inf"), float("-inf")):
+            # The caret shows the whole literal; the message names it, cut short.
+            shown = text if len(text) <= 30 else text[:27] + "…"
             self.diagnostics.append(
-                Diagnostic("PE108", f"`{text}` is not a finite number", span, hint="write a number such as 0.6")
+                Diagnostic("PE108", f"`{shown}` is not a finite number", span, hint="write a number such as 0.6")
             )
             value = 0.0
         return ast.Number(value, text, span)

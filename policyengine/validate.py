@@ -63,6 +63,19 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     return _did_you_mean(name, pool)
 
 
+#: Longest name quoted whole in a message.  The grammar puts no bound on a
+#: name, and a message that quoted a 10,000-character one would bury the
+#: problem (the caret still underlines all of it).
+MAX_QUOTED_NAME = 60
+_LONG_QUOTE = re.compile(rf"`([^`]{{{MAX_QUOTED_NAME + 1},}})`")
+
+
+def _cut_names(text: str) -> str:
+    if len(text) <= 2 * MAX_QUOTED_NAME:
+        return text
+    return _LONG_QUOTE.sub(lambda m: f"`{m.group(1)[: MAX_QUOTED_NAME - 1]}…`", text)
+
+
 @dataclass
 class _State:
     files: list[ast.PolicyFile]
@@ -79,7 +92,7 @@ class _State:
     tests: list[ast.Test] = field(default_factory=list)
 
     def error(self, code: str, message: str, span: Span, hint: str | None = None, label: str | None = None) -> None:
-        self.diagnostics.append(Diagnostic(code, message, span, hint, label))
+        self.diagnostics.append(Diagnostic(code, _cut_names(message), span, _cut_names(hint) if hint else hint, label))
 
     def decls(self, kind: type) -> Iterable:  # type: ignore[type-arg]
         for f in self.files:

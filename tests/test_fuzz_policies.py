@@ -155,6 +155,38 @@ def test_punctuation_soup(text: str) -> None:
             check_diagnostic(d, {"soup.policy"})
 
 
+# --- regressions found by fuzzing ---------------------------------------------------------------
+
+_LONG = "n" * 10_000
+_BASE = """vocabulary { attribute demand.flag: bool = false }
+principle p "s" { rule r: withdraw when demand.kind == hotline because "x" }
+jurisdiction FR "F" { rule_of_law = 0.5 demand d "x" { kind = hotline; category = fraud; legal_basis = statute } }
+test "t" { FR.d -> withdraw by p.r  market FR -> withdraw }
+"""
+#: Each once gave a message that quoted a 10,000-character name or number whole.
+LONG_LITERALS = {
+    "number": _BASE.replace("0.5", "9" * 10_000),
+    "attribute": _BASE.replace("demand.kind == hotline", f"demand.{_LONG} == hotline"),
+    "enum value": _BASE.replace("== hotline", f"== {_LONG}"),
+    "duplicate principle": _BASE + f'principle {_LONG} "s" {{ }}\nprinciple {_LONG} "s" {{ }}\n',
+    "group": _BASE.replace('jurisdiction FR "F"', f'jurisdiction FR "F" in {_LONG}'),
+    "jurisdiction code": _BASE.replace("jurisdiction FR", f"jurisdiction {_LONG}"),
+    "type": _BASE.replace("bool = false", f"{_LONG} = false"),
+    "assignment": _BASE.replace("rule_of_law = 0.5", f"{_LONG} = 0.5"),
+    "rule in a test": _BASE.replace("by p.r", f"by p.{_LONG}"),
+    "market in a test": _BASE.replace("market FR", f"market {_LONG}"),
+    "enum extension": _BASE.replace("vocabulary {", f"vocabulary {{ extend enum {_LONG} {{ a }}"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LONG_LITERALS))
+def test_messages_cut_long_names(case: str) -> None:
+    _, diagnostics = check_all({"long.policy": LONG_LITERALS[case].encode()})
+    assert diagnostics and any(d["severity"] == "error" for d in diagnostics)
+    for d in diagnostics:
+        assert len(d["hint"] or "") <= MAX_MESSAGE, d["hint"][:100]
+
+
 # --- linear time --------------------------------------------------------------------------------
 
 def _many_places(n: int) -> str:
