@@ -231,7 +231,10 @@ def _atom_allowed(node: ast.Condition, domain: Collection[Value], negated: bool)
 
 
 def allowed_values(
-    node: ast.Condition, domains: Mapping[str, Collection[Value]], negated: bool = False
+    node: ast.Condition,
+    domains: Mapping[str, Collection[Value]],
+    negated: bool = False,
+    memo: dict[tuple[ast.Condition, bool], frozenset[Value]] | None = None,
 ) -> dict[str, frozenset[Value]]:
     """For each indexed attribute the condition constrains, the values at which it may hold.
 
@@ -243,9 +246,9 @@ def allowed_values(
     ``not a or not b`` and loses no precision.
     """
     if isinstance(node, ast.Not):
-        return allowed_values(node.operand, domains, not negated)
+        return allowed_values(node.operand, domains, not negated, memo)
     if isinstance(node, (ast.AllOf, ast.AnyOf)):
-        parts = [allowed_values(op, domains, negated) for op in node.operands]
+        parts = [allowed_values(op, domains, negated, memo) for op in node.operands]
         if isinstance(node, ast.AllOf) != negated:
             # A conjunction is False as soon as one operand is: intersect.
             merged: dict[str, frozenset[Value]] = {}
@@ -261,7 +264,15 @@ def allowed_values(
     domain = domains.get(dotted)
     if domain is None:
         return {}
-    return {dotted: _atom_allowed(node, domain, negated)}
+    if memo is None:
+        return {dotted: _atom_allowed(node, domain, negated)}
+    # The same atom (`demand.kind == user_data`) recurs in many rules; spans
+    # are not part of an atom's equality, so equal atoms share one answer.
+    key = (node, negated)
+    found = memo.get(key)
+    if found is None:
+        found = memo[key] = _atom_allowed(node, domain, negated)
+    return {dotted: found}
 
 
 def _to_bits(indices: list[int]) -> int:
@@ -329,7 +340,8 @@ class RuleIndex:
         self.all = (1 << len(rules)) - 1
         self.kind_attr = kind_attr  # short name of the demand attribute keying the pair lists
         sets = {name: frozenset(values) for name, values in domains.items()}
-        self.allowed = tuple(allowed_values(r.model.condition, sets) for r in rules)
+        memo: dict[tuple[ast.Condition, bool], frozenset[Value]] = {}
+        self.allowed = tuple(allowed_values(r.model.condition, sets, memo=memo) for r in rules)
         constrained: dict[str, dict[Value, list[int]]] = {a: {v: [] for v in dom} for a, dom in domains.items()}
         free: dict[str, list[int]] = {a: [] for a in domains}
         for i, allowed in enumerate(self.allowed):

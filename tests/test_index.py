@@ -117,6 +117,8 @@ def test_compiled_condition_is_kleene_evaluation(cond: ast.Condition, env: dict[
 def test_allowed_values_only_exclude_false(cond: ast.Condition, env: dict[str, Any]) -> None:
     """A value outside the allowed set makes the condition definitely False."""
     allowed = allowed_values(cond, DOMAINS)
+    memo: dict[Any, Any] = {}
+    assert allowed_values(cond, DOMAINS, memo=memo) == allowed == allowed_values(cond, DOMAINS, memo=memo)
     for name, values in allowed.items():
         value = env[name]
         if value is not None and value not in values:
