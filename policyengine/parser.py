@@ -366,7 +366,11 @@ def _site(err: UnexpectedInput, ip: Any, source: Source) -> ErrorSite:
 
 @dataclass(frozen=True)
 class Explanation:
-    """What a case says about an error; ``repair_at`` asks recovery to insert a `}` there."""
+    """What a case says about an error.
+
+    ``repair_at`` asks recovery to insert the missing `}` there: forget the
+    last ``repair_drop`` entries of the parser's stack (a keyword the lexer
+    read as a name), feed the `}`, and go on lexing at ``repair_resume``."""
 
     code: str
     message: str
@@ -375,6 +379,8 @@ class Explanation:
     hint: str | None = None
     label: str | None = None
     repair_at: int | None = None
+    repair_resume: int = 0
+    repair_drop: int = 0
 
 
 @dataclass(frozen=True)
@@ -628,6 +634,12 @@ def _unclosed(site: ErrorSite, where: str) -> Explanation | None:
     return None
 
 
+def _repair(ex: Explanation, text: str, before: int, drop: int) -> Explanation:
+    """``ex``, asking recovery to insert the missing `}` before the keyword at ``before``."""
+    at = _insertion_point(text, before)
+    return Explanation(**{**ex.__dict__, "repair_at": at, "repair_resume": before, "repair_drop": drop})
+
+
 @_case(
     "missing-closing-brace",
     'principle p "Statement" {\n    rule r: comply when demand.mandatory because "x"\n\njurisdiction FR "France" {\n}\n',
@@ -639,15 +651,13 @@ def _missing_brace(site: ErrorSite) -> Explanation | None:
         return _unclosed(site, "at the end of the file")
     if site.keyword in _TOP_KEYWORDS and "RBRACE" in site.accepts:
         ex = _unclosed(site, f"before `{site.value}` on line {site.line_of(site.start)}")
-        at = _insertion_point(site.text, site.start)
-        return ex and Explanation(**{**ex.__dict__, "repair_at": at})
+        return ex and _repair(ex, site.text, site.start, drop=0)
     # `demand b "…" {` inside an unclosed demand.
     inner = site.frame("demand")
     if site.keyword == "DEMAND" and inner is not None and inner.brace is not None and "RBRACE" in site.accepts:
         frames = site.frames[: site.frames.index(inner) + 1]
         ex = _unclosed(ErrorSite(**{**site.__dict__, "frames": frames}), f"before `demand` on line {site.line_of(site.start)}")
-        at = _insertion_point(site.text, site.start)
-        return ex and Explanation(**{**ex.__dict__, "repair_at": at})
+        return ex and _repair(ex, site.text, site.start, drop=0)
     # The same where the lexer read `demand` as an attribute name: the error
     # comes at the name after it.
     top = site.top
@@ -664,8 +674,7 @@ def _missing_brace(site: ErrorSite) -> Explanation | None:
         frames = site.frames[: site.frames.index(inner) + 1]
         where = f"before `{top}` on line {site.line_of(top.start_pos or 0)}"
         ex = _unclosed(ErrorSite(**{**site.__dict__, "frames": frames}), where)
-        at = _insertion_point(site.text, top.start_pos or 0)
-        return ex and Explanation(**{**ex.__dict__, "repair_at": at})
+        return ex and _repair(ex, site.text, top.start_pos or 0, drop=1)
     return None
 
 
@@ -1416,16 +1425,13 @@ def _recover(ip: Any, site: ErrorSite, ex: Explanation, skipped: set[str]) -> in
     text = site.text
     stack_len = len(ip.parser_state.value_stack)
     if ex.repair_at is not None and site.kind == "token":
-        # A missing `}`: give the parser the `}` it lacked, then re-read the token.
-        resume = site.start if site.keyword in _TOP_KEYWORDS else (site.top.start_pos if site.top is not None else site.start)
-        if site.keyword not in _TOP_KEYWORDS:
-            _truncate(ip, stack_len - 1)  # the keyword read as a name
-        closer = Token("RBRACE", "}", ex.repair_at, *site.source.line_col(ex.repair_at), end_pos=ex.repair_at)
-        try:
+        # A missing `}`: give the parser the `}` it lacked, then re-read the keyword.
+        if ex.repair_drop:
+            _truncate(ip, stack_len - ex.repair_drop)
+        if "RBRACE" in ip.accepts():  # feeding a token the state refuses would corrupt it
+            closer = Token("RBRACE", "}", ex.repair_at, *site.source.line_col(ex.repair_at), end_pos=ex.repair_at)
             ip.feed_token(closer)
-            return resume
-        except UnexpectedInput:
-            pass  # fall through to skipping
+            return ex.repair_resume
     if site.kind == "end":
         if site.frames:
             skipped |= _declared_names(text[site.frames[0].start :])
