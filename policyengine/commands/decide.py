@@ -211,6 +211,8 @@ def _t(text: str, style: str) -> Text:
 
 #: Distinct request lines whose answers ``--requests`` keeps (see run_requests).
 ANSWERED_LINES = 50_000
+#: Output lines ``--requests`` gathers before one write.
+FLUSH_EVERY = 256
 
 
 def _bounded_lines(fh: IO[bytes], limit: int) -> Iterator[tuple[bytes | None, int]]:
@@ -260,6 +262,16 @@ def run_requests(
     # a repeated line skips JSON parsing and the decision.  Bounded, so a file
     # of distinct lines does not grow memory past it.
     answered: dict[str, tuple[str, bool]] = {}
+    # Output lines are written in batches: one write per line costs more than
+    # the decision it carries when the decision is a memo hit.
+    out: list[str] = []
+
+    def flush() -> None:
+        if out:
+            out.append("")
+            write("\n".join(out))
+            out.clear()
+
     bad = 0
     hit = False
     progress = None
@@ -289,9 +301,10 @@ def run_requests(
                 if show is None:
                     found = answered.get(line)
                     if found is not None:
-                        write(found[0])
-                        write("\n")
+                        out.append(found[0])
                         hit = hit or found[1]
+                        if len(out) >= FLUSH_EVERY:
+                            flush()
                         continue
                 if not line.strip():
                     continue
@@ -305,19 +318,22 @@ def run_requests(
                         show(n, decision)
                     else:
                         text = to_json(decision)  # serialised once per memoised decision
-                        write(text)
-                        write("\n")
+                        out.append(text)
                         if len(answered) < ANSWERED_LINES:
                             answered[line] = (text, failed)
+                        if len(out) >= FLUSH_EVERY:
+                            flush()
                     hit = hit or failed
                     continue
             bad += 1
             if show is None:
-                write(json.dumps(error_record(err, n)) + "\n")
+                out.append(json.dumps(error_record(err, n)))
+                flush()
             print(f"{safe(name)}:{n}: error: {safe(str(err))}", file=sys.stderr)
             if on_error == "stop":
                 return EXIT_USAGE
     finally:
+        flush()
         if progress is not None:
             progress.stop()
         if fh is not sys.stdin.buffer:
