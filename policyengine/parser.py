@@ -31,6 +31,7 @@ rule" echoes of a declaration we could not read.
 
 from __future__ import annotations
 
+import copy
 import functools
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -88,7 +89,6 @@ _SIBLINGS: dict[str, re.Pattern[str]] = {
 }
 #: After a broken assignment of a jurisdiction or group, the next one may follow.
 _NEXT_ASSIGNMENT = re.compile(r"^[ \t]*(demand\b|[A-Za-z_]\w*[ \t]*=)", re.MULTILINE)
-_CLOSING_LINE = re.compile(r"^[ \t]*(\})", re.MULTILINE)
 _NAMES_DECLARED = re.compile(
     r"\b(?:principle|rule|jurisdiction|group|demand|enum)[ \t]+([A-Za-z_]\w*)"
     r"|\battribute[ \t]+(?:demand|jurisdiction)[ \t]*\.[ \t]*([A-Za-z_]\w*)"
@@ -197,6 +197,12 @@ class Frame:
     name: str | None = None
     brace: int | None = None  # offset of its `{`, once opened
     name_end: int = -1
+    closed: bool = False  # its `}` came (an inline test demand goes on with `-> outcome`)
+
+    @property
+    def is_open(self) -> bool:
+        """Whether its `{` is open: a `}` is owed."""
+        return self.brace is not None and not self.closed
 
     def describe(self) -> str | None:
         """How a message names it: "principle `encryption`"; None for constructs too small to name."""
@@ -278,6 +284,18 @@ class ErrorSite:
         return self.source.line_col(offset)[0]
 
 
+#: (keyword, the construct it is in) → the item it opens there.
+_ITEM_KEYWORDS: dict[tuple[str, str | None], str] = {
+    ("RULE", "principle"): "rule",
+    ("DEMAND", "jurisdiction"): "demand",
+    ("DEMAND", "group"): "demand",
+    ("ENUM", "vocabulary"): "enum",
+    ("EXTEND", "vocabulary"): "enum",
+    ("ATTRIBUTE", "vocabulary"): "attribute",
+    ("MARKET", "test"): "expectation",
+}
+
+
 def _frames(stack: Sequence[Any]) -> list[Frame]:
     """The open constructs, read from the tokens left on the parser's value stack.
 
@@ -302,25 +320,29 @@ def _frames(stack: Sequence[Any]) -> list[Frame]:
         t = entry.type
         pos = entry.start_pos or 0
         cur = frames[-1] if frames else None
-        if t in _TOP_KEYWORDS:
+        # A keyword opens a construct only where that construct can stand;
+        # elsewhere `demand` and `jurisdiction` are the scopes of attributes.
+        container = cur.kind if cur is not None and cur.brace is not None and len(frames) == 1 else None
+        if t in _TOP_KEYWORDS and not frames:
             frames = [Frame(t.lower(), pos, i)]
-        elif t in ("RULE", "DEMAND", "ENUM", "ATTRIBUTE", "EXTEND", "MARKET"):
-            if not (t == "ENUM" and prev == "EXTEND"):
-                kind = {"EXTEND": "enum", "MARKET": "expectation"}.get(t, t.lower())
-                frames.append(Frame(kind, pos, i))
+        elif (t, container) in _ITEM_KEYWORDS and not (t == "ENUM" and prev == "EXTEND"):
+            frames.append(Frame(_ITEM_KEYWORDS[(t, container)], pos, i))
         elif t == "NAME" and cur is not None:
             if cur.name is None and cur.brace is None and cur.kind not in ("vocabulary", "test", "set", "assignment"):
                 cur.name = _clip(str(entry))
                 cur.name_end = entry.end_pos or -1
-            elif cur.brace is not None and cur.kind in ("jurisdiction", "group", "demand", "expectation"):
+            elif cur.is_open and cur.kind in ("jurisdiction", "group", "demand", "expectation"):
                 frames.append(Frame("assignment", pos, i, name=_clip(str(entry))))
             elif cur.kind == "test" and cur.brace is not None:
                 frames.append(Frame("expectation", pos, i, name=_clip(str(entry))))
         elif t == "RBRACE":
             # Shifted but not yet reduced (the token after it was the error):
             # the construct it closes is complete.
-            closing = next((k for k in range(len(frames) - 1, -1, -1) if frames[k].brace is not None), None)
-            if closing is not None:
+            closing = next((k for k in range(len(frames) - 1, -1, -1) if frames[k].is_open), None)
+            if closing is not None and frames[closing].kind == "expectation":
+                frames[closing].closed = True
+                del frames[closing + 1 :]
+            elif closing is not None:
                 del frames[closing:]
         elif t == "LBRACE" and cur is not None:
             if prev == "IN":
@@ -618,7 +640,7 @@ def _insertion_point(text: str, before: int) -> int | None:
 def _unclosed(site: ErrorSite, where: str) -> Explanation | None:
     """The innermost construct whose `{` is still open, described as never closed."""
     for f in reversed(site.frames):
-        if f.brace is not None and f.kind not in ("set",):
+        if f.brace is not None and not f.closed and f.kind != "set":
             if f.kind == "expectation":
                 what = f"the test demand for `{f.name}`"
             else:
@@ -634,6 +656,16 @@ def _unclosed(site: ErrorSite, where: str) -> Explanation | None:
     return None
 
 
+#: The keywords that open the items of each container.
+_ITEM_OPENERS: dict[str, frozenset[str]] = {
+    "principle": frozenset({"RULE"}),
+    "jurisdiction": frozenset({"DEMAND"}),
+    "group": frozenset({"DEMAND"}),
+    "vocabulary": frozenset({"ENUM", "EXTEND", "ATTRIBUTE"}),
+    "test": frozenset({"MARKET"}),
+}
+
+
 def _repair(ex: Explanation, text: str, before: int, drop: int) -> Explanation:
     """``ex``, asking recovery to insert the missing `}` before the keyword at ``before``."""
     at = _insertion_point(text, before)
@@ -645,6 +677,7 @@ def _repair(ex: Explanation, text: str, before: int, drop: int) -> Explanation:
     'principle p "Statement" {\n    rule r: comply when demand.mandatory because "x"\n\njurisdiction FR "France" {\n}\n',
     'principle p "Statement" {\n    rule r: comply when demand.mandatory because "x"\n',
     'jurisdiction RU "Russia" {\n    demand a "A" {\n        kind = hotline\n    demand b "B" { kind = hotline }\n}\n',
+    'jurisdiction RU "Russia" {\n    rule_of_law = 0.3\n\njurisdiction FR "France" {\n    rule_of_law = 0.7\n}\n',
 )
 def _missing_brace(site: ErrorSite) -> Explanation | None:
     if site.kind == "end" and "RBRACE" in site.accepts:
@@ -652,25 +685,28 @@ def _missing_brace(site: ErrorSite) -> Explanation | None:
     if site.keyword in _TOP_KEYWORDS and "RBRACE" in site.accepts:
         ex = _unclosed(site, f"before `{site.value}` on line {site.line_of(site.start)}")
         return ex and _repair(ex, site.text, site.start, drop=0)
-    # `demand b "…" {` inside an unclosed demand.
-    inner = site.frame("demand")
-    if site.keyword == "DEMAND" and inner is not None and inner.brace is not None and "RBRACE" in site.accepts:
+    # The keyword of the next item (`demand b "…" {`, `extend enum …`) inside
+    # an item whose `}` is missing.
+    container = site.frames[0].kind if site.frames else ""
+    inner = next((f for f in reversed(site.frames[1:]) if f.is_open and f.kind != "set"), None)
+    if inner is not None and site.keyword in _ITEM_OPENERS.get(container, ()) and "RBRACE" in site.accepts:
         frames = site.frames[: site.frames.index(inner) + 1]
-        ex = _unclosed(ErrorSite(**{**site.__dict__, "frames": frames}), f"before `demand` on line {site.line_of(site.start)}")
+        where = f"before `{site.value}` on line {site.line_of(site.start)}"
+        ex = _unclosed(ErrorSite(**{**site.__dict__, "frames": frames}), where)
         return ex and _repair(ex, site.text, site.start, drop=0)
-    # The same where the lexer read `demand` as an attribute name: the error
-    # comes at the name after it.
+    # The same where the lexer read the keyword as an attribute name: the
+    # error comes at the name after it.
     top = site.top
-    if (
-        site.kind == "token"
-        and top is not None
-        and top.type == "NAME"
-        and str(top) in ("demand", "rule")
-        and "EQUAL" in site.accepts
-        and site.frame("demand", "expectation") is not None
-    ):
-        inner = site.frame("demand", "expectation")
-        assert inner is not None
+    if site.kind != "token" or top is None or top.type != "NAME" or "EQUAL" not in site.accepts:
+        return None
+    top_start = top.start_pos or 0
+    at_line_start = not site.text[site.line_start(top_start) : top_start].strip()
+    if str(top) in _DECLARATIONS and at_line_start:
+        # `jurisdiction MM "…" {` after a jurisdiction whose `}` is missing.
+        where = f"before `{top}` on line {site.line_of(top_start)}"
+        ex = _unclosed(site, where)
+        return ex and _repair(ex, site.text, top_start, drop=1)
+    if str(top).upper() in _ITEM_OPENERS.get(container, ()) and inner is not None and at_line_start:
         frames = site.frames[: site.frames.index(inner) + 1]
         where = f"before `{top}` on line {site.line_of(top.start_pos or 0)}"
         ex = _unclosed(ErrorSite(**{**site.__dict__, "frames": frames}), where)
@@ -839,6 +875,15 @@ def _missing_when(site: ErrorSite) -> Explanation | None:
         site.start,
         site.end,
         hint=hint or _rule_shape(site),
+    )
+
+
+@_case("doubled-operator", _in_rule('withdraw when demand.mandatory and and demand.kind == hotline because "x"'))
+def _doubled_operator(site: ErrorSite) -> Explanation | None:
+    if site.found not in ("AND", "OR") or site.top_type != site.found:
+        return None
+    return Explanation(
+        "PE101", site.context() + f"`{site.value}` is written twice", site.start, site.end, hint=f"remove one `{site.value}`"
     )
 
 
@@ -1436,6 +1481,10 @@ def _recover(ip: Any, site: ErrorSite, ex: Explanation, skipped: set[str]) -> in
         if site.frames:
             skipped |= _declared_names(text[site.frames[0].start :])
         return None
+    if site.keyword not in _TOP_KEYWORDS and _parses_without(ip, site):
+        # A stray token (a doubled `and`, `==` for `=`, a second `{`): what
+        # follows it parses, so only the token itself is skipped.
+        return site.end
     top = _next_top(text, site.start + (0 if site.keyword in _TOP_KEYWORDS else 1))
     if not site.frames:
         # Nothing open: skip the stray text up to the next declaration.
@@ -1451,17 +1500,18 @@ def _recover(ip: Any, site: ErrorSite, ex: Explanation, skipped: set[str]) -> in
         item_start = item.start if item is not None else site.start
         item_index = item.index if item is not None else stack_len
         search_from = max(site.line_start(site.start), item_start + 1) if item is not None else site.end
-        sib = siblings.search(text, search_from)
-        limit = top if top is not None else len(text)
+        # Blocks the broken item has opened (a demand's body, say) and not
+        # closed yet; a set of values is not counted: an unclosed one is
+        # usually the mistake, and sets do not span lines.
+        opened = sum(1 for f in site.frames[1:] if f.is_open and (f.kind != "set" or _set_closes(site)))
+        innermost = site.frames[-1]
+        # (A test line may have no braces at all: only demands and enumerations count.)
+        in_header = item is not None and innermost.brace is None and innermost.kind in ("demand", "enum")
+        if site.found != "LBRACE" and in_header and "LBRACE" in site.accepts and not _brace_later_on_line(site):
+            opened += 1  # the body of the item follows, without its `{`
         _truncate(ip, item_index)
-        if sib is not None and sib.start(1) < limit:
-            skipped |= _declared_names(text[item_start : sib.start(1)])
-            return sib.start(1)
-        closing = [m.start(1) for m in _CLOSING_LINE.finditer(text, site.start, limit)]
-        if not closing:
-            brace = text.rfind("}", site.start, limit)
-            closing = [brace] if brace != -1 else []
-        resume = closing[-1] if closing else limit
+        limit = top if top is not None else len(text)
+        resume = _resume_point(text, site.start, opened, siblings, search_from, limit)
         skipped |= _declared_names(text[item_start:resume])
         return resume
     # A broken header: drop the whole declaration.
@@ -1469,6 +1519,84 @@ def _recover(ip: Any, site: ErrorSite, ex: Explanation, skipped: set[str]) -> in
     end = top if top is not None else len(text)
     skipped |= _declared_names(text[container.start : end])
     return end
+
+
+def _rest_of_line(site: ErrorSite) -> str:
+    """The code after the error on its line, texts and comments taken out."""
+    line_end = site.text.find("\n", site.start)
+    rest = site.text[site.start : len(site.text) if line_end == -1 else line_end]
+    return re.sub(r'"(?:[^"\\\n]|\\.)*"?|#.*', "", rest)
+
+
+def _brace_later_on_line(site: ErrorSite) -> bool:
+    return "{" in _rest_of_line(site)
+
+
+def _set_closes(site: ErrorSite) -> bool:
+    """Whether the set of values open at the error is closed later on its line
+    (an unclosed set is usually the mistake itself, and sets do not span lines)."""
+    return "}" in _rest_of_line(site)
+
+
+#: What moves the brace depth while skipping: texts and comments (whose braces
+#: do not count), and braces.
+_BRACES = re.compile(r'"""(?:[^"\\]|\\.|"(?!""))*(?:"""|\Z)|"(?:[^"\\\n]|\\.)*"?|#[^\n]*|[{}]')
+
+
+def _resume_point(text: str, start: int, opened: int, siblings: re.Pattern[str], search_from: int, limit: int) -> int:
+    """Where to go on after a broken item: the next sibling at the depth of the
+    container's body, or the `}` that closes the container, or ``limit``.
+
+    Braces are counted from the error on (``opened`` of them are open), so a
+    block inside the broken item (a demand whose keyword is missing, say) is
+    skipped whole instead of being read as items of the container."""
+    candidates = [m.start(1) for m in siblings.finditer(text, search_from, limit)]
+    depth = opened
+    pos = start
+    for m in _BRACES.finditer(text, start, limit):
+        while candidates and candidates[0] < m.start():
+            if candidates[0] >= pos and depth == 0:
+                return candidates[0]
+            candidates.pop(0)
+        if m.group() == "{":
+            depth += 1
+        elif m.group() == "}":
+            depth -= 1
+            if depth < 0:
+                return m.start()
+        pos = m.end()
+    while candidates:
+        if candidates[0] >= pos and depth == 0:
+            return candidates[0]
+        candidates.pop(0)
+    return limit
+
+
+#: Tokens after a stray one that must parse for it to be skipped alone.
+_LOOKAHEAD = 6
+
+
+def _parses_without(ip: Any, site: ErrorSite) -> bool:
+    """Whether the next few tokens parse once the unexpected token is left out.
+
+    Tried on a copy of the parser without tree building (so nothing the real
+    parse holds is touched); the copy's lexer starts after the token."""
+    trial = ip.copy(deepcopy_values=False)
+    conf = copy.copy(trial.parser_state.parse_conf)
+    conf.callbacks = {}
+    trial.parser_state.parse_conf = conf
+    _seek(trial, site.source, site.end)
+    fed = 0
+    try:
+        for tok in _tokens(trial):
+            trial.parser_state.feed_token(tok)
+            fed += 1
+            if fed >= _LOOKAHEAD:
+                return True
+        trial.parser_state.feed_token(Token("$END", "", 0, 1, 1), True)
+        return True
+    except (UnexpectedInput, AssertionError):
+        return False
 
 
 def _declared_names(text: str) -> set[str]:
