@@ -20,13 +20,20 @@ How the parser recovers.  One run must report every mistake, once.  Lark's
 interactive LALR parser lets us cut the value and state stacks back to the
 start of the broken construct and go on lexing further on, so recovery
 costs nothing extra: the file is lexed and parsed once, whatever the number
-of errors.  A broken rule, demand, vocabulary item or test expectation is
-dropped up to the next sibling (the next line starting with ``rule``, …);
-a broken header drops its whole declaration up to the next line starting
-with a declaration keyword; a missing ``}`` is repaired by feeding the parser
-the ``}`` it lacked, so the declaration is kept.  The names declared in
-skipped text are returned, so that later stages can hold back "no such
-rule" echoes of a declaration we could not read.
+of errors.  In order of preference:
+
+* a missing ``}`` is repaired: the parser is fed the ``}`` it lacked and the
+  declaration is kept whole;
+* a stray token (a doubled ``and``, ``==`` for ``=``) is skipped alone when
+  the next few tokens parse without it (tried on a copy of the parser);
+* a broken rule, demand, vocabulary entry or test line is dropped up to the
+  next sibling (the next line starting with ``rule``, …) or the ``}`` that
+  closes its container, counting braces so that a block inside the broken
+  item is skipped whole;
+* a broken header drops its declaration up to the next line that starts one.
+
+The names declared in skipped text are returned, so that later stages can
+hold back "no such rule" echoes of a declaration we could not read.
 """
 
 from __future__ import annotations
