@@ -346,13 +346,15 @@ class PolicyStore:
     def request_reload(self) -> None:
         """Ask the background worker to reload soon; returns at once.
 
-        Safe to call from a signal handler: it only puts a token on a
-        :class:`queue.SimpleQueue`, whose ``put`` is reentrant.  Requests that
-        pile up while a reload runs are served by one more reload.
+        Requests that pile up while a reload runs are served by one more
+        reload.  Once the worker runs this takes no lock: it only puts a token
+        on a :class:`queue.SimpleQueue`, whose ``put`` is reentrant, which is
+        what makes it safe inside a signal handler.
         """
         if self._closed.is_set():
             return
-        self._ensure_worker()
+        if self._worker is None:
+            self._ensure_worker()
         self._requests.put(True)
 
     def _ensure_worker(self) -> None:
@@ -394,6 +396,8 @@ class PolicyStore:
         self._ensure_worker()
 
         def handler(signo: int, frame: FrameType | None) -> None:
+            # The worker already runs, so this takes no lock: a signal landing
+            # while the main thread holds any lock of ours cannot deadlock.
             self.request_reload()
 
         previous = signal.signal(signum, handler)
