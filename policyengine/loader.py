@@ -21,10 +21,10 @@ from pathlib import Path
 from .diagnostics import Diagnostic
 from .source import Source, Span
 
-#: Largest policy file read, in bytes.  The parser reads 0.4-0.8 MB of policy
-#: text a second (docs/language.md, "Limits"), so the largest file costs a
-#: second or two; a 10,000-rule policy set (~2.5 MB) is a dozen files of a few
-#: hundred kilobytes.  The shipped library is ~130 KiB in all.
+#: Largest policy file read, in bytes.  The parser reads about 0.8 MB of
+#: policy text a second (docs/language.md, "Limits"), so the largest file
+#: costs a second or so; a 10,000-rule policy set (~2.5 MB) is a dozen files
+#: of a few hundred kilobytes.  The shipped library is ~130 KiB in all.
 MAX_FILE_BYTES = 1024 * 1024
 #: Most lines a policy file may have: ten bytes a line at the byte limit.
 MAX_FILE_LINES = 100_000
