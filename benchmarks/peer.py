@@ -305,7 +305,7 @@ def cedar_contender() -> Contender:
 
 
 def rego_contender() -> Contender:
-    import regopy
+    import regopy  # type: ignore[import-untyped]
 
     interpreter = regopy.Interpreter()
     interpreter.add_module("peer.rego", (WORKLOAD / "peer.rego").read_text(encoding="utf-8"))

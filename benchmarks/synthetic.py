@@ -24,6 +24,7 @@ from __future__ import annotations
 import random
 import string
 from pathlib import Path
+from typing import Any
 
 from .peer import BASES, CATEGORIES, KINDS
 
@@ -209,12 +210,12 @@ def write_policy_set(root: Path, rules: int, jurisdictions: int, seed: int = 7) 
     return written
 
 
-def requests(engine_codes: list[str], n: int, seed: int = 11) -> list[dict[str, object]]:
+def requests(engine_codes: list[str], n: int, seed: int = 11) -> list[dict[str, Any]]:
     """Seeded requests over the given jurisdictions and every kind, category and basis."""
     rng = random.Random(seed)
-    out: list[dict[str, object]] = []
+    out: list[dict[str, Any]] = []
     for _ in range(n):
-        demand: dict[str, object] = {
+        demand: dict[str, Any] = {
             "kind": rng.choice(KINDS),
             "category": rng.choice(CATEGORIES),
             "legal_basis": rng.choice(BASES),
