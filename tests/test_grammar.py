@@ -370,3 +370,18 @@ def test_one_slip_gives_one_or_two_diagnostics() -> None:
         counts.append(len(parsed(text).diagnostics))
     assert max(counts) <= 2, counts
     assert sum(c == 2 for c in counts) <= len(counts) // 10
+
+
+def test_the_cycle_collector_is_resumed_after_a_parse() -> None:
+    import gc
+
+    assert gc.isenabled()
+    parsed(SEVERAL)
+    parsed("")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        parsed(SEVERAL)
+        assert not gc.isenabled()  # a caller's choice is left alone
+    finally:
+        gc.enable()
