@@ -379,14 +379,13 @@ def _site(err: UnexpectedInput, ip: Any, source: Source) -> ErrorSite:
         pos = err.pos_in_stream or 0
         ch = text[pos] if pos < len(text) else ""
         return ErrorSite(source, "character", pos, pos + 1, "", ch, accepts, frames, stack)
-    # The token as quoted in messages; a name of 10,000 characters is clipped.
-    assert isinstance(err, UnexpectedToken)
-    tok = err.token
-    if tok.type == "$END":
+    tok = err.token if isinstance(err, UnexpectedToken) else None
+    if tok is None or tok.type == "$END":
         end = len(text.rstrip())
         return ErrorSite(source, "end", end, end, "$END", "", accepts, frames, stack)
     start = tok.start_pos or 0
     end = tok.end_pos if tok.end_pos is not None else start + len(str(tok))
+    # The token as quoted in messages: a name of 10,000 characters is clipped.
     return ErrorSite(source, "token", start, max(end, start + 1), tok.type, _clip(str(tok)), accepts, frames, stack)
 
 
@@ -1437,14 +1436,20 @@ def _parse_file(source: Source) -> ParseResult:
                 tree = _finish(ip)
                 break
             last_error = site.start
-            name, ex = explain(site)
+            try:
+                name, ex = explain(site)
+            except Exception:  # a bug in a case must cost a good message, not the run
+                name, ex = "generic", _generic(site)
             cases.append(name)
             diagnostics.append(Diagnostic(ex.code, ex.message, Span(source, ex.start, ex.end), ex.hint, ex.label))
             if len(cases) >= MAX_SYNTAX_ERRORS:
                 skipped |= _declared_names(text[site.start :])
                 tree = _finish(ip)
                 break
-            resume = _recover(ip, site, ex, skipped)
+            try:
+                resume = _recover(ip, site, ex, skipped)
+            except Exception:  # a bug in recovery must cost the rest of the file, not the run
+                resume = None
             if resume is None:
                 tree = _finish(ip)
             else:
