@@ -193,7 +193,7 @@ def verdicts(stats: dict[str, Stats], scaling: list[dict[str, Any]], cli: dict[s
 
 
 def build(quick: bool) -> str:
-    passes = 1 if quick else 3
+    passes = 1 if quick else 5
     with tempfile.TemporaryDirectory(prefix="pe-bench-") as tmp:
         workdir = Path(tmp)
         peer_text, stats = peer_section(passes)

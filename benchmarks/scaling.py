@@ -84,8 +84,8 @@ def cold(root: Path) -> dict[str, Any]:
         normal = engine._decider._fast_normalize(r["demand"])
         j = engine.compiled.jurisdictions[r["jurisdiction"]]
         candidates += len(index.candidates(j, normal).select(normal)) if normal is not None else 0
-    warm = measure(engine.decide, reqs, passes=3, overhead=overhead)
-    memo_off = measure(cold_engine.decide, reqs, passes=2, overhead=overhead)
+    warm = measure(engine.decide, reqs, passes=5, overhead=overhead)
+    memo_off = measure(cold_engine.decide, reqs, passes=3, overhead=overhead)
     counter = iter(range(10**9))
 
     def unique_decide(r: dict[str, Any]) -> Any:
@@ -93,7 +93,7 @@ def cold(root: Path) -> dict[str, Any]:
         return engine.decide(r)
 
     unique_reqs = [{"jurisdiction": r["jurisdiction"], "demand": dict(r["demand"])} for r in reqs]  # type: ignore[call-overload]
-    unique = measure(unique_decide, unique_reqs, passes=2, overhead=overhead)
+    unique = measure(unique_decide, unique_reqs, passes=3, overhead=overhead)
     result.update(
         matched_per_decision=matched,
         facts_per_decision=facts,
