@@ -549,7 +549,12 @@ class Decider:
     A second, finer memo keeps each rule's Reason per (rule, jurisdiction,
     values the rule reads), so a miss still reuses explanations.
 
-    ``memo=False`` turns both memos off: every decision is validated, indexed,
+    A third keeps, per demand shape, the decision of the demand without its
+    id and description, which only change the request a decision echoes;
+    requests that each carry a fresh id then cost a copy, not a decision.
+    (It is off when a rule's text reads the id or the description.)
+
+    ``memo=False`` turns the memos off: every decision is validated, indexed,
     evaluated and explained from scratch (for benchmarks, or for callers whose
     requests never repeat and who would rather not hold the memory).  The
     compiled index is kept either way.
@@ -568,6 +573,11 @@ class Decider:
         self._memo: dict[tuple[Any, ...], Decision] = {}
         self._reasons: dict[tuple[Any, ...], Any] | None = {} if memo else None
         self._json: dict[int, tuple[Decision, str]] = {}
+        #: ids of the decisions in the memo (which keeps them alive, so an id
+        #: here always names the memoised object)
+        self._memoised: set[int] = set()
+        texts_read = any(n in ("id", "description") for r in compiled.rules for n in r.demand_reads)
+        self._shapes: dict[tuple[Any, ...], Decision] | None = {} if memo and not texts_read else None
         self._checks = _fast_checks(compiled)
 
     def decide(self, request: Any) -> Decision:
@@ -605,21 +615,31 @@ class Decider:
         if normal is None or len(jurisdiction) > 64 or _not_unicode(jurisdiction):
             return self._decide_slow(request)
         decision = self._evaluate(jurisdiction, normal)
-        if self.memo and len(self._memo) < CACHE_SIZE:
+        if self._memoisable(normal):
             self._memo[key] = decision
+            self._memoised.add(id(decision))
         return decision
+
+    def _memoisable(self, demand: Mapping[str, Value]) -> bool:
+        """Whether to keep a new decision in the memo.  Not when the shape memo
+        made it from an id or a description: those rarely repeat, and keeping
+        them would fill the memo with entries that are never hit."""
+        if not self.memo or len(self._memo) >= CACHE_SIZE:
+            return False
+        return self._shapes is None or (demand["id"] is None and demand["description"] is None)
 
     def to_json(self, decision: Decision) -> str:
         """``decision.model_dump_json()``, serialised once per decision the memo hands out.
 
-        Entries are keyed by the decision object and hold it, so an id is never
-        reused while its entry lives; at most :data:`JSON_CACHE_SIZE` are kept.
+        Only decisions held by the memo are kept (another one cannot come
+        back); entries are keyed by the decision object and hold it, so an id
+        is never reused while its entry lives; at most :data:`JSON_CACHE_SIZE`.
         """
         entry = self._json.get(id(decision))
         if entry is not None and entry[0] is decision:
             return entry[1]
         text = decision.model_dump_json()
-        if self.memo and len(self._json) < JSON_CACHE_SIZE:
+        if id(decision) in self._memoised and len(self._json) < JSON_CACHE_SIZE:
             self._json[id(decision)] = (decision, text)
         return text
 
@@ -636,6 +656,23 @@ class Decider:
         return out
 
     def _evaluate(self, code: str, demand: dict[str, Value]) -> Decision:
+        if self._shapes is not None and (demand["id"] is not None or demand["description"] is not None):
+            # A demand's id and description change nothing but the request the
+            # decision echoes (no rule reads them: checked in __init__), so the
+            # decision of the bare demand is made once per shape and copied
+            # with this request: requests that all carry a fresh id still reuse it.
+            bare = {**demand, "id": None, "description": None}
+            key = (code, *bare.values())  # a normalised demand: the same keys, in the same order
+            base = self._shapes.get(key)
+            if base is None:
+                base = self._evaluate_bare(code, bare)
+                if len(self._shapes) < CACHE_SIZE:
+                    self._shapes[key] = base
+            shown = {k: v for k, v in demand.items() if v is not None or k not in ("id", "description")}
+            return base.model_copy(update={"request": shown})
+        return self._evaluate_bare(code, demand)
+
+    def _evaluate_bare(self, code: str, demand: dict[str, Value]) -> Decision:
         j = self.compiled.jurisdictions.get(code)
         if j is None:
             return unknown_jurisdiction(self.compiled, code, demand)
@@ -645,10 +682,11 @@ class Decider:
         code, raw = parse_request(request)
         demand = normalize_demand(self.compiled, raw)
         decision = self._evaluate(code, demand)
-        if self.memo and isinstance(raw, dict) and len(self._memo) < CACHE_SIZE:
+        if isinstance(raw, dict) and self._memoisable(demand):
             try:
                 key = (code, *[raw.get(n, _MISSING) for n in self._names])
                 self._memo[key] = decision
+                self._memoised.add(id(decision))
             except TypeError:
                 pass
         return decision

@@ -319,7 +319,9 @@ def run_requests(
                     else:
                         text = to_json(decision)  # serialised once per memoised decision
                         out.append(text)
-                        if len(answered) < ANSWERED_LINES:
+                        # A line with an id is almost always unique: not worth keeping.
+                        request = decision.request
+                        if len(answered) < ANSWERED_LINES and request.get("id") is None and request.get("description") is None:
                             answered[line] = (text, failed)
                         if len(out) >= FLUSH_EVERY:
                             flush()
