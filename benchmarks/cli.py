@@ -2,7 +2,9 @@
 
 * one decision: ``policyengine decide --request FILE`` on the peer workload
   (wall time, median of several runs after one that fills the load cache);
-* a batch: ``decide --requests`` on 100,000 JSON lines, timed by the CPU
+* a batch: ``decide --requests`` on 100,000 JSON lines (request shapes
+  repeat, as in a router's traffic), and on 100,000 lines that each carry
+  their own request id (no line repeats), timed by the CPU
   (user + system) the child used, read from ``os.wait4`` so that nothing
   else on the machine counts; the start-up cost of the one-decision run is
   subtracted for the net rate;
@@ -92,10 +94,12 @@ def measure_cli(workdir: Path) -> dict[str, float]:
         "single_cpu_ms": statistics.median(r.cpu_s for r in singles) * 1000,
         "import_ms": import_ms(),
     }
-    for n in (10_000, N_LINES):
-        path = workdir / f"requests-{n}.jsonl"
+    for n, ids in ((10_000, False), (N_LINES, False), (N_LINES, True)):
+        path = workdir / f"requests-{n}{'-ids' if ids else ''}.jsonl"
         with open(path, "w", encoding="utf-8") as fh:
-            for r in peer.requests(n, seed=peer.SEED + 7):
+            for i, r in enumerate(peer.requests(n, seed=peer.SEED + 7)):
+                if ids:  # every line its own request id: no line repeats
+                    r["demand"]["id"] = f"req-{i:06d}"
                 fh.write(json.dumps(r) + "\n")
         peak_file = workdir / "peak.txt"
         with tempfile.TemporaryFile(dir=workdir) as sink:
@@ -106,10 +110,12 @@ def measure_cli(workdir: Path) -> dict[str, float]:
             lines = sum(1 for _ in sink)
         if batch.code != 0 or lines != n:
             raise RuntimeError(f"decide --requests: exit {batch.code}, {lines} lines out of {n}")
-        out[f"batch{n}_cpu_s"] = batch.cpu_s
-        out[f"batch{n}_wall_s"] = batch.wall_s
-        out[f"batch{n}_peak_mb"] = float(peak_file.read_text(encoding="ascii"))
+        label = f"batch{n}{'_ids' if ids else ''}"
+        out[f"{label}_cpu_s"] = batch.cpu_s
+        out[f"{label}_wall_s"] = batch.wall_s
+        out[f"{label}_peak_mb"] = float(peak_file.read_text(encoding="ascii"))
     startup = out["single_cpu_ms"] / 1000
     out["batch_per_cpu_s"] = N_LINES / out[f"batch{N_LINES}_cpu_s"]
     out["batch_per_cpu_s_net"] = N_LINES / max(out[f"batch{N_LINES}_cpu_s"] - startup, 1e-9)
+    out["batch_ids_per_cpu_s_net"] = N_LINES / max(out[f"batch{N_LINES}_ids_cpu_s"] - startup, 1e-9)
     return out

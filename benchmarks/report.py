@@ -150,6 +150,9 @@ def cli_section(workdir: Path) -> tuple[str, dict[str, float]]:
         ["… decisions per CPU second, whole process", fmt_rate(c["batch_per_cpu_s"])],
         ["… decisions per CPU second, start-up subtracted", fmt_rate(c["batch_per_cpu_s_net"])],
         ["… peak RSS, 10,000 lines → 100,000 lines", f"{c['batch10000_peak_mb']:.0f} MB → {c[f'batch{N_LINES}_peak_mb']:.0f} MB"],
+        [f"`decide --requests` {N_LINES:,} lines, each with its own id: CPU", f"{c[f'batch{N_LINES}_ids_cpu_s']:.2f} s"],
+        ["… decisions per CPU second, start-up subtracted", fmt_rate(c["batch_ids_per_cpu_s_net"])],
+        ["… peak RSS", f"{c[f'batch{N_LINES}_ids_peak_mb']:.0f} MB"],
     ]
     return table(["measure", "value"], rows), c
 
