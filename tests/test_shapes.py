@@ -81,3 +81,28 @@ def test_texts_that_show_the_id_keep_it_apart(policy_dir: PolicyDir) -> None:
     assert e._decider._shapes is None
     assert a.reasons[0].because == "request a1: unknown"
     assert b.reasons[0].because == "request b2: d"
+
+
+def test_threads_sharing_one_engine_get_the_fresh_decisions(policy_dir: PolicyDir) -> None:
+    """The memos fill from many threads at once; every answer must still be exact."""
+    import threading
+
+    root = policy_dir(TEXT)
+    shared, fresh = policyengine.load(root), policyengine.load(root, memo=False)
+    work = requests() * 4
+    want = [fresh.decide(r).model_dump_json() for r in work]
+    failures: list[str] = []
+
+    def run(offset: int) -> None:
+        for i in range(len(work)):
+            k = (i + offset) % len(work)
+            d = shared.decide(work[k])
+            if shared.decision_json(d) != want[k]:
+                failures.append(f"{work[k]}")
+
+    threads = [threading.Thread(target=run, args=(n * 7,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
