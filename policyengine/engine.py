@@ -43,6 +43,8 @@ class Engine:
         memo: bool = True,
         compiled: CompiledPolicy | None = None,
     ):
+        # ``compiled`` comes from the load cache with its policy set; one
+        # compiled from another set would decide by the wrong rules.
         if compiled is None or compiled.policy_set is not policy_set:
             compiled = compile_policy(policy_set)
         object.__setattr__(self, "_compiled", compiled)
