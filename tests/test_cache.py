@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -136,17 +137,13 @@ def test_the_garbage_collector_is_restored_after_a_load(policy_dir: PolicyDir, c
     import gc
 
     assert gc.isenabled()
-    try:
+    with contextlib.suppress(policyengine.PolicyError):
         policyengine.load(policy_dir(text))
-    except policyengine.PolicyError:
-        pass
     assert gc.isenabled()
     gc.disable()
     try:
-        try:
+        with contextlib.suppress(policyengine.PolicyError):
             policyengine.load(policy_dir(text))
-        except policyengine.PolicyError:
-            pass
         assert not gc.isenabled()  # a caller's choice is kept
     finally:
         gc.enable()
