@@ -10,7 +10,6 @@ files that differ only in layout parse to equal trees.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 from .source import Span
 
@@ -69,7 +68,7 @@ class Unknown:
     span: Span = _span()
 
 
-Literal = Union[Symbol, Number, Text, Bool, Unknown]
+Literal = Symbol | Number | Text | Bool | Unknown
 
 
 # --- conditions -------------------------------------------------------------
@@ -143,7 +142,7 @@ class AnyOf:
     span: Span = _span()
 
 
-Condition = Union[Comparison, Membership, KnownTest, TruthTest, Not, AllOf, AnyOf]
+Condition = Comparison | Membership | KnownTest | TruthTest | Not | AllOf | AnyOf
 
 
 # --- principles -------------------------------------------------------------
@@ -308,7 +307,7 @@ class MarketExpectation:
     span: Span = _span()
 
 
-Expectation = Union[StandingExpectation, InlineExpectation, MarketExpectation]
+Expectation = StandingExpectation | InlineExpectation | MarketExpectation
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,7 +317,7 @@ class Test:
     span: Span = _span()
 
 
-Declaration = Union[Vocabulary, Principle, Jurisdiction, Test]
+Declaration = Vocabulary | Principle | Jurisdiction | Test
 
 
 @dataclass(frozen=True, slots=True)

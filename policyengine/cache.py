@@ -180,7 +180,7 @@ def _write(folder: Path, key: str, value: Any) -> None:
 
 
 def analyse_cached(
-    paths: PathLike | Sequence[PathLike] | None, limits: Limits = Limits()  # noqa: B008 - immutable
+    paths: PathLike | Sequence[PathLike] | None, limits: Limits = Limits()
 ) -> tuple[PolicySet | None, list[Diagnostic], CompiledPolicy | None]:
     """Like analyse() then compile_policy(), served from the cache when the files are unchanged."""
     sources, read_diags = read_sources(resolve_paths(paths), limits)

@@ -38,7 +38,7 @@ from .model import SEVERITY, AttributeType, JurisdictionModel, Kind, PolicySet, 
 DemandAttrs = Mapping[str, Value]
 #: A partially evaluated condition: a constant (True, False or None for
 #: unknown) or a closure over the demand that returns one.
-Residual = Union[bool, None, Callable[[DemandAttrs], Union[bool, None]]]
+Residual = bool | None | Callable[[DemandAttrs], bool | None]
 
 _OPS: dict[str, Callable[[object, object], bool]] = {
     "==": operator.eq,

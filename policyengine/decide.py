@@ -28,8 +28,8 @@ from typing import Any
 
 from . import ast
 from .compile import CompiledPolicy, CompiledRule, compile_condition, evaluate_atom, literal_value
-from .diagnostics import did_you_mean, one_of
 from .decision import Decision, Fact, MarketDecision, Outcome, Reason, Request, Undetermined, show_value
+from .diagnostics import did_you_mean, one_of
 from .model import AttributeType, DemandModel, JurisdictionModel, Kind, Value
 
 #: Longest text value accepted in a request, in characters.
@@ -162,7 +162,9 @@ def normalize_demand(compiled: CompiledPolicy, demand: Any) -> dict[str, Value]:
         if name in demand:
             continue
         if attr.required:
-            raise RequestError(f"demand.{name}", "is required", attr.values, f"one of {one_of(attr.values)}" if attr.values else None)
+            raise RequestError(
+                f"demand.{name}", "is required", attr.values, f"one of {one_of(attr.values)}" if attr.values else None
+            )
         else:
             out[name] = attr.default if attr.has_default else None
     for name in ("id", "description"):
@@ -182,9 +184,13 @@ def parse_request(request: Any) -> tuple[str, Mapping[str, Any]]:
         name = str(extra[0])[:40]
         if not name:
             raise RequestError("request", "has a field with an empty name", ("demand", "jurisdiction"))
-        raise RequestError(name, "is not a request field", ("demand", "jurisdiction"), did_you_mean(name, ["jurisdiction", "demand"]))
+        raise RequestError(
+            name, "is not a request field", ("demand", "jurisdiction"), did_you_mean(name, ["jurisdiction", "demand"])
+        )
     if "jurisdiction" not in request:
-        raise RequestError("jurisdiction", "is required", hint="an ISO 3166-1 alpha-2 code such as `FR`, or a group code such as `EU`")
+        raise RequestError(
+            "jurisdiction", "is required", hint="an ISO 3166-1 alpha-2 code such as `FR`, or a group code such as `EU`"
+        )
     jurisdiction = request["jurisdiction"]
     if not isinstance(jurisdiction, str):
         raise RequestError("jurisdiction", f"must be a text code such as `FR`, not {_json_type(jurisdiction)}")
@@ -193,7 +199,11 @@ def parse_request(request: Any) -> tuple[str, Mapping[str, Any]]:
     if _not_unicode(jurisdiction):
         raise RequestError("jurisdiction", "contains an unpaired surrogate, which no UTF-8 output can carry")
     if "demand" not in request:
-        raise RequestError("demand", "is required", hint='an object such as {"kind": "user_data", "category": "fraud", "legal_basis": "court_order"}')
+        raise RequestError(
+            "demand",
+            "is required",
+            hint='an object such as {"kind": "user_data", "category": "fraud", "legal_basis": "court_order"}',
+        )
     return jurisdiction, request["demand"]
 
 
@@ -263,9 +273,7 @@ def fill_template(template: ast.Template, env: Mapping[str, Value]) -> str:
 def _env(jurisdiction: JurisdictionModel, demand: Mapping[str, Value]) -> tuple[dict[str, Value], dict[str, str]]:
     env: dict[str, Value] = {f"jurisdiction.{k}": v for k, v in jurisdiction.attrs.items()}
     env.update((f"demand.{k}", v) for k, v in demand.items())
-    origins = {
-        f"jurisdiction.{k}": o for k, o in jurisdiction.attr_origin.items() if o and o != jurisdiction.code
-    }
+    origins = {f"jurisdiction.{k}": o for k, o in jurisdiction.attr_origin.items() if o and o != jurisdiction.code}
     return env, origins
 
 
@@ -405,9 +413,7 @@ def _cached_reason(
 def _undetermined(
     rule: CompiledRule, demand: Mapping[str, Value], jurisdiction: Mapping[str, Value], cache: dict[tuple[Any, ...], Any] | None
 ) -> Undetermined:
-    missing = tuple(
-        a for a in rule.refs if (demand if a.startswith("demand.") else jurisdiction).get(a.split(".", 1)[1]) is None
-    )
+    missing = tuple(a for a in rule.refs if (demand if a.startswith("demand.") else jurisdiction).get(a.split(".", 1)[1]) is None)
     key = ("undetermined", rule.index, missing)
     found = cache.get(key) if cache is not None else None
     if found is None:
@@ -563,7 +569,7 @@ class Decider:
     def __init__(self, compiled: CompiledPolicy, memo: bool = True):
         self.compiled = compiled
         self.memo = memo
-        self._names = tuple(a.name for a in compiled.demand_attrs) + ("id", "description")
+        self._names = (*tuple(a.name for a in compiled.demand_attrs), "id", "description")
         self._keys = frozenset(self._names)
         self._absent = (_MISSING,) * len(self._names)
         self._bools = tuple(a.name for a in compiled.demand_attrs if a.kind is Kind.BOOL)
@@ -798,12 +804,15 @@ def market_outcome(j: JurisdictionModel, decisions: tuple[Decision, ...], versio
     forced = [i for i, d in by_id.items() if d.outcome is Outcome.WITHDRAW and demands[i or ""].attrs.get("mandatory") is True]
     if forced:
         outcome, decisive = Outcome.WITHDRAW, forced
-        why = f"the mandatory demand{'s' if len(forced) > 1 else ''} {', '.join(f'`{i}`' for i in forced)} cannot be reconciled with the principles"
+        names = ", ".join(f"`{i}`" for i in forced)
+        why = f"the mandatory demand{'s' if len(forced) > 1 else ''} {names} cannot be reconciled with the principles"
     else:
         open_ = [i for i, d in by_id.items() if d.outcome is not Outcome.COMPLY]
         if open_:
             outcome, decisive = Outcome.NEGOTIATE, open_
-            why = f"{len(open_)} standing demand{'s' if len(open_) > 1 else ''} need{'' if len(open_) > 1 else 's'} review or refusal: {', '.join(f'`{i}`' for i in open_)}"
+            many = len(open_) > 1
+            names = ", ".join(f"`{i}`" for i in open_)
+            why = f"{len(open_)} standing demand{'s' if many else ''} need{'' if many else 's'} review or refusal: {names}"
         elif decisions:
             outcome, decisive = Outcome.COMPLY, []
             why = "every standing demand can be complied with"

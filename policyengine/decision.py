@@ -12,11 +12,10 @@ is the contract documented in docs/embedding.md.
 from __future__ import annotations
 
 import enum
-from typing import Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
-AttributeValue = Union[bool, float, str, None]
+AttributeValue = bool | float | str | None
 
 
 class Outcome(str, enum.Enum):
@@ -67,7 +66,9 @@ class Request(_Frozen):
     """
 
     jurisdiction: str = Field(description="ISO 3166-1 alpha-2 code or group code, e.g. `FR` or `EU`")
-    demand: dict[str, AttributeValue] = Field(description="demand attributes from the vocabulary, e.g. kind, category, legal_basis")
+    demand: dict[str, AttributeValue] = Field(
+        description="demand attributes from the vocabulary, e.g. kind, category, legal_basis"
+    )
 
 
 class Fact(_Frozen):
@@ -120,8 +121,12 @@ class Decision(_Frozen):
     outranked: tuple[Reason, ...] = Field(default=(), description="matching rules with a less severe outcome")
     undetermined: tuple[Undetermined, ...] = Field(default=(), description="rules not evaluated for lack of a value")
     default_applied: bool = Field(description="no rule matched, so the default (negotiate) applied")
-    jurisdiction_chain: tuple[str, ...] = Field(default=(), description="the jurisdiction and the groups it inherits from, e.g. FR, EU")
-    request: dict[str, AttributeValue] = Field(default_factory=dict, description="the demand attributes decided, defaults applied")
+    jurisdiction_chain: tuple[str, ...] = Field(
+        default=(), description="the jurisdiction and the groups it inherits from, e.g. FR, EU"
+    )
+    request: dict[str, AttributeValue] = Field(
+        default_factory=dict, description="the demand attributes decided, defaults applied"
+    )
     policy_version: str = Field(description="content hash of the policy set that decided")
 
 

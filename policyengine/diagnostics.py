@@ -142,7 +142,7 @@ def one_of(values: Iterable[str], limit: int = 12) -> str:
     """`a`, `b` or `c` — for listing the allowed values in a hint."""
     items = [f"`{v}`" for v in sorted(values)]
     if len(items) > limit:
-        items = items[:limit] + [f"… ({len(items) - limit} more)"]
+        items = [*items[:limit], f"… ({len(items) - limit} more)"]
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + " or " + items[-1]

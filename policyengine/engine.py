@@ -103,13 +103,17 @@ class Engine:
         j = self._compiled.jurisdictions.get(jurisdiction)
         if j is None:
             raise RequestError(
-                "jurisdiction", f"`{jurisdiction[:64]}` is not a loaded jurisdiction", tuple(self._compiled.jurisdictions),
+                "jurisdiction",
+                f"`{jurisdiction[:64]}` is not a loaded jurisdiction",
+                tuple(self._compiled.jurisdictions),
                 did_you_mean(jurisdiction[:64], self._compiled.jurisdictions),
             )
         d = j.demand(demand)
         if d is None:
             ids = tuple(x.id for x in j.demands)
-            raise RequestError("demand", f"`{jurisdiction}` makes no standing demand `{demand[:64]}`", ids, did_you_mean(demand[:64], ids))
+            raise RequestError(
+                "demand", f"`{jurisdiction}` makes no standing demand `{demand[:64]}`", ids, did_you_mean(demand[:64], ids)
+            )
         return self._decider.decide_standing(j, d)
 
     def market(self, jurisdiction: str) -> MarketDecision:

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Union
 
 from . import ast
 from .source import Source, Span
 
 #: The value of an attribute: an enumeration value or text (str), a bool, a
 #: number (float), or None for unknown.
-Value = Union[str, bool, float, None]
+Value = str | bool | float | None
 
 
 class Kind(str, enum.Enum):

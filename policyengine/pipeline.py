@@ -54,7 +54,9 @@ def _echo_of_skipped_text(d: Diagnostic, skipped: set[str]) -> bool:
     return bool(skipped) and d.code in _UNDECLARED_NAME and any(w in skipped for w in _WORD.findall(d.span.text))
 
 
-def analyse_sources(sources: Iterable[Source], read_diags: Iterable[Diagnostic] = ()) -> tuple[PolicySet | None, list[Diagnostic]]:
+def analyse_sources(
+    sources: Iterable[Source], read_diags: Iterable[Diagnostic] = ()
+) -> tuple[PolicySet | None, list[Diagnostic]]:
     diagnostics = list(read_diags)
     all_sources = [*prelude_sources(), *sources]
     files = []
@@ -71,7 +73,9 @@ def analyse_sources(sources: Iterable[Source], read_diags: Iterable[Diagnostic] 
     return policy_set, sorted_diagnostics(diagnostics)
 
 
-def analyse(paths: PathLike | Sequence[PathLike] | None = None, limits: Limits = Limits()) -> tuple[PolicySet | None, list[Diagnostic]]:
+def analyse(
+    paths: PathLike | Sequence[PathLike] | None = None, limits: Limits = Limits()
+) -> tuple[PolicySet | None, list[Diagnostic]]:
     """Read, parse and validate a policy set; every problem comes back as a diagnostic."""
     sources, diags = read_sources(resolve_paths(paths), limits)
     return analyse_sources(sources, diags)

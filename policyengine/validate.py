@@ -101,9 +101,7 @@ class _State:
                     yield d
 
     def vocabulary(self) -> Vocabulary:
-        return Vocabulary(
-            {k: tuple(v) for k, v in self.enums.items()}, dict(self.enum_descriptions), dict(self.attributes)
-        )
+        return Vocabulary({k: tuple(v) for k, v in self.enums.items()}, dict(self.enum_descriptions), dict(self.attributes))
 
 
 # --- typing values ------------------------------------------------------------
@@ -344,7 +342,8 @@ def check_jurisdictions(st: _State) -> None:
                 f"`{j.member_of.name}` is not a group"
                 + (" (it is a jurisdiction)" if parent is not None else " that any file declares"),
                 j.member_of.span,
-                hint=did_you_mean(j.member_of.name, groups) or (f"groups: {one_of(groups)}" if groups else "declare it with `group CODE \"Name\" { … }`"),
+                hint=did_you_mean(j.member_of.name, groups)
+                or (f"groups: {one_of(groups)}" if groups else 'declare it with `group CODE "Name" { … }`'),
             )
             broken.add(code)
     for code in sorted(st.jurisdictions):
@@ -369,9 +368,7 @@ def check_jurisdictions(st: _State) -> None:
     _resolve_jurisdictions(st, broken)
 
 
-def _check_assignments(
-    st: _State, scope: str, assignments: Iterable[ast.Assignment], context: str
-) -> dict[str, Value]:
+def _check_assignments(st: _State, scope: str, assignments: Iterable[ast.Assignment], context: str) -> dict[str, Value]:
     values: dict[str, Value] = {}
     seen: dict[str, ast.Assignment] = {}
     settable = sorted(a.name for a in st.vocabulary().scoped(scope) if not a.builtin)
@@ -387,11 +384,14 @@ def _check_assignments(
                 "PE203",
                 msg,
                 asg.name.span,
-                hint=did_you_mean(name, settable) or f"{scope} attributes: {one_of(settable)}; declare new ones with `attribute {scope}.{name}: …` in a vocabulary",
+                hint=did_you_mean(name, settable)
+                or f"{scope} attributes: {one_of(settable)}; declare new ones with `attribute {scope}.{name}: …` in a vocabulary",
             )
             continue
         if name in seen:
-            st.error("PE201", f"{context}`{name}` is set twice", asg.name.span, hint=f"first set at {seen[name].name.span.location()}")
+            st.error(
+                "PE201", f"{context}`{name}` is set twice", asg.name.span, hint=f"first set at {seen[name].name.span.location()}"
+            )
             continue
         seen[name] = asg
         ok, value = _typed_value(st, attr, asg.value, context)
@@ -412,7 +412,12 @@ def _resolve_jurisdictions(st: _State, broken: set[str]) -> None:
             did = dem.name.name
             dctx = f"in {'group' if j.is_group else 'jurisdiction'} `{code}`, demand `{did}`: "
             if did in seen:
-                st.error("PE201", f"demand `{did}` is declared twice in `{code}`", dem.name.span, hint=f"first declared at {seen[did].name.span.location()}")
+                st.error(
+                    "PE201",
+                    f"demand `{did}` is declared twice in `{code}`",
+                    dem.name.span,
+                    hint=f"first declared at {seen[did].name.span.location()}",
+                )
                 continue
             seen[did] = dem
             dattrs = _check_assignments(st, "demand", dem.assignments, dctx)
@@ -520,7 +525,12 @@ def _check_atom(st: _State, node: ast.Condition, context: str) -> None:
         if attr is None:
             return
         if not attr.testable:
-            st.error("PE216", f"{context}`{attr.dotted}` is text; conditions cannot test it", node.ref.span, hint="text attributes are for `because` texts")
+            st.error(
+                "PE216",
+                f"{context}`{attr.dotted}` is text; conditions cannot test it",
+                node.ref.span,
+                hint="text attributes are for `because` texts",
+            )
             return
         if node.op in _ORDERING and attr.kind is not Kind.NUMBER:
             st.error(
@@ -565,7 +575,8 @@ def _check_atom(st: _State, node: ast.Condition, context: str) -> None:
         if attr is not None and not attr.unknown_allowed:
             st.error(
                 "PE217",
-                f"{context}`{attr.dotted}` always has a value, so `is {'known' if node.known else 'unknown'}` is always {'true' if node.known else 'false'}",
+                f"{context}`{attr.dotted}` always has a value, "
+                f"so `is {'known' if node.known else 'unknown'}` is always {'true' if node.known else 'false'}",
                 node.span,
                 hint="remove the test, or declare the attribute `or unknown`",
             )
@@ -677,7 +688,12 @@ def check_principles(st: _State) -> None:
     for p in st.decls(ast.Principle):
         pid = p.name.name
         if pid in seen:
-            st.error("PE201", f"principle `{pid}` is declared twice", p.name.span, hint=f"it is first declared at {seen[pid].name.span.location()}")
+            st.error(
+                "PE201",
+                f"principle `{pid}` is declared twice",
+                p.name.span,
+                hint=f"it is first declared at {seen[pid].name.span.location()}",
+            )
             continue
         seen[pid] = p
         st.principles[pid] = (p.statement.value, p.span)
@@ -686,7 +702,12 @@ def check_principles(st: _State) -> None:
             rid = rule.name.name
             context = f"in principle `{pid}`, rule `{rid}`: "
             if rid in rule_seen:
-                st.error("PE201", f"rule `{rid}` is declared twice in principle `{pid}`", rule.name.span, hint=f"first declared at {rule_seen[rid].name.span.location()}")
+                st.error(
+                    "PE201",
+                    f"rule `{rid}` is declared twice in principle `{pid}`",
+                    rule.name.span,
+                    hint=f"first declared at {rule_seen[rid].name.span.location()}",
+                )
                 continue
             rule_seen[rid] = rule
             errors_before = sum(d.is_error for d in st.diagnostics)
@@ -740,7 +761,12 @@ def check_tests(st: _State) -> None:
     for t in st.decls(ast.Test):
         name = t.description.value
         if name in seen:
-            st.error("PE201", f"two tests are called \"{name}\"", t.description.span, hint=f"the other is at {seen[name].description.span.location()}")
+            st.error(
+                "PE201",
+                f'two tests are called "{name}"',
+                t.description.span,
+                hint=f"the other is at {seen[name].description.span.location()}",
+            )
         seen[name] = t
         for exp in t.expectations:
             if isinstance(exp, ast.StandingExpectation):
@@ -751,7 +777,11 @@ def check_tests(st: _State) -> None:
                         f"`{j.code}` makes no demand `{exp.demand.name}`",
                         exp.demand.span,
                         hint=did_you_mean(exp.demand.name, [d.id for d in j.demands])
-                        or (f"its demands: {one_of(d.id for d in j.demands)}" if j.demands else f"`{j.code}` has no standing demands"),
+                        or (
+                            f"its demands: {one_of(d.id for d in j.demands)}"
+                            if j.demands
+                            else f"`{j.code}` has no standing demands"
+                        ),
                     )
                 _check_decided_by(st, exp.decided_by, exp.outcome)
             elif isinstance(exp, ast.InlineExpectation):
@@ -761,7 +791,9 @@ def check_tests(st: _State) -> None:
                 given = {a.name.name for a in exp.assignments}
                 missing = [a.name for a in st.vocabulary().scoped("demand") if a.required and a.name not in given]
                 if missing:
-                    st.error("PE213", f"{ctx}{one_of(missing)} {'is' if len(missing) == 1 else 'are'} missing", exp.jurisdiction.span)
+                    st.error(
+                        "PE213", f"{ctx}{one_of(missing)} {'is' if len(missing) == 1 else 'are'} missing", exp.jurisdiction.span
+                    )
                 _check_decided_by(st, exp.decided_by, exp.outcome)
             else:
                 _test_jurisdiction(st, exp.jurisdiction)
