@@ -4,7 +4,8 @@ Stage contract: :func:`parse_json` turns one JSON document (a request) into
 Python values or raises :class:`~policyengine.decide.RequestError` naming what
 is wrong.  Limits are explicit and configurable (:class:`RequestLimits`):
 document size, nesting depth; NaN and infinities are rejected because no
-policy can reason about them, and so are unpaired UTF-16 surrogates
+policy can reason about them; so is an object that names a key twice, which
+says two things at once; and so are unpaired UTF-16 surrogates
 (``"\\ud800"``): JSON lets a string spell one, but no UTF-8 output can carry it,
 so a decision that echoed it could not be written.
 """
@@ -75,9 +76,27 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"`{name}` is not a number JSON allows here")
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object, refused when it names a key twice.
+
+    ``json`` keeps the last of two equal keys silently, so
+    ``{"kind": "user_data", "kind": "key_disclosure"}`` would be decided as a
+    key demand while a reader, or a gateway that keeps the first key, sees a
+    user-data one: a request that says two things is refused, not guessed at.
+    """
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"has the key `{key}` twice in one object; give each key once")
+            seen.add(key)
+    return obj
+
+
 #: Built once: ``json.loads(text, parse_constant=...)`` builds a decoder per call,
 #: which is a third of the cost of reading a small request.
-_DECODER = json.JSONDecoder(parse_constant=_no_constants)
+_DECODER = json.JSONDecoder(parse_constant=_no_constants, object_pairs_hook=_unique_keys)
 
 
 def parse_json(text: str, limits: RequestLimits = RequestLimits()) -> Any:
@@ -88,7 +107,7 @@ def parse_json(text: str, limits: RequestLimits = RequestLimits()) -> Any:
         raise RequestError("request", f"is nested more than {limits.max_depth} levels deep")
     try:
         if text.startswith("\ufeff"):  # json.loads rejects a BOM; keep its message
-            value = json.loads(text, parse_constant=_no_constants)
+            value = json.loads(text, parse_constant=_no_constants, object_pairs_hook=_unique_keys)
         else:
             value = _DECODER.decode(text)
     except json.JSONDecodeError as exc:

@@ -209,6 +209,25 @@ def test_paired_surrogates_are_fine(engine: policyengine.Engine) -> None:
     assert engine.decide(value).request["note"] == "\U0001f600 ok"
 
 
+def test_a_key_given_twice_is_refused_not_last_wins(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # json keeps the last of two equal keys: this request was decided as a key demand (withdraw).
+    text = (
+        '{"jurisdiction": "FR", "demand": {"kind": "user_data", "kind": "key_disclosure", '
+        '"category": "fraud", "legal_basis": "court_order", "users": 1}}'
+    )
+    with pytest.raises(RequestError, match="`kind` twice") as info:
+        parse_json(text)
+    assert info.value.field == "request"
+    with pytest.raises(RequestError, match="`jurisdiction` twice"):
+        parse_json('{"jurisdiction": "FR", "jurisdiction": "RU", "demand": {}}')
+    lines = tmp_path / "twice.jsonl"
+    lines.write_text(json.dumps(request()) + "\n" + text + "\n", encoding="utf-8")
+    assert main(["decide", "--requests", str(lines), "--policies", _policies(tmp_path)]) == 2
+    captured = capsys.readouterr()
+    assert [json.loads(line).get("line") for line in captured.out.splitlines()] == [None, 2]
+    assert "twice.jsonl:2: error: request: has the key `kind` twice" in captured.err
+
+
 def test_a_bom_is_for_files_not_for_json_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(RequestError, match="BOM"):
         parse_json("\ufeff{}")
