@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import importlib
 import os
 import sys
@@ -54,14 +55,32 @@ def build_parser() -> argparse.ArgumentParser:
         mod = _module(name)
         p = sub.add_parser(mod.NAME.replace("_", "-"), help=mod.HELP, description=mod.HELP)
         mod.add_arguments(p)
-        p.set_defaults(_run=mod.run)
+        p.set_defaults(_run=mod.run, _parser=p)
     return parser
+
+
+def _unrecognized(parser: argparse.ArgumentParser, extra: list[str]) -> str:
+    """The message for arguments the command does not take, with a guess for a misspelt option."""
+    message = f"unrecognized arguments: {' '.join(extra)}"
+    options = [o for action in parser._actions for o in action.option_strings if o.startswith("--")]
+    for arg in extra:
+        if arg.startswith("--"):
+            close = difflib.get_close_matches(arg.split("=", 1)[0], options, n=1)
+            if close:
+                return f"{message} (did you mean `{close[0]}`?)"
+    return message
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        # argparse hands a subcommand's unknown arguments up to the top-level
+        # parser, whose error shows the top-level usage and no command name;
+        # the subcommand's own parser reports them instead.
+        args, extra = parser.parse_known_args(argv)
+        if extra:
+            command_parser = getattr(args, "_parser", parser)
+            command_parser.error(_unrecognized(command_parser, extra))
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
     if not getattr(args, "_run", None):

@@ -114,6 +114,16 @@ def test_usage_errors_exit_2(args: list[str], capsys: pytest.CaptureFixture[str]
     assert code == 2 and "usage:" in err
 
 
+def test_an_unknown_option_is_reported_by_its_command(capsys: pytest.CaptureFixture[str]) -> None:
+    # argparse reported it with the top-level usage and `policyengine: error:`, naming no command.
+    code, out, err = run(["decide", "--jurisdiction", "RU", "--fromat", "json"], capsys)
+    assert code == 2 and out == ""
+    assert err.startswith("usage: policyengine decide ")
+    assert "policyengine decide: error: unrecognized arguments: --fromat json (did you mean `--format`?)" in err
+    code, _, err = run(["check", "--strict"], capsys)
+    assert code == 2 and "policyengine check: error: unrecognized arguments: --strict\n" in err
+
+
 def test_default_path_is_the_shipped_library(capsys: pytest.CaptureFixture[str]) -> None:
     if not any(default_policy_dir().rglob("*.policy")):
         pytest.skip("the shipped library is empty")
