@@ -114,7 +114,85 @@ def get_parser() -> Lark:
     (tests/test_grammar.py) rather than at every start.
     """
     grammar = resources.files("policyengine").joinpath("grammar.lark").read_text(encoding="utf-8")
-    return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=False, cache=False)
+    parser = Lark(grammar, parser="lalr", propagate_positions=False, maybe_placeholders=False, cache=False)
+    # The tree-building callback of every grammar rule, used by `parse` and
+    # `parse_interactive` alike; each gets the node positions Lark's
+    # `propagate_positions` would give it (see `_Position`).
+    callbacks: dict[Any, Callable[[list[Any]], Any]] = parser.parser.parser.parser.callbacks
+    for rule, callback in callbacks.items():
+        callbacks[rule] = _positioned(callback)
+    return parser
+
+
+class _Position:
+    """Where a tree node is in the text: what ``propagate_positions=True`` puts in ``tree.meta``, and no more.
+
+    Lark's own propagation also records lines and columns and looks every
+    attribute up by name with a default; it costs about a third of a parse
+    (docs/language.md, "Limits").  Spans need character offsets only (lines
+    and columns are derived from them), so this keeps those, with Lark's
+    rule: a node starts where its first child starts and ends where its last
+    child ends, counting the tokens the tree leaves out (keywords, braces,
+    separators), so that a rule's span starts at `rule` and a principle's ends
+    at its `}`.  The *container* positions are those of the text a node took
+    up before it was inlined (a parenthesised condition, an item of a
+    declaration): the parent's span is measured from them."""
+
+    __slots__ = ("container_end_pos", "container_start_pos", "empty", "end_pos", "start_pos")
+
+    def __init__(self, start: int, end: int):
+        self.start_pos = self.container_start_pos = start
+        self.end_pos = self.container_end_pos = end
+        self.empty = False
+
+
+def _positioned(build_node: Callable[[list[Any]], Any]) -> Callable[[list[Any]], Any]:
+    """``build_node`` (a rule's tree builder), with the node's :class:`_Position` set.
+
+    ``children`` are all the values the rule matched, filtered-out tokens and
+    to-be-inlined trees included.  (This runs once per node of every file: it
+    is written for speed.)"""
+
+    def callback(children: list[Any]) -> Any:
+        node = build_node(children)
+        if type(node) is not Tree:
+            return node
+        start = None
+        for child in children:
+            kind = type(child)
+            if kind is Token:
+                start = child.start_pos
+                break
+            if kind is Tree:
+                pos = child._meta
+                if pos is not None and not pos.empty:
+                    start = pos.container_start_pos
+                    break
+        if start is None:
+            return node  # nothing positioned inside: meta stays empty
+        end: int = start
+        for child in reversed(children):
+            kind = type(child)
+            if kind is Token:
+                end = child.end_pos
+                break
+            if kind is Tree:
+                pos = child._meta
+                if pos is not None and not pos.empty:
+                    end = pos.container_end_pos
+                    break
+        positioned: Any = node  # a `_Position` stands in for Lark's `Meta`
+        pos = positioned._meta
+        if pos is None or pos.empty:
+            positioned._meta = _Position(start, end)
+        else:
+            # A single child passed up in place of its parent (`?rule`): it
+            # keeps its own span and takes on its parent's extent.
+            pos.container_start_pos = start
+            pos.container_end_pos = end
+        return node
+
+    return callback
 
 
 # ---------------------------------------------------------------------------

@@ -319,3 +319,35 @@ def test_line_and_column_are_counted_in_characters() -> None:
     text = 'principle p "é漢字" {\n\trule r: comply when demand.x = 1 because "x"\n}\n'
     _, [d] = parse(Source("t.policy", text))
     assert d.span.text == "=" and (d.span.line, d.span.column) == (2, text.splitlines()[1].index("=") + 1)
+
+
+def _node_spans(tree: Any) -> list[tuple[Any, ...]]:
+    return [(t.data,) if t.meta.empty else (t.data, t.meta.start_pos, t.meta.end_pos) for t in tree.iter_subtrees()]
+
+
+def test_node_positions_are_those_of_larks_propagate_positions() -> None:
+    """The parser sets node positions itself, for speed; they must be exactly
+    Lark's (a keyword, a brace, a separator or parentheses the tree leaves out
+    still count), or every span an author sees would move."""
+    from importlib import resources
+    from pathlib import Path
+
+    from lark import Lark
+
+    from policyengine.parser import get_parser
+
+    grammar = resources.files("policyengine").joinpath("grammar.lark").read_text(encoding="utf-8")
+    reference = Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=False)
+    root = Path(__file__).resolve().parent.parent
+    texts = [p.read_text(encoding="utf-8") for p in sorted((root / "policies").rglob("*.policy"))]
+    texts.append(resources.files("policyengine").joinpath("prelude/vocabulary.policy").read_text(encoding="utf-8"))
+    texts += [
+        "",
+        "vocabulary { enum e { } }",
+        'principle p "s" { rule r: comply when ((not (demand.x)) and (demand.y or demand.z)) because "b" }',
+        'jurisdiction A "A" in G { x = 1; y = 2, demand d "d" { kind = k; } }',
+        'test "t" { A.d -> comply by default  A { kind = k, } -> withdraw by p.r  market A -> negotiate }',
+    ]
+    assert len(texts) > 6
+    for text in texts:
+        assert _node_spans(get_parser().parse(text)) == _node_spans(reference.parse(text))
