@@ -59,10 +59,10 @@ from .transform import build
 #: skipped (by then the author has enough to fix, and the output stays short).
 MAX_SYNTAX_ERRORS = 20
 #: Most tokens (words, numbers, texts, symbols) in one file.  The parser reads
-#: about 85,000 tokens a second (docs/language.md, "Limits"); real policy text
+#: about 110,000 tokens a second (docs/language.md, "Limits"); real policy text
 #: has about 110 tokens a kilobyte, so a file at the 1 MiB limit of the loader
 #: has ~116,000.  The cap bounds what a hostile file of one-character tokens
-#: can cost to about two seconds, and the memory of its parse tree.
+#: can cost to under two seconds, and the memory of its parse tree.
 MAX_TOKENS = 150_000
 
 _OUTCOMES = ("comply", "negotiate", "withdraw")
