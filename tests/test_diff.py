@@ -191,6 +191,13 @@ def test_cli_git_revisions(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert main(["diff", "--git", "no-such-revision", str(policies)]) == 2
     assert "no-such-revision" in capsys.readouterr().err
     assert main(["diff", "--git", "--output=/tmp/x", str(policies)]) == 2
+    capsys.readouterr()
+    # A revision with errors is named as the user named it, not by the temporary checkout.
+    (policies / "main.policy").write_text('principle p "P" { rule r: comply when demand.kynd == hotline because "x" }')
+    git("commit", "-q", "-am", "v3 (broken)")
+    (policies / "main.policy").write_text(AFTER, encoding="utf-8")
+    assert main(["diff", "--git", "HEAD", str(policies)]) == 1
+    assert f"the old policy set ({policies}@HEAD) has errors" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")

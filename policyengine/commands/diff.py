@@ -42,13 +42,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fail-on-change", action="store_true", help="exit 1 when any decision changes")
 
 
-def _load(path: Path | str, label: str) -> Engine | None:
+def _load(path: Path | str, side: str, label: str) -> Engine | None:
+    """Load one side; ``label`` names it as the user did (``DIR@REV``, not the checkout's temporary path)."""
     from ..engine import Engine
     from ..pipeline import analyse
 
     policy_set, diagnostics = analyse(path)
     if policy_set is None:
-        print(f"policyengine diff: the {label} policy set ({path}) has errors:", file=sys.stderr)
+        print(f"policyengine diff: the {side} policy set ({label}) has errors:", file=sys.stderr)
         print_diagnostics(diagnostics, "plain")
         return None
     return Engine(policy_set, diagnostics)
@@ -120,8 +121,8 @@ def run(args: argparse.Namespace) -> int:
                 raise CommandError("give two policy directories, OLD and NEW, or --git REV [DIR]")
             old_path, new_path = args.paths
             before_label, after_label = args.paths
-        before = _load(old_path, "old")
-        after = _load(new_path, "new")
+        before = _load(old_path, "old", before_label)
+        after = _load(new_path, "new", after_label)
         if before is None or after is None:
             return EXIT_POLICY_ERRORS
         diff = diff_engines(before, after)
