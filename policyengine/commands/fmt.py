@@ -49,12 +49,13 @@ class _Run:
     changed: list[str] = field(default_factory=list)
     unchanged: int = 0
     failed: int = 0
+    missing: int = 0  # paths that do not exist or hold no policy files
     bugs: int = 0
 
     def exit_code(self) -> int:
         if self.bugs:
             return EXIT_INTERNAL
-        if self.failed or (self.check and self.changed):
+        if self.failed or self.missing or (self.check and self.changed):
             return EXIT_POLICY_ERRORS
         return EXIT_OK
 
@@ -227,6 +228,8 @@ def _summary(run: _Run) -> str:
     parts = [f"{n(len(run.changed))} {verb}", f"{n(run.unchanged)} unchanged"]
     if run.failed:
         parts.append(f"{n(run.failed)} with errors (left untouched)")
+    if run.missing:
+        parts.append(f"{run.missing} path{'' if run.missing == 1 else 's'} with no policy files")
     if run.bugs:
         parts.append(f"{n(run.bugs)} left untouched by an internal error")
     return ", ".join(parts)
@@ -249,12 +252,12 @@ def run(args: argparse.Namespace) -> int:
             files = _policy_files(root)
             if not files:
                 _missing("PE005", raw, f"no `.policy` files in `{raw}`", "policy files must end in `.policy`")
-                state.failed += 1
+                state.missing += 1
         elif root.exists():
             files = [root]
         else:
             _missing("PE001", raw, f"`{raw}` does not exist", "check the path")
-            state.failed += 1
+            state.missing += 1
             continue
         for file in files:
             resolved = file.resolve()
