@@ -184,6 +184,16 @@ def read_sources(
     diagnostics: list[Diagnostic] = []
     seen: set[Path] = set()
     path_list = [Path(p) for p in paths]
+    if not path_list:
+        diagnostics.append(
+            Diagnostic(
+                "PE005",
+                "no policy files or directories were given",
+                _nowhere("<arguments>"),
+                hint="pass a directory of `.policy` files, or nothing at all for the shipped library",
+            )
+        )
+        return sources, diagnostics
     base = _base(path_list)
     for raw in path_list:
         shown_raw = raw.as_posix()

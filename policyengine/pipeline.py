@@ -39,7 +39,9 @@ def resolve_paths(paths: PathLike | Sequence[PathLike] | None) -> list[PathLike]
         return [default_policy_dir()]
     if isinstance(paths, (str, os.PathLike)):
         return [paths]
-    return list(paths) or [default_policy_dir()]
+    # An empty list is not "no preference": it is a caller that meant to pass
+    # files and passed none, which the loader reports (PE005).
+    return list(paths)
 
 
 #: Codes that say a name is not declared.  After a syntax error the parser
