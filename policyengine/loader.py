@@ -163,10 +163,13 @@ def _text_before(data: bytes, offset: int) -> str:
     return data[:offset].decode("utf-8-sig", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _files(root: Path, problems: list[tuple[Path, OSError]]) -> list[Path]:
-    """The policy files under ``root``, sorted; directories that cannot be listed go to ``problems``."""
+def policy_files(root: Path, problems: list[tuple[Path, OSError]] | None = None) -> list[Path]:
+    """The policy files under ``root``, sorted; hidden files and directories are
+    skipped.  Directories that cannot be listed go to ``problems`` or, without
+    it, are passed over (``fmt`` has nothing to say about them)."""
     found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(root, onerror=lambda exc: problems.append((root, exc)), followlinks=False):
+    onerror = None if problems is None else lambda exc: problems.append((root, exc))
+    for dirpath, dirnames, filenames in os.walk(root, onerror=onerror, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         found.extend(Path(dirpath) / f for f in filenames if f.endswith(SUFFIX) and not f.startswith("."))
     return sorted(found)
@@ -215,7 +218,7 @@ def read_sources(
             continue
         is_dir = raw.is_dir()
         problems: list[tuple[Path, OSError]] = []
-        files = _files(raw, problems) if is_dir else [raw]
+        files = policy_files(raw, problems) if is_dir else [raw]
         for where, problem in problems:
             where_shown = Path(problem.filename).as_posix() if problem.filename else where.as_posix()
             diagnostics.append(

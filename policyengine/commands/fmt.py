@@ -60,18 +60,6 @@ class _Run:
         return EXIT_OK
 
 
-def _policy_files(root: Path) -> list[Path]:
-    """Every ``.policy`` file under ``root``, sorted; hidden files and directories
-    are skipped, as when a policy set is loaded."""
-    from ..loader import SUFFIX
-
-    found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        found.extend(Path(dirpath) / f for f in filenames if f.endswith(SUFFIX) and not f.startswith("."))
-    return sorted(found)
-
-
 def _diagnostics_format() -> str:
     return "human" if sys.stderr.isatty() else "plain"
 
@@ -236,7 +224,7 @@ def _summary(run: _Run) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..loader import default_policy_dir
+    from ..loader import default_policy_dir, policy_files
 
     state = _Run(check=args.check, diff=args.diff)
     paths: list[str] = args.paths or [str(default_policy_dir())]
@@ -249,7 +237,7 @@ def run(args: argparse.Namespace) -> int:
     for raw in paths:
         root = Path(raw)
         if root.is_dir():
-            files = _policy_files(root)
+            files = policy_files(root)
             if not files:
                 _missing("PE005", raw, f"no `.policy` files in `{raw}`", "policy files must end in `.policy`")
                 state.missing += 1
