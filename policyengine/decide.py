@@ -703,7 +703,8 @@ class Decider:
         attrs["description"] = demand.description
         return evaluate(self.compiled, jurisdiction, attrs, demand_id=demand.id, reasons=self._reasons)
 
-    def market(self, code: str) -> MarketDecision:
+    def jurisdiction(self, code: str) -> JurisdictionModel:
+        """The loaded jurisdiction ``code``; a :class:`RequestError` with a did-you-mean if there is none."""
         j = self.compiled.jurisdictions.get(code)
         if j is None:
             raise RequestError(
@@ -712,6 +713,10 @@ class Decider:
                 tuple(self.compiled.jurisdictions),
                 did_you_mean(code[:64], self.compiled.jurisdictions),
             )
+        return j
+
+    def market(self, code: str) -> MarketDecision:
+        j = self.jurisdiction(code)
         decisions = tuple(self.decide_standing(j, d) for d in j.demands)
         return market_outcome(j, decisions, self.compiled.version)
 

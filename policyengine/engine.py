@@ -100,14 +100,7 @@ class Engine:
 
     def standing(self, jurisdiction: str, demand: str) -> Decision:
         """Decide standing demand ``demand`` of ``jurisdiction`` (inherited ones included)."""
-        j = self._compiled.jurisdictions.get(jurisdiction)
-        if j is None:
-            raise RequestError(
-                "jurisdiction",
-                f"`{jurisdiction[:64]}` is not a loaded jurisdiction",
-                tuple(self._compiled.jurisdictions),
-                did_you_mean(jurisdiction[:64], self._compiled.jurisdictions),
-            )
+        j = self._decider.jurisdiction(jurisdiction)
         d = j.demand(demand)
         if d is None:
             ids = tuple(x.id for x in j.demands)
