@@ -56,6 +56,11 @@ def print_diagnostics(diagnostics: Sequence[Diagnostic], fmt: str = "human", fil
         render_human(diagnostics, file=out)
 
 
+def stderr_format() -> str:
+    """How diagnostics are printed to stderr: coloured for a person at a terminal, plain for a log."""
+    return "human" if sys.stderr.isatty() else "plain"
+
+
 def load_engine(paths: Sequence[str] | None) -> Engine | None:
     """Load for a command; on errors print every diagnostic to stderr and return None."""
     from ..diagnostics import PolicyError
@@ -64,5 +69,5 @@ def load_engine(paths: Sequence[str] | None) -> Engine | None:
     try:
         return load(list(paths) if paths else None)
     except PolicyError as err:
-        print_diagnostics(err.diagnostics, "plain" if not sys.stderr.isatty() else "human")
+        print_diagnostics(err.diagnostics, stderr_format())
         return None

@@ -22,7 +22,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .common import EXIT_OK, EXIT_POLICY_ERRORS, CommandError, print_diagnostics
+from .common import EXIT_OK, EXIT_POLICY_ERRORS, CommandError, print_diagnostics, stderr_format
 
 NAME = "fmt"
 HELP = "rewrite policy files in the canonical layout, keeping comments (--check, --diff; - for stdin)"
@@ -60,16 +60,12 @@ class _Run:
         return EXIT_OK
 
 
-def _diagnostics_format() -> str:
-    return "human" if sys.stderr.isatty() else "plain"
-
-
 def _missing(code: str, path: str, message: str, hint: str) -> None:
     """Report a path that gives nothing to format, in the loader's words (PE001, PE005)."""
     from ..diagnostics import Diagnostic
     from ..source import Source, Span
 
-    print_diagnostics([Diagnostic(code, message, Span(Source(path, ""), 0, 0), hint=hint)], _diagnostics_format())
+    print_diagnostics([Diagnostic(code, message, Span(Source(path, ""), 0, 0), hint=hint)], stderr_format())
 
 
 def _read(path: Path, shown: str) -> tuple[bytes, str] | None:
@@ -87,7 +83,7 @@ def _read(path: Path, shown: str) -> tuple[bytes, str] | None:
     source, diagnostics = decode(shown, data, size=size)
     errors = [d for d in diagnostics if d.is_error]
     if source is None or errors:
-        print_diagnostics(errors, _diagnostics_format())
+        print_diagnostics(errors, stderr_format())
         return None
     return data, source.text
 
@@ -146,7 +142,7 @@ def _format(run: _Run, text: str, shown: str) -> str | None:
         return None
     if formatted is None:
         run.failed += 1
-        print_diagnostics(diagnostics, _diagnostics_format())
+        print_diagnostics(diagnostics, stderr_format())
         return None
     return formatted
 
@@ -190,7 +186,7 @@ def _stdin(run: _Run) -> None:
     errors = [d for d in diagnostics if d.is_error]
     if source is None or errors:
         run.failed += 1
-        print_diagnostics(errors, _diagnostics_format())
+        print_diagnostics(errors, stderr_format())
         return
     formatted = _format(run, source.text, "<stdin>")
     if formatted is None:

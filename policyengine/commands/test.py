@@ -12,7 +12,7 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
-from .common import EXIT_OK, EXIT_POLICY_ERRORS, CommandError, console, print_diagnostics
+from .common import EXIT_OK, EXIT_POLICY_ERRORS, CommandError, console, print_diagnostics, stderr_format
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -171,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
         if args.format == "json":
             print_diagnostics(err.diagnostics, "json", file=sys.stdout)
         else:
-            print_diagnostics(err.diagnostics, "human" if sys.stderr.isatty() else "plain")
+            print_diagnostics(err.diagnostics, stderr_format())
             print("the policy set has errors, so its tests were not run", file=sys.stderr)
         return EXIT_POLICY_ERRORS
     report = run_tests(engine, args.run)
