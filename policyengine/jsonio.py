@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .decide import RequestError
+if TYPE_CHECKING:
+    from .decide import RequestError
 
 
 @dataclass(frozen=True)
@@ -99,25 +100,35 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 _DECODER = json.JSONDecoder(parse_constant=_no_constants, object_pairs_hook=_unique_keys)
 
 
+def _bad(message: str) -> RequestError:
+    """The error for a bad request document.  :mod:`.decide` (and pydantic with it)
+    is imported only here: the CLI imports this module for the defaults of
+    ``--max-request-bytes``/``--max-request-depth``, and ``--help``, ``fmt`` or
+    ``check`` should not pay a tenth of a second for that."""
+    from .decide import RequestError
+
+    return RequestError("request", message)
+
+
 def parse_json(text: str, limits: RequestLimits = RequestLimits()) -> Any:
     if len(text) > limits.max_bytes:
-        raise RequestError("request", f"is {len(text):,} characters long; the limit is {limits.max_bytes:,}")
+        raise _bad(f"is {len(text):,} characters long; the limit is {limits.max_bytes:,}")
     # Counting brackets is cheap; scanning strings only when there are many.
     if text.count("[") + text.count("{") > limits.max_depth and _depth(text) > limits.max_depth:
-        raise RequestError("request", f"is nested more than {limits.max_depth} levels deep")
+        raise _bad(f"is nested more than {limits.max_depth} levels deep")
     try:
         if text.startswith("\ufeff"):  # json.loads rejects a BOM; keep its message
             value = json.loads(text, parse_constant=_no_constants, object_pairs_hook=_unique_keys)
         else:
             value = _DECODER.decode(text)
     except json.JSONDecodeError as exc:
-        raise RequestError("request", f"is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+        raise _bad(f"is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
     except ValueError as exc:
-        raise RequestError("request", str(exc)) from None
+        raise _bad(str(exc)) from None
     except RecursionError:
-        raise RequestError("request", "is nested too deeply") from None
+        raise _bad("is nested too deeply") from None
     # Only a text that spells a surrogate escape needs the walk.
     if _SURROGATE_ESCAPE.search(text) and (bad := _unpaired_surrogate(value)) is not None:
         shown = bad.encode("utf-8", "backslashreplace").decode("ascii")[:60]
-        raise RequestError("request", f"has a string with an unpaired surrogate escape: `{shown}`")
+        raise _bad(f"has a string with an unpaired surrogate escape: `{shown}`")
     return value
