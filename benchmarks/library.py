@@ -18,7 +18,7 @@ SEED = 3
 
 
 def library_requests(engine: Any, n: int = N_REQUESTS, seed: int = SEED) -> list[dict[str, Any]]:
-    from policyengine.model import Kind
+    from policyengine.language.model import Kind
 
     rng = random.Random(seed)
     codes = sorted(engine.compiled.jurisdictions)

@@ -27,11 +27,11 @@ N_REQUESTS = 5_000
 
 def cold(root: Path) -> dict[str, Any]:
     from policyengine import load
-    from policyengine.compile import compile_policy
-    from policyengine.loader import read_sources
-    from policyengine.parser import get_parser, parse
-    from policyengine.pipeline import prelude_sources
-    from policyengine.validate import validate
+    from policyengine.evaluation.compile import compile_policy
+    from policyengine.language.loader import read_sources
+    from policyengine.language.parser import get_parser, parse
+    from policyengine.language.pipeline import prelude_sources
+    from policyengine.language.validate import validate
 
     baseline = peak_mb()
     get_parser()  # built once per process; not part of loading a set
@@ -111,8 +111,9 @@ def cold(root: Path) -> dict[str, Any]:
 
 
 def warm(root: Path) -> dict[str, Any]:
-    from policyengine import cache, load
-    from policyengine.loader import Limits, read_sources
+    from policyengine import load
+    from policyengine.evaluation import cache
+    from policyengine.language.loader import Limits, read_sources
 
     # The cold phase left an entry, unless the front end's source changed in
     # between (its hash is part of the key): then fill it again first, so the

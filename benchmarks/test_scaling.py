@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 import policyengine
-from policyengine.compile import compile_policy
-from policyengine.loader import read_sources
-from policyengine.parser import get_parser, parse
-from policyengine.pipeline import prelude_sources
-from policyengine.validate import validate
+from policyengine.evaluation.compile import compile_policy
+from policyengine.language.loader import read_sources
+from policyengine.language.parser import get_parser, parse
+from policyengine.language.pipeline import prelude_sources
+from policyengine.language.validate import validate
 
 from .scaling import SIZES
 from .synthetic import requests

@@ -121,7 +121,7 @@ def read_inbox(lines: Iterable[str]) -> Iterable[tuple[str, Any]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Route authority requests by policyengine decision.")
-    parser.add_argument("inbox", help="JSON lines: {\"ticket\": ..., \"request\": {...}} (- for stdin)")
+    parser.add_argument("inbox", help='JSON lines: {"ticket": ..., "request": {...}} (- for stdin)')
     parser.add_argument("--policies", help="policy set directory (default: the shipped library)")
     args = parser.parse_args(argv)
     try:

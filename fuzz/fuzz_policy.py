@@ -31,13 +31,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 with atheris.instrument_imports():
     import lark  # noqa: F401 - instrumented so that coverage guides through the lexer and parser
 
-    from policyengine.decide import RequestError
-    from policyengine.diagnostics import CODES
-    from policyengine.engine import Engine
-    from policyengine.loader import decode
-    from policyengine.parser import get_parser
-    from policyengine.pipeline import analyse_sources
-    from policyengine.render import render_plain, to_json
+    from policyengine.evaluation.decide import RequestError
+    from policyengine.evaluation.engine import Engine
+    from policyengine.language.diagnostics import CODES
+    from policyengine.language.loader import decode
+    from policyengine.language.parser import get_parser
+    from policyengine.language.pipeline import analyse_sources
+    from policyengine.language.render import render_plain, to_json
 
 REQUESTS = [
     {"jurisdiction": code, "demand": {"kind": kind, "category": "fraud", "legal_basis": "court_order"}}

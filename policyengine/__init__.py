@@ -41,35 +41,46 @@ __all__ = [
 ]
 
 _WHERE = {
-    "Decision": "decision",
-    "Fact": "decision",
-    "MarketDecision": "decision",
-    "Outcome": "decision",
-    "Reason": "decision",
-    "Request": "decision",
-    "Undetermined": "decision",
-    "Engine": "engine",
-    "load": "engine",
-    "PolicyError": "diagnostics",
-    "RequestError": "decide",
-    "PolicyStore": "store",
-    "StoreStatus": "store",
-    "RequestLimits": "jsonio",
-    "parse_json": "jsonio",
-    "WhatIf": "whatif",
-    "Alternative": "whatif",
-    "Change": "whatif",
-    "ChangedAttribute": "whatif",
+    "Decision": "evaluation.decision",
+    "Fact": "evaluation.decision",
+    "MarketDecision": "evaluation.decision",
+    "Outcome": "evaluation.decision",
+    "Reason": "evaluation.decision",
+    "Request": "evaluation.decision",
+    "Undetermined": "evaluation.decision",
+    "Engine": "evaluation.engine",
+    "load": "evaluation.engine",
+    "PolicyError": "language.diagnostics",
+    "RequestError": "evaluation.decide",
+    "PolicyStore": "evaluation.store",
+    "StoreStatus": "evaluation.store",
+    "RequestLimits": "evaluation.jsonio",
+    "parse_json": "evaluation.jsonio",
+    "WhatIf": "evaluation.decision",
+    "Alternative": "evaluation.decision",
+    "Change": "evaluation.decision",
+    "ChangedAttribute": "evaluation.decision",
 }
 
 if TYPE_CHECKING:
-    from .decide import RequestError
-    from .decision import Decision, Fact, MarketDecision, Outcome, Reason, Request, Undetermined
-    from .diagnostics import PolicyError
-    from .engine import Engine, load
-    from .jsonio import RequestLimits, parse_json
-    from .store import PolicyStore, StoreStatus
-    from .whatif import Alternative, Change, ChangedAttribute, WhatIf
+    from .evaluation.decide import RequestError
+    from .evaluation.decision import (
+        Alternative,
+        Change,
+        ChangedAttribute,
+        Decision,
+        Fact,
+        MarketDecision,
+        Outcome,
+        Reason,
+        Request,
+        Undetermined,
+        WhatIf,
+    )
+    from .evaluation.engine import Engine, load
+    from .evaluation.jsonio import RequestLimits, parse_json
+    from .evaluation.store import PolicyStore, StoreStatus
+    from .language.diagnostics import PolicyError
 
 
 def __getattr__(name: str) -> Any:
@@ -78,6 +89,9 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'policyengine' has no attribute {name!r}")
     import importlib
 
+    if module.startswith("evaluation."):
+        # The engine's what-if lives in analysis, which registers it on import.
+        importlib.import_module(".analysis", __name__)
     value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value

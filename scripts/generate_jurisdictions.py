@@ -202,7 +202,7 @@ def edition_of(csv_path: Path) -> str:
     """The edition named in comments, from the year in the CSV's file name."""
     years = re.findall(r"(?<!\d)(20\d\d)(?!\d)", csv_path.name)
     if len(years) != 1:
-        raise InputError(f"{csv_path}: cannot tell the edition from the file name; pass --edition \"WJP Rule of Law Index YEAR\"")
+        raise InputError(f'{csv_path}: cannot tell the edition from the file name; pass --edition "WJP Rule of Law Index YEAR"')
     return f"WJP Rule of Law Index {years[0]}"
 
 

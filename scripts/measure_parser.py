@@ -23,10 +23,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.synthetic import write_policy_set
-from policyengine.loader import read_sources
-from policyengine.parser import MAX_TOKENS, get_parser, parse_file
-from policyengine.pipeline import analyse
-from policyengine.source import Source
+from policyengine.language.loader import read_sources
+from policyengine.language.parser import MAX_TOKENS, get_parser, parse_file
+from policyengine.language.pipeline import analyse
+from policyengine.language.source import Source
 
 _TOKEN = re.compile(r'"""|"(?:[^"\\\n]|\\.)*"|[A-Za-z_0-9.]+|->|[=!<>]=|\S')
 

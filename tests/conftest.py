@@ -11,7 +11,7 @@ import pytest
 
 @pytest.fixture(autouse=True, scope="session")
 def _private_load_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Keep the load cache (policyengine/cache.py) of a test run out of the user's home."""
+    """Keep the load cache (policyengine/evaluation/cache.py) of a test run out of the user's home."""
     os.environ["POLICYENGINE_CACHE_DIR"] = str(tmp_path_factory.mktemp("load-cache"))
 
 

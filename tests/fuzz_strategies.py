@@ -28,12 +28,30 @@ from typing import Any
 from hypothesis import strategies as st
 
 KINDS = [
-    "key_disclosure", "encryption_backdoor", "traceability", "channel_block", "content_removal",
-    "user_data", "data_localization", "local_representative", "hotline", "transparency_report",
+    "key_disclosure",
+    "encryption_backdoor",
+    "traceability",
+    "channel_block",
+    "content_removal",
+    "user_data",
+    "data_localization",
+    "local_representative",
+    "hotline",
+    "transparency_report",
 ]
 CATEGORIES = [
-    "terrorism", "csam", "fraud", "drugs", "hate_speech", "disinformation", "copyright",
-    "criminal_suspect", "peaceful_protest", "political_opposition", "journalism", "all_users",
+    "terrorism",
+    "csam",
+    "fraud",
+    "drugs",
+    "hate_speech",
+    "disinformation",
+    "copyright",
+    "criminal_suspect",
+    "peaceful_protest",
+    "political_opposition",
+    "journalism",
+    "all_users",
 ]
 BASES = ["court_order", "statute", "administrative_order", "informal"]
 COUNTRIES = ["FR", "DE", "RU", "US", "BR", "IN", "CN", "TR", "GB", "JP", "KR", "NG", "ZA", "AU", "MX", "ID", "EG", "IR"]
@@ -389,12 +407,36 @@ _TOKEN = re.compile(
 _LOOKALIKES = {"a": "а", "e": "е", "o": "о", "p": "р", "c": "с", "x": "х", "i": "і", "E": "Е", "U": "Ս", "R": "Ꭱ", "F": "Ϝ"}
 _KEYWORD_LIST = sorted(KEYWORDS)
 _HOSTILE_CHARS = [
-    "\ufeff", "\u200b", "\u202e", "\u2028", "\x1b[31m", "\x07", "\x0b", "\x0c", "\x85", "\uffff", "\U0010ffff", "ｐ", "\u0301",
+    "\ufeff",
+    "\u200b",
+    "\u202e",
+    "\u2028",
+    "\x1b[31m",
+    "\x07",
+    "\x0b",
+    "\x0c",
+    "\x85",
+    "\uffff",
+    "\U0010ffff",
+    "ｐ",
+    "\u0301",
 ]
 
 MUTATIONS = (
-    "swap", "delete", "duplicate", "keyword", "truncate", "flip", "nest", "huge", "non_utf8", "nul",
-    "line_ends", "bom", "lookalike", "insert_char",
+    "swap",
+    "delete",
+    "duplicate",
+    "keyword",
+    "truncate",
+    "flip",
+    "nest",
+    "huge",
+    "non_utf8",
+    "nul",
+    "line_ends",
+    "bom",
+    "lookalike",
+    "insert_char",
 )
 
 

@@ -13,12 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import policyengine
-from policyengine import ast
-from policyengine.analysis import DemandSpace, ValueClass, demand_space, lower, partition, specialise
-from policyengine.compile import partial
-from policyengine.decision import Decision
-from policyengine.engine import Engine
-from policyengine.model import SEVERITY, AttributeType, Kind
+from policyengine.analysis.space import DemandSpace, ValueClass, demand_space, lower, partition, specialise
+from policyengine.evaluation.compile import partial
+from policyengine.evaluation.decision import Decision
+from policyengine.evaluation.engine import Engine
+from policyengine.language import ast
+from policyengine.language.model import SEVERITY, AttributeType, Kind
 
 # Every construct the language has: numbers with points and intervals, `is
 # known`/`is unknown`, booleans, `not`, `or`, jurisdiction codes, group

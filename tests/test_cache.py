@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import policyengine
-from policyengine import cache
+from policyengine.evaluation import cache
 
 PolicyDir = Callable[..., Path]
 

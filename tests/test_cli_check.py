@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from policyengine.cli import main
-from policyengine.loader import default_policy_dir
+from policyengine.language.loader import default_policy_dir
 
 GOOD = """\
 principle encryption "We never weaken end-to-end encryption" {

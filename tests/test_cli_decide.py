@@ -19,6 +19,7 @@ from policyengine.cli import main
 DATA = Path(__file__).parent / "data" / "decide"
 POLICIES = ["--policies", str(DATA)]
 
+
 def _request(code: str, kind: str, category: str, legal_basis: str) -> dict[str, Any]:
     return {"jurisdiction": code, "demand": {"kind": kind, "category": category, "legal_basis": legal_basis}}
 
@@ -114,11 +115,15 @@ def test_unknown_jurisdiction_is_a_decision_not_an_error(capsys: pytest.CaptureF
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ('{"jurisdiction":"RU","demand":{"kind":"key_disclosur","category":"all_users","legal_basis":"statute"}}',
-         "demand.kind: `key_disclosur` is not a `kind` value"),
+        (
+            '{"jurisdiction":"RU","demand":{"kind":"key_disclosur","category":"all_users","legal_basis":"statute"}}',
+            "demand.kind: `key_disclosur` is not a `kind` value",
+        ),
         ('{"jurisdiction":"RU","demand":{"category":"all_users","legal_basis":"statute"}}', "demand.kind: is required"),
-        ('{"jurisdiction":"RU","demand":{"kind":"user_data","category":"all_users","legal_basis":"statute","mandatory":"no"}}',
-         "demand.mandatory: must be true or false"),
+        (
+            '{"jurisdiction":"RU","demand":{"kind":"user_data","category":"all_users","legal_basis":"statute","mandatory":"no"}}',
+            "demand.mandatory: must be true or false",
+        ),
         ('{"jurisdiction":"RU"}', "demand: is required"),
         ('{"jurisdiction":"RU",', "request: is not valid JSON"),
         ("", "request: is not valid JSON"),
@@ -311,9 +316,7 @@ def test_requests_stop_at_the_first_bad_line(capsys: pytest.CaptureFixture[str],
     assert "skipped" not in err
 
 
-def test_requests_from_stdin_with_fail_on(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_requests_from_stdin_with_fail_on(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     stdin(monkeypatch, json.dumps(FR_COURT) + "\n" + json.dumps(RU_KEYS) + "\n")
     code, out, _ = run(capsys, "decide", "--requests", "-", "--fail-on", "withdraw", *POLICIES)
     assert code == 3
@@ -508,6 +511,7 @@ def test_schema_one(capsys: pytest.CaptureFixture[str], which: str) -> None:
 
 def test_schema_validates_a_real_decision(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     import jsonschema  # a dev dependency: the schema must accept what decide prints
+
     _, out, _ = run(capsys, "schema", "decision")
     schema = json.loads(out)
     stdin(monkeypatch, json.dumps(RU_ADMIN))

@@ -14,7 +14,7 @@ import pytest
 
 import policyengine
 from policyengine import Outcome, RequestError
-from policyengine.decision import show_value
+from policyengine.evaluation.decision import show_value
 
 PolicyDir = Callable[..., Path]
 
@@ -263,7 +263,7 @@ def test_severity_not_order_decides(policy_dir: PolicyDir) -> None:
 def _render(renderable: object, width: int = 100) -> str:
     from rich.console import Console
 
-    from policyengine.explain import tidy
+    from policyengine.evaluation.explain import tidy
 
     console = Console(width=width, record=True, file=io.StringIO(), highlight=False)
     console.print(tidy(renderable))  # type: ignore[arg-type]
@@ -271,7 +271,7 @@ def _render(renderable: object, width: int = 100) -> str:
 
 
 def test_demand_attributes_lead_with_kind_category_legal_basis() -> None:
-    from policyengine.explain import demand_attributes
+    from policyengine.evaluation.explain import demand_attributes
 
     attrs = {"users": 3.0, "category": "fraud", "id": "x", "kind": "hotline", "legal_basis": "statute", "mandatory": True}
     shown = demand_attributes(attrs)  # type: ignore[arg-type]
@@ -279,15 +279,15 @@ def test_demand_attributes_lead_with_kind_category_legal_basis() -> None:
 
 
 def test_long_rules_are_cut_after_twelve_lines(policy_dir: PolicyDir) -> None:
-    from policyengine.explain import MAX_RULE_LINES, explanation_tree
+    from policyengine.evaluation.explain import MAX_RULE_LINES, explanation_tree
 
     values = "\n".join(f"                {k}," for k in ("terrorism", "csam", "fraud", "drugs", "hate_speech", "disinformation"))
     e = engine(
         policy_dir,
         'principle p "P" {\n    rule long:\n        comply when demand.category in {\n'
         + values
-        + '\n                copyright\n            }\n            and demand.kind == hotline\n'
-        + '            and demand.legal_basis == statute\n            and not demand.mandatory\n'
+        + "\n                copyright\n            }\n            and demand.kind == hotline\n"
+        + "            and demand.legal_basis == statute\n            and not demand.mandatory\n"
         + '        because "long"\n}\njurisdiction FR "France" { rule_of_law = 0.72 }\n',
     )
     d = decide(e, kind="hotline", category="fraud", legal_basis="statute")
@@ -299,7 +299,7 @@ def test_long_rules_are_cut_after_twelve_lines(policy_dir: PolicyDir) -> None:
 
 
 def test_engine_reasons_have_no_rule_as_written(policy_dir: PolicyDir) -> None:
-    from policyengine.explain import explanation_tree
+    from policyengine.evaluation.explain import explanation_tree
 
     e = engine(policy_dir, 'jurisdiction FR "France" { rule_of_law = 0.72 }')
     out = _render(explanation_tree(decide(e, "XX"), e.policy_set))

@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import policyengine
-from policyengine.pipeline import analyse
-from policyengine.render import to_json
+from policyengine.language.pipeline import analyse
+from policyengine.language.render import to_json
 
 SETTINGS = settings(
     max_examples=max(5, int(os.environ.get("POLICYENGINE_FUZZ_EXAMPLES", "100")) // 8),

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 import policyengine
+from policyengine.analysis.diff import ClassChange, PolicyDiff, diff_engines
 from policyengine.cli import main
-from policyengine.diffing import ClassChange, PolicyDiff, diff_engines
-from policyengine.engine import Engine
-from policyengine.loader import default_policy_dir
+from policyengine.evaluation.engine import Engine
+from policyengine.language.loader import default_policy_dir
 
 BEFORE = """
 jurisdiction FR "France" { rule_of_law = 0.72 }

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 import policyengine
-from policyengine import loader, parser, transform
-from policyengine.diagnostics import CODES
-from policyengine.testing import run_tests
+from policyengine.analysis.testing import run_tests
+from policyengine.language import loader, parser, transform
+from policyengine.language.diagnostics import CODES
 
 ROOT = Path(__file__).resolve().parent.parent
 LANGUAGE = (ROOT / "docs" / "language.md").read_text(encoding="utf-8")

@@ -20,14 +20,14 @@ import pytest
 from format_strategies import policy_files
 from hypothesis import HealthCheck, given, settings
 
-from policyengine import ast
-from policyengine import format as format_module
 from policyengine.cli import main
-from policyengine.diagnostics import PolicyError
-from policyengine.format import WIDTH, FormatterBug, _Layout, _parse, format_source, format_text
-from policyengine.loader import default_policy_dir
-from policyengine.parser import get_parser, parse
-from policyengine.source import Source
+from policyengine.language import ast
+from policyengine.language import format as format_module
+from policyengine.language.diagnostics import PolicyError
+from policyengine.language.format import WIDTH, FormatterBug, _Layout, _parse, format_source, format_text
+from policyengine.language.loader import default_policy_dir
+from policyengine.language.parser import get_parser, parse
+from policyengine.language.source import Source
 
 GOLDEN = Path(__file__).parent / "golden" / "format"
 CASES = sorted(p.name[: -len(".policy")] for p in GOLDEN.glob("*.policy") if not p.name.endswith(".formatted.policy"))

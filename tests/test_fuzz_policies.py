@@ -34,13 +34,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import policyengine
-from policyengine.diagnostics import CODES, Diagnostic
-from policyengine.loader import decode
-from policyengine.model import PolicySet
-from policyengine.parser import parse
-from policyengine.pipeline import analyse, analyse_sources
-from policyengine.render import render_plain, to_json
-from policyengine.source import Source
+from policyengine.language.diagnostics import CODES, Diagnostic
+from policyengine.language.loader import decode
+from policyengine.language.model import PolicySet
+from policyengine.language.parser import parse
+from policyengine.language.pipeline import analyse, analyse_sources
+from policyengine.language.render import render_plain, to_json
+from policyengine.language.source import Source
 
 EXAMPLES = int(os.environ.get("POLICYENGINE_FUZZ_EXAMPLES", "100"))
 FUZZ = settings(
@@ -188,6 +188,7 @@ def test_messages_cut_long_names(case: str) -> None:
 
 
 # --- linear time --------------------------------------------------------------------------------
+
 
 def _many_places(n: int) -> str:
     """n rules and n standing demands spread over 26*26 two-letter codes (no duplicates)."""

@@ -239,9 +239,7 @@ def test_unreadable_inputs_are_clear_errors(tmp_path: Path, library: Path, capsy
     assert _run("--csv", undated, "--policies", library, "--edition", "WJP Rule of Law Index 2024", "--check") == 0
 
 
-def test_a_policy_file_it_cannot_scan_is_reported_with_its_location(
-    library: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_policy_file_it_cannot_scan_is_reported_with_its_location(library: Path, capsys: pytest.CaptureFixture[str]) -> None:
     broken = library / "jurisdictions" / "broken.policy"
     broken.write_text('jurisdiction XX "Unterminated {\n', encoding="utf-8")
     before = _snapshot(library)

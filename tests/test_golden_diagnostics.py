@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from policyengine.cli import main
-from policyengine.diagnostics import CODES
+from policyengine.language.diagnostics import CODES
 
 GOLDEN = Path(__file__).parent / "golden" / "diagnostics"
 LINT_GOLDEN = Path(__file__).parent / "golden" / "lint"

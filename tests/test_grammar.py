@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from lark import Lark
 
-from policyengine import parser as P
-from policyengine.diagnostics import CODES
-from policyengine.parser import ERROR_EXAMPLES, describe_expected, parse_file
-from policyengine.source import Source
+from policyengine.language import parser as P
+from policyengine.language.diagnostics import CODES
+from policyengine.language.parser import ERROR_EXAMPLES, describe_expected, parse_file
+from policyengine.language.source import Source
 
 
 def parsed(text: str) -> P.ParseResult:
@@ -37,7 +37,7 @@ def test_grammar_builds_in_strict_mode() -> None:
     """strict=True fails on any shift/reduce conflict and (through interegular)
     on any pair of terminals that could match the same text."""
     pytest.importorskip("interegular")
-    grammar = resources.files("policyengine").joinpath("grammar.lark").read_text(encoding="utf-8")
+    grammar = resources.files("policyengine.language").joinpath("grammar.lark").read_text(encoding="utf-8")
     Lark(grammar, parser="lalr", strict=True, propagate_positions=True, maybe_placeholders=False)
 
 

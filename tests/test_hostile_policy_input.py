@@ -19,14 +19,14 @@ from pathlib import Path
 import pytest
 
 import policyengine
-from policyengine import parser
 from policyengine.cli import main
-from policyengine.diagnostics import PolicyError
-from policyengine.loader import MAX_FILE_BYTES, MAX_FILE_LINES
-from policyengine.parser import parse_file
-from policyengine.pipeline import analyse, analyse_sources
-from policyengine.source import Source
-from policyengine.transform import MAX_DEPTH, MAX_STRING
+from policyengine.language import parser
+from policyengine.language.diagnostics import PolicyError
+from policyengine.language.loader import MAX_FILE_BYTES, MAX_FILE_LINES
+from policyengine.language.parser import parse_file
+from policyengine.language.pipeline import analyse, analyse_sources
+from policyengine.language.source import Source
+from policyengine.language.transform import MAX_DEPTH, MAX_STRING
 
 RULE = 'principle p "s" {{\n    rule r: withdraw when {} because "x"\n}}\n'
 

@@ -19,10 +19,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import policyengine
-from policyengine import RequestError, ast
-from policyengine.compile import allowed_values, bit_indices, compile_condition, evaluate_atom
-from policyengine.decide import Decider, _truth
-from policyengine.decision import Request
+from policyengine import RequestError
+from policyengine.evaluation.compile import allowed_values, bit_indices, compile_condition, evaluate_atom
+from policyengine.evaluation.decide import Decider, _truth
+from policyengine.evaluation.decision import Request
+from policyengine.language import ast
 
 PolicyDir = Callable[..., Path]
 
@@ -227,7 +228,7 @@ def test_every_request_matches_the_reference(engine: policyengine.Engine) -> Non
 
 def test_fast_and_slow_paths_build_identical_decisions(engine: policyengine.Engine) -> None:
     """The fast normalisation must give what normalize_demand gives, defaults included."""
-    from policyengine.decide import evaluate, normalize_demand
+    from policyengine.evaluation.decide import evaluate, normalize_demand
 
     fast = Decider(engine.compiled, memo=False)
     raw = {"kind": "user_data", "category": "fraud", "legal_basis": "court_order", "users": 3, "id": "r1"}
@@ -279,7 +280,7 @@ def test_load_without_memo(policy_dir: PolicyDir) -> None:
 def test_compiled_explanations_match_the_reference(engine: policyengine.Engine) -> None:
     """explain_rule (compiled, facts interned) builds exactly the Reason that collect_facts and
     fill_template give, for every rule that holds on every request shape."""
-    from policyengine.decide import _env, _reason, explain_rule
+    from policyengine.evaluation.decide import _env, _reason, explain_rule
 
     compiled = engine.compiled
     checked = 0

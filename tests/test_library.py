@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 import policyengine
-from policyengine import ast
-from policyengine.decision import Decision, Outcome
-from policyengine.engine import Engine
-from policyengine.lint import lint
-from policyengine.testing import run_tests
+from policyengine.analysis.lint import lint
+from policyengine.analysis.testing import run_tests
+from policyengine.evaluation.decision import Decision, Outcome
+from policyengine.evaluation.engine import Engine
+from policyengine.language import ast
 
 ROOT = Path(__file__).resolve().parent.parent
 LIBRARY = ROOT / "policies"
@@ -152,9 +152,7 @@ def test_eu_members_inherit_the_unions_framework_and_demands(engine: Engine) -> 
     assert _deciders(engine.decide({"jurisdiction": "NO", "demand": rep})) == ["cooperation.local_representative"]
 
 
-def test_chat_control_would_turn_every_member_to_withdraw_once_mandatory(
-    engine: Engine, tmp_path: Path
-) -> None:
+def test_chat_control_would_turn_every_member_to_withdraw_once_mandatory(engine: Engine, tmp_path: Path) -> None:
     """The consequence docs/policies.md describes: the proposal is refused but not (yet) law."""
     assert engine.market("FR").outcome is Outcome.NEGOTIATE
     copy = tmp_path / "policies"

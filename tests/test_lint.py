@@ -11,14 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from policyengine.analysis.lint import ALLOWABLE, LintReport, comments, lint
 from policyengine.cli import main
-from policyengine.compile import compile_policy
-from policyengine.diagnostics import CODES, Diagnostic, Severity
-from policyengine.engine import Engine
-from policyengine.lint import ALLOWABLE, LintReport, comments, lint
-from policyengine.pipeline import analyse, analyse_sources
-from policyengine.render import render_plain
-from policyengine.source import Source
+from policyengine.evaluation.compile import compile_policy
+from policyengine.evaluation.engine import Engine
+from policyengine.language.diagnostics import CODES, Diagnostic, Severity
+from policyengine.language.pipeline import analyse, analyse_sources
+from policyengine.language.render import render_plain
+from policyengine.language.source import Source
 
 GOLDEN = Path(__file__).parent / "golden" / "lint"
 LINT_CODES = sorted(c for c in CODES if c.startswith("PE4"))

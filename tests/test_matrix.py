@@ -1,4 +1,4 @@
-"""`policyengine matrix` and policyengine.matrix: cells, assumptions, flags, every format, HTML safety."""
+"""`policyengine matrix` and policyengine.analysis.matrix: cells, assumptions, flags, every format, HTML safety."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 import policyengine
+from policyengine.analysis.matrix import REPRESENTATIVE, Matrix, build_matrix, columns, rows_for
 from policyengine.cli import main
-from policyengine.matrix import REPRESENTATIVE, Matrix, build_matrix, columns, rows_for
 
 SET = """\
 principle encryption "We never weaken encryption" {

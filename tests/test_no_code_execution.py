@@ -34,8 +34,8 @@ import pytest
 
 import policyengine
 from policyengine.cli import main
-from policyengine.pipeline import analyse
-from policyengine.render import render_human, render_plain
+from policyengine.language.pipeline import analyse
+from policyengine.language.render import render_human, render_plain
 
 ESC = "\x1b[31m"
 BEL = "\x07"

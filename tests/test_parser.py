@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from policyengine import ast
-from policyengine.parser import parse
-from policyengine.source import Source, Span
+from policyengine.language import ast
+from policyengine.language.parser import parse
+from policyengine.language.source import Source, Span
 
 S = Span(Source("<expected>", ""), 0, 0)
 
@@ -334,13 +334,13 @@ def test_node_positions_are_those_of_larks_propagate_positions() -> None:
 
     from lark import Lark
 
-    from policyengine.parser import get_parser
+    from policyengine.language.parser import get_parser
 
-    grammar = resources.files("policyengine").joinpath("grammar.lark").read_text(encoding="utf-8")
+    grammar = resources.files("policyengine.language").joinpath("grammar.lark").read_text(encoding="utf-8")
     reference = Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=False)
     root = Path(__file__).resolve().parent.parent
     texts = [p.read_text(encoding="utf-8") for p in sorted((root / "policies").rglob("*.policy"))]
-    texts.append(resources.files("policyengine").joinpath("prelude/vocabulary.policy").read_text(encoding="utf-8"))
+    texts.append(resources.files("policyengine.language").joinpath("prelude/vocabulary.policy").read_text(encoding="utf-8"))
     texts += [
         "",
         "vocabulary { enum e { } }",

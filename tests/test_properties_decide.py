@@ -26,11 +26,11 @@ from typing import Any
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from policyengine.decision import Decision
-from policyengine.diagnostics import PolicyError
-from policyengine.engine import Engine
-from policyengine.pipeline import analyse_sources
-from policyengine.source import Source
+from policyengine.evaluation.decision import Decision
+from policyengine.evaluation.engine import Engine
+from policyengine.language.diagnostics import PolicyError
+from policyengine.language.pipeline import analyse_sources
+from policyengine.language.source import Source
 
 KINDS = ("key_disclosure", "user_data", "channel_block", "hotline", "transparency_report")
 CATEGORIES = ("all_users", "criminal_suspect", "peaceful_protest", "fraud", "journalism")
@@ -205,8 +205,7 @@ def policy_specs(draw: st.DrawFn) -> PolicySpec:
     principles = []
     for p in range(draw(st.integers(1, 3))):
         rules = [
-            RuleSpec(f"r{r}", draw(st.sampled_from(list(SEVERITY))), draw(conditions()))
-            for r in range(draw(st.integers(1, 3)))
+            RuleSpec(f"r{r}", draw(st.sampled_from(list(SEVERITY))), draw(conditions())) for r in range(draw(st.integers(1, 3)))
         ]
         principles.append(PrincipleSpec(f"p{p}", rules))
     jurisdictions = []
@@ -343,9 +342,7 @@ def test_engine_agrees_with_the_reference_semantics(spec: PolicySpec, reqs: list
 
 @PROFILE
 @given(spec=policy_specs(), reqs=st.lists(requests(), min_size=1, max_size=6), rng=st.randoms(use_true_random=False))
-def test_decisions_do_not_depend_on_file_or_rule_order(
-    spec: PolicySpec, reqs: list[dict[str, Any]], rng: random.Random
-) -> None:
+def test_decisions_do_not_depend_on_file_or_rule_order(spec: PolicySpec, reqs: list[dict[str, Any]], rng: random.Random) -> None:
     plain = files(spec)
     engine = build(plain)
     assume(engine is not None)
@@ -371,9 +368,7 @@ def test_decisions_do_not_depend_on_file_or_rule_order(
 
 @PROFILE
 @given(spec=policy_specs(), reqs=st.lists(requests(), min_size=1, max_size=10))
-def test_decide_many_equals_decide_and_every_decision_explains_itself(
-    spec: PolicySpec, reqs: list[dict[str, Any]]
-) -> None:
+def test_decide_many_equals_decide_and_every_decision_explains_itself(spec: PolicySpec, reqs: list[dict[str, Any]]) -> None:
     engine = build(files(spec))
     assume(engine is not None)
     assert engine is not None

@@ -20,12 +20,12 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from policyengine.diagnostics import CODES, Diagnostic
-from policyengine.loader import decode
-from policyengine.parser import KEYWORDS, parse_file
-from policyengine.pipeline import analyse_sources
-from policyengine.render import render_json, render_plain
-from policyengine.source import Source
+from policyengine.language.diagnostics import CODES, Diagnostic
+from policyengine.language.loader import decode
+from policyengine.language.parser import KEYWORDS, parse_file
+from policyengine.language.pipeline import analyse_sources
+from policyengine.language.render import render_json, render_plain
+from policyengine.language.source import Source
 
 HERE = Path(__file__).parent
 SEEDS = sorted(

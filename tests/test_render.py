@@ -5,9 +5,10 @@ from __future__ import annotations
 import io
 import json
 
-from policyengine.diagnostics import Diagnostic
-from policyengine.render import MAX_LINE, TAB, render_human, render_json, render_plain, safe, to_json
-from policyengine.source import Source, Span
+from policyengine.language.diagnostics import Diagnostic
+from policyengine.language.render import MAX_LINE, TAB, render_human, render_json, render_plain, to_json
+from policyengine.language.source import Source, Span
+from policyengine.language.text import safe
 
 
 def diag(text: str, target: str, *, hint: str | None = None, label: str | None = None, length: int | None = None) -> Diagnostic:

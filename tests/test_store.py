@@ -82,7 +82,7 @@ def test_broken_set_is_rejected_and_the_last_good_one_served(store_dir: Path, ca
         good = store.version
         old_engine = store.engine
         write(store_dir, BROKEN)
-        with caplog.at_level(logging.ERROR, logger="policyengine.store"):
+        with caplog.at_level(logging.ERROR, logger="policyengine.evaluation.store"):
             status = store.reload()
         assert status.last_attempt == "rejected"
         assert store.engine is old_engine and store.version == good
@@ -140,7 +140,7 @@ def test_missing_directory_is_rejected(tmp_path: Path, policy_dir: Callable[...,
 
 
 def test_unchanged_content_keeps_the_engine_and_its_memo(store_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import policyengine.store as store_module
+    import policyengine.evaluation.store as store_module
 
     with PolicyStore(store_dir) as store:
         engine = store.engine
@@ -154,7 +154,7 @@ def test_unchanged_content_keeps_the_engine_and_its_memo(store_dir: Path, monkey
 
 def test_readers_never_wait_for_a_reload(store_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A reload stuck half-way (here: held inside validation) delays no decision."""
-    import policyengine.store as store_module
+    import policyengine.evaluation.store as store_module
 
     entered, release = threading.Event(), threading.Event()
     real = store_module.analyse_sources
@@ -184,7 +184,7 @@ def test_readers_never_wait_for_a_reload(store_dir: Path, monkeypatch: pytest.Mo
 
 
 def test_internal_error_during_reload_keeps_serving(store_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import policyengine.store as store_module
+    import policyengine.evaluation.store as store_module
 
     def boom(*args: object, **kwargs: object) -> object:
         raise RuntimeError("simulated bug")
@@ -206,7 +206,7 @@ def test_a_failing_callback_does_not_stop_the_store(store_dir: Path, caplog: pyt
 
     with PolicyStore(store_dir, on_error=bad_callback, on_reload=bad_callback) as store:
         write(store_dir, BROKEN)
-        with caplog.at_level(logging.ERROR, logger="policyengine.store"):
+        with caplog.at_level(logging.ERROR, logger="policyengine.evaluation.store"):
             assert store.reload().last_attempt == "rejected"
         assert any("callback" in r.getMessage() for r in caplog.records)
         write(store_dir, GOOD_2)

@@ -31,8 +31,8 @@ from typing import Any
 
 import policyengine
 from policyengine import PolicyStore
-from policyengine.loader import read_sources
-from policyengine.store import _content_version as content_version
+from policyengine.evaluation.store import _content_version as content_version
+from policyengine.language.loader import read_sources
 
 THREADS = 4
 #: Decisions each thread makes at least (4 × 50,000 = 200,000 in all).
@@ -90,7 +90,7 @@ BROKEN: list[dict[str, bytes | str | None]] = [
     {**SET_B, "extra.policy": 'principle half "cut off" {\n    rule r: withdraw when demand.kind =='},  # syntax
     {**SET_A, "extra.policy": 'principle x "y" {\n  rule r: withdraw when demand.kindd == hotline because "z"\n}\n'},  # meaning
     {**SET_B, "extra.policy": b"\x00\x01\x02 binary junk"},  # binary
-    {**SET_A, "extra.policy": b"principle caf\xe9 \"latin-1\" { }"},  # not UTF-8
+    {**SET_A, "extra.policy": b'principle caf\xe9 "latin-1" { }'},  # not UTF-8
     {**SET_B, "extra.policy": SET_B["principles.policy"]},  # duplicate principles
     {"places.policy": None, "principles.policy": None},  # no files at all
     {**SET_A, "places.policy": VOCAB_AND_PLACES.replace("in EU", "in EUU")},  # unknown group

@@ -1,4 +1,4 @@
-"""`policyengine test` and policyengine.testing: expectations, `by` checks, markets, coverage."""
+"""`policyengine test` and policyengine.analysis.testing: expectations, `by` checks, markets, coverage."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import policyengine
+from policyengine.analysis.testing import TestReport, expectation_text, run_tests
 from policyengine.cli import main
-from policyengine.testing import TestReport, expectation_text, run_tests
 
 BASE = """\
 vocabulary {

@@ -18,9 +18,9 @@ from pygments.lexer import Lexer
 from pygments.token import Comment, Error, Keyword, Name, Number, String, Token
 from rich.console import Console
 
-from policyengine.cli import COMMANDS, main
-from policyengine.highlight import OUTCOME_STYLES, Outcome, PolicyLexer, highlight_lines, tokens
-from policyengine.loader import default_policy_dir
+from policyengine.cli.main import COMMANDS, main
+from policyengine.language.highlight import OUTCOME_STYLES, Outcome, PolicyLexer, highlight_lines, tokens
+from policyengine.language.loader import default_policy_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 HOOKS = ROOT / ".pre-commit-hooks.yaml"
@@ -221,7 +221,7 @@ def test_highlight_never_interprets_markup_or_terminal_escapes() -> None:
 
 def test_explain_colours_the_rule_as_written_but_plain_text_is_unchanged() -> None:
     import policyengine
-    from policyengine.explain import explanation_tree
+    from policyengine.evaluation.explain import explanation_tree
 
     engine = policyengine.load()
     decision = engine.decide(
@@ -243,13 +243,11 @@ def test_explain_colours_the_rule_as_written_but_plain_text_is_unchanged() -> No
     assert "\x1b[1;34mrule\x1b[0m" in captured.get()
 
 
-def test_diagnostics_colour_the_source_line_without_moving_the_carets(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_diagnostics_colour_the_source_line_without_moving_the_carets(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import io
 
-    from policyengine.pipeline import analyse
-    from policyengine.render import render_human, render_plain
+    from policyengine.language.pipeline import analyse
+    from policyengine.language.render import render_human, render_plain
 
     path = tmp_path / "bad.policy"
     text = 'principle p "P" {\n    rule r: withdraw when demand.kind == key_disclosur because "x"\n}\n'
@@ -359,7 +357,7 @@ def _line_scopes(line: str) -> list[tuple[str, str]]:
 
 
 def test_textmate_grammar_scopes_a_rule_line() -> None:
-    scopes = dict(_line_scopes('withdraw when demand.kind in {key_disclosure} and jurisdiction.rule_of_law < 0.55 # why'))
+    scopes = dict(_line_scopes("withdraw when demand.kind in {key_disclosure} and jurisdiction.rule_of_law < 0.55 # why"))
     assert scopes["withdraw"] == "constant.language.outcome.withdraw.policy"
     assert scopes["when"] == "keyword.control.policy"
     assert scopes["and"] == "keyword.operator.logical.policy"

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from policyengine.diagnostics import Diagnostic
-from policyengine.pipeline import analyse_sources
-from policyengine.source import Source
+from policyengine.language.diagnostics import Diagnostic
+from policyengine.language.pipeline import analyse_sources
+from policyengine.language.source import Source
 
 FR = 'jurisdiction FR "France" { rule_of_law = 0.7 }\n'
 RU = (

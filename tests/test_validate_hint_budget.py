@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from policyengine import validate
-from policyengine.pipeline import analyse
+from policyengine.language import validate
+from policyengine.language.pipeline import analyse
 
 
 def misspelled_groups(n: int) -> str:

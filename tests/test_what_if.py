@@ -14,12 +14,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import policyengine
-from policyengine import ast
+from policyengine.analysis.whatif import WhatIf
 from policyengine.cli import main
-from policyengine.decide import RequestError
-from policyengine.engine import Engine
-from policyengine.model import AttributeType, Kind
-from policyengine.whatif import WhatIf
+from policyengine.evaluation.decide import RequestError
+from policyengine.evaluation.engine import Engine
+from policyengine.language import ast
+from policyengine.language.model import AttributeType, Kind
 
 POLICY = """
 vocabulary {

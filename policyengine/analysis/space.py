@@ -1,0 +1,572 @@
+"""The demand space: every possible decision of a policy set, exactly, by enumeration.
+
+Stage contract: :func:`demand_space` takes a
+:class:`~policyengine.compile.CompiledPolicy` and returns a
+:class:`DemandSpace`, a finite partition of (jurisdiction × demand) into
+classes whose members all get the same decision: the same matching rules, so
+the same outcome, deciding rules and undetermined rules.  It never raises on
+a validated policy set.  :func:`joint_split` is the same construction over
+several rule sets at once (two versions of a policy set, or two
+jurisdictions), which is what ``diff`` and the cross-jurisdiction lint check
+need.
+
+Why enumeration is enough: the vocabulary is finite.  Enumerations and
+booleans have finitely many values; rules only compare numbers with
+constants, so the constants cut a number's range into finitely many intervals
+inside which every comparison has the same truth; ``unknown`` is one more
+value where the vocabulary allows it.  Jurisdictions are the loaded ones.
+
+Why it stays small: nothing builds the full cross product.  Jurisdictions are
+grouped by the truth of every test rules make of their attributes; the demand
+side is decided per ``demand.kind`` (the compiled kind index gives the
+candidate rules), and below that the space is split one attribute at a time,
+only on attributes that some still-undecided rule reads, and only into the
+classes that the tests still in play can tell apart.  An attribute no rule
+reads is never split at all.  docs/analysis.md describes the construction and
+gives measured sizes and timings.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from ..evaluation.compile import CompiledPolicy, evaluate_atom, literal_value
+from ..evaluation.decision import show_value
+from ..language import ast
+from ..language.model import SEVERITY, AttributeType, JurisdictionModel, Kind, PolicySet, Value
+
+_INF = math.inf
+
+# --- conditions as inspectable residuals -----------------------------------------
+#
+# compile.partial leaves closures, which decide fast but cannot be asked which
+# tests they still contain.  Splitting needs exactly that, so conditions are
+# lowered once into this small tree and specialised as values become known.
+
+
+def tester(node: ast.Condition) -> Callable[[Value], bool | None]:
+    """``evaluate_atom`` for one atom, with its set of values built once: analysis
+    evaluates each test millions of times on large sets."""
+    if isinstance(node, ast.Membership):
+        values = frozenset(literal_value(v) for v in node.values)
+        if node.negated:
+            return lambda v: None if v is None else v not in values
+        return lambda v: None if v is None else v in values
+    return lambda v: evaluate_atom(node, v)
+
+
+@dataclass(frozen=True, slots=True)
+class _Atom:
+    node: ast.Condition  # Comparison, Membership, KnownTest or TruthTest
+    attribute: str  # dotted
+    test: Callable[[Value], bool | None] = field(compare=False, repr=False)
+
+    @property
+    def atoms(self) -> tuple[_Atom, ...]:
+        return (self,)
+
+
+@dataclass(frozen=True, slots=True)
+class _Not:
+    operand: _Open
+    atoms: tuple[_Atom, ...] = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class _Junction:
+    is_all: bool
+    operands: tuple[_Open, ...]
+    unknown: bool  # an operand already evaluated to unknown
+    #: The tests still open below, in condition order, computed once: splitting
+    #: asks for them at every step.
+    atoms: tuple[_Atom, ...] = field(compare=False, repr=False)
+
+
+_Open = _Atom | _Not | _Junction
+#: A condition after some attributes are known: True, False, None (unknown) or
+#: what is still open.
+Residual = bool | None | _Open
+
+
+def lower(condition: ast.Condition) -> Residual:
+    """The condition as a residual with nothing known yet."""
+    if isinstance(condition, ast.Not):
+        return _negate(lower(condition.operand))
+    if isinstance(condition, (ast.AllOf, ast.AnyOf)):
+        return _junction(isinstance(condition, ast.AllOf), [lower(c) for c in condition.operands], False)
+    return _Atom(condition, condition.ref.dotted, tester(condition))
+
+
+def _negate(r: Residual) -> Residual:
+    if r is None or isinstance(r, bool):
+        return None if r is None else not r
+    return _Not(r, r.atoms)
+
+
+def _junction(is_all: bool, parts: Sequence[Residual], unknown: bool) -> Residual:
+    """Kleene ``and``/``or`` of ``parts``: False decides an ``and``, True an ``or``."""
+    decisive = not is_all
+    kept: list[_Open] = []
+    for p in parts:
+        if p is None:
+            unknown = True
+        elif isinstance(p, bool):
+            if p is decisive:
+                return decisive
+        else:
+            kept.append(p)
+    if not kept:
+        return None if unknown else not decisive
+    if len(kept) == 1 and not unknown:
+        return kept[0]
+    return _Junction(is_all, tuple(kept), unknown, tuple(a for k in kept for a in k.atoms))
+
+
+def specialise(r: Residual, env: Mapping[str, Value]) -> Residual:
+    """``r`` with the attributes of ``env`` (dotted name → value) filled in.
+
+    A residual that reads none of them is returned as it is (the same object).
+    """
+    if r is None or isinstance(r, bool):
+        return r
+    if not any(a.attribute in env for a in r.atoms):
+        return r
+    if isinstance(r, _Atom):
+        return r.test(env[r.attribute])
+    if isinstance(r, _Not):
+        return _negate(specialise(r.operand, env))
+    return _junction(r.is_all, [specialise(p, env) for p in r.operands], r.unknown)
+
+
+def atoms(r: Residual) -> tuple[_Atom, ...]:
+    """The tests still open in ``r``, in condition order."""
+    if r is None or isinstance(r, bool):
+        return ()
+    return r.atoms
+
+
+# --- classes of values -------------------------------------------------------------
+
+#: A set of numbers: (low, high, low included, high included).
+Interval = tuple[float, float, bool, bool]
+
+
+def _show_interval(name: str, iv: Interval, bounds: tuple[float, float]) -> str:
+    lo, hi, lo_in, hi_in = iv
+    if lo == hi:
+        return f"{name} = {show_value(lo)}"
+    # The ends of the declared range go without saying: `rule_of_law < 0.6`,
+    # not `rule_of_law >= 0 and rule_of_law < 0.6`.
+    if lo_in and lo == bounds[0]:
+        lo = -_INF
+    if hi_in and hi == bounds[1]:
+        hi = _INF
+    parts = []
+    if lo != -_INF:
+        parts.append(f"{name} {'>=' if lo_in else '>'} {show_value(lo)}")
+    if hi != _INF:
+        parts.append(f"{name} {'<=' if hi_in else '<'} {show_value(hi)}")
+    return " and ".join(parts) or f"{name} is any number"
+
+
+@dataclass(frozen=True)
+class ValueClass:
+    """Values of one attribute that every test still in play treats alike.
+
+    Discrete values (enumeration values, booleans, jurisdiction codes and None
+    for unknown) are listed in ``values``; numbers in ``intervals``.
+    ``representative`` is the member used to decide the whole class.
+    """
+
+    attribute: str  # dotted
+    values: tuple[Value, ...]
+    intervals: tuple[Interval, ...]
+    representative: Value
+    #: For a discrete attribute, the values it could have had (to describe a
+    #: big class by what it is not).
+    universe: tuple[Value, ...] = field(default=(), compare=False, repr=False)
+    #: For a number, its declared range (to leave the range's ends unsaid).
+    bounds: tuple[float, float] = field(default=(-_INF, _INF), compare=False, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.attribute.split(".", 1)[1]
+
+    def __contains__(self, value: object) -> bool:
+        if self.intervals and type(value) in (int, float):
+            x = float(value)  # type: ignore[arg-type]
+            for lo, hi, lo_in, hi_in in self.intervals:
+                if (lo < x or (lo_in and lo == x)) and (x < hi or (hi_in and hi == x)):
+                    return True
+        for v in self.values:
+            # bool is an int in Python: keep true apart from 1 and false from 0.
+            if v is None or isinstance(v, bool):
+                if value is v:
+                    return True
+            elif type(value) is not bool and value == v:
+                return True
+        return False
+
+    def describe(self) -> str:
+        """The class as an author would write it: ``legal_basis = court_order``,
+        ``category in {fraud, drugs}``, ``rule_of_law < 0.6``."""
+        name = self.name
+        known = [v for v in self.values if v is not None]
+        parts: list[str] = []
+        if self.intervals:
+            parts.extend(_show_interval(name, iv, self.bounds) for iv in self.intervals)
+        elif len(known) == 1:
+            parts.append(f"{name} = {show_value(known[0])}")
+        elif known:
+            rest = [v for v in self.universe if v is not None and v not in known]
+            if len(rest) == 1 and len(known) > 1:
+                parts.append(f"{name} != {show_value(rest[0])}")
+            elif self.universe and len(rest) < len(known) and rest:
+                parts.append(f"{name} not in {{{', '.join(show_value(v) for v in rest)}}}")
+            else:
+                parts.append(f"{name} in {{{', '.join(show_value(v) for v in known)}}}")
+        if None in self.values:
+            parts.append(f"{name} is unknown")
+        return " or ".join(parts)
+
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {"attribute": self.attribute, "description": self.describe()}
+        if self.intervals:
+            out["intervals"] = [
+                {
+                    "low": None if lo == -_INF else lo,
+                    "high": None if hi == _INF else hi,
+                    "low_included": lo_in,
+                    "high_included": hi_in,
+                }
+                for lo, hi, lo_in, hi_in in self.intervals
+            ]
+            if None in self.values:
+                out["unknown"] = True
+        else:
+            out["values"] = list(self.values)
+        return out
+
+
+def _number_regions(attr: AttributeType, tests: Sequence[ast.Condition]) -> list[tuple[Interval, float]]:
+    """The points and open intervals that the constants of ``tests`` cut the range into, each
+    with a representative number.  Inside one region every comparison has one truth value."""
+    lo = -_INF if attr.lo is None else attr.lo
+    hi = _INF if attr.hi is None else attr.hi
+    cuts = {
+        float(literal_value(t.value))  # type: ignore[arg-type]
+        for t in tests
+        if isinstance(t, ast.Comparison) and isinstance(t.value, ast.Number)
+    }
+    points = sorted({c for c in cuts if lo <= c <= hi} | {x for x in (lo, hi) if math.isfinite(x)})
+    regions: list[tuple[Interval, float]] = []
+    if not points:
+        return [((-_INF, _INF, False, False), 0.0)]
+    if lo == -_INF:
+        regions.append(((-_INF, points[0], False, False), points[0] - 1.0))
+    for i, p in enumerate(points):
+        regions.append(((p, p, True, True), p))
+        if i + 1 < len(points):
+            q = points[i + 1]
+            regions.append(((p, q, False, False), p + (q - p) / 2))
+    if hi == _INF:
+        regions.append(((points[-1], _INF, False, False), points[-1] + 1.0))
+    return regions
+
+
+def _merge_intervals(ivs: list[Interval]) -> tuple[Interval, ...]:
+    """Adjacent regions joined: (0, 0.6) and [0.6, 0.6] become (0, 0.6]."""
+    out: list[Interval] = []
+    for iv in sorted(ivs):
+        if out:
+            plo, phi, plo_in, phi_in = out[-1]
+            lo, hi, lo_in, hi_in = iv
+            if phi == lo and (phi_in or lo_in):
+                out[-1] = (plo, hi, plo_in, hi_in)
+                continue
+        out.append(iv)
+    return tuple(out)
+
+
+def domain(attr: AttributeType, codes: Sequence[str] = ()) -> list[tuple[Value, Interval | None]]:
+    """Every value an attribute can take, up to number regions: (value, region or None)."""
+    out: list[tuple[Value, Interval | None]]
+    if attr.kind is Kind.ENUM:
+        out = [(v, None) for v in attr.values]
+    elif attr.kind is Kind.BOOL:
+        out = [(True, None), (False, None)]
+    elif attr.kind is Kind.CODE:
+        out = [(c, None) for c in codes]
+    elif attr.kind is Kind.NUMBER:
+        out = [(rep, iv) for iv, rep in _number_regions(attr, ())]
+    else:
+        out = []
+    if attr.unknown_allowed:
+        out.append((None, None))
+    return out
+
+
+def partition(
+    attr: AttributeType,
+    tests: Sequence[ast.Condition] | Mapping[ast.Condition, Callable[[Value], bool | None]],
+    codes: Sequence[str] = (),
+) -> list[ValueClass]:
+    """The classes of ``attr``'s values that ``tests`` cannot tell apart, in domain order.
+
+    Two values are in one class when every test gives them the same truth
+    value (True, False or unknown), so any condition built from these tests
+    gives them the same truth value too.  ``tests`` may map each test to its
+    :func:`tester` when the caller has them already.
+    """
+    testers = dict(tests) if isinstance(tests, Mapping) else {t: tester(t) for t in tests}
+    unique = list(testers)
+    checks = list(testers.values())
+    members: list[tuple[Value, Interval | None]]
+    if attr.kind is Kind.NUMBER:
+        members = [(rep, iv) for iv, rep in _number_regions(attr, unique)]
+        if attr.unknown_allowed:
+            members.append((None, None))
+    else:
+        members = domain(attr, codes)
+    groups: dict[tuple[bool | None, ...], list[tuple[Value, Interval | None]]] = {}
+    for value, iv in members:
+        sig = tuple(check(value) for check in checks)
+        groups.setdefault(sig, []).append((value, iv))
+    universe = tuple(v for v, _ in members) if attr.kind is not Kind.NUMBER else ()
+    out = []
+    for group in groups.values():
+        if attr.kind is Kind.NUMBER:
+            ivs = [iv for _, iv in group if iv is not None]
+            values = tuple(v for v, iv in group if iv is None)
+            bounds = (-_INF if attr.lo is None else attr.lo, _INF if attr.hi is None else attr.hi)
+            out.append(ValueClass(attr.dotted, values, _merge_intervals(ivs), group[0][0], bounds=bounds))
+        else:
+            out.append(ValueClass(attr.dotted, tuple(v for v, _ in group), (), group[0][0], universe))
+    return out
+
+
+# --- splitting -----------------------------------------------------------------------
+
+#: The rules of one side still in play: (rule index, residual).
+Side = list[tuple[int, Residual]]
+#: What a leaf decided on one side: (matched rule indices, undetermined rule indices).
+Verdict = tuple[tuple[int, ...], tuple[int, ...]]
+
+
+def joint_split(
+    sides: Sequence[Side], attributes: Mapping[str, AttributeType], assigned: tuple[ValueClass, ...] = ()
+) -> Iterator[tuple[tuple[ValueClass, ...], tuple[Verdict, ...]]]:
+    """Split the demand space until no rule of any side is left open.
+
+    Yields (classes assigned on the way, one verdict per side).  Every
+    attribute not assigned in a leaf is read by no rule still open there, so
+    the leaf's verdicts hold for any value of it.  Attributes are split in
+    order of how many open rules read them (ties by name), which keeps the
+    tree shallow without making the result depend on anything but the rules.
+    """
+    readers: dict[str, set[tuple[int, int]]] = {}
+    tests: dict[str, dict[ast.Condition, Callable[[Value], bool | None]]] = {}
+    for s, side in enumerate(sides):
+        for i, r in side:
+            for atom in atoms(r):
+                readers.setdefault(atom.attribute, set()).add((s, i))
+                tests.setdefault(atom.attribute, {}).setdefault(atom.node, atom.test)
+    if not readers:
+        yield assigned, tuple((tuple(i for i, r in side if r is True), tuple(i for i, r in side if r is None)) for side in sides)
+        return
+    name = min(readers, key=lambda a: (-len(readers[a]), a))
+    attr = attributes[name]
+    reading = readers[name]
+    for cls in partition(attr, tests[name]):
+        env = {name: cls.representative}
+        # Only the rules that read the attribute change; the others are kept as they are.
+        narrowed: list[Side] = []
+        for s, side in enumerate(sides):
+            kept: Side = []
+            for i, r in side:
+                if (s, i) in reading:
+                    r = specialise(r, env)
+                    if r is False:
+                        continue
+                kept.append((i, r))
+            narrowed.append(kept)
+        yield from joint_split(narrowed, attributes, (*assigned, cls))
+
+
+def verdict_outcome(policy_set: PolicySet, verdict: Verdict) -> tuple[str, tuple[int, ...]]:
+    """(outcome, deciding rule indices) of a verdict; no deciding rules means the default."""
+    matched = verdict[0]
+    if not matched:
+        return "negotiate", ()
+    rules = policy_set.rules
+    top = max(SEVERITY[rules[i].outcome] for i in matched)
+    outcome = next(o for o, s in SEVERITY.items() if s == top)
+    return outcome, tuple(i for i in matched if SEVERITY[rules[i].outcome] == top)
+
+
+# --- the space -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JurisdictionClass:
+    """Jurisdictions that every test rules make of jurisdiction attributes treats alike."""
+
+    index: int
+    codes: tuple[str, ...]
+    representative: JurisdictionModel
+    #: Signature over tests of attributes other than ``jurisdiction.code``:
+    #: jurisdiction classes that share it differ only by code-specific rules.
+    attribute_signature: tuple[bool | None, ...]
+    classes: tuple[ValueClass, ...]  # the class of each attribute rules read, for describing
+
+    def describe(self) -> str:
+        return ", ".join(c.describe() for c in self.classes) or "any jurisdiction"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One class of the space: a jurisdiction class, a kind and a class of the other demand attributes."""
+
+    jurisdictions: JurisdictionClass
+    kind: str
+    demand: tuple[ValueClass, ...]  # split attributes, sorted by name; any value for the others
+    matched: tuple[int, ...]  # rule indices (into PolicySet.rules) whose condition is true
+    undetermined: tuple[int, ...]
+    outcome: str
+    deciding: tuple[int, ...]  # empty: the default applied
+
+    @property
+    def default_applied(self) -> bool:
+        return not self.deciding
+
+    def describe(self) -> str:
+        """``kind = user_data, category = criminal_suspect, legal_basis = court_order``."""
+        return ", ".join([f"kind = {self.kind}", *(c.describe() for c in self.demand)])
+
+    def contains(self, code: str, demand: Mapping[str, Value]) -> bool:
+        if code not in self.jurisdictions.codes or demand.get("kind") != self.kind:
+            return False
+        return all(demand.get(c.name) in c for c in self.demand)
+
+
+def jurisdiction_env(j: JurisdictionModel) -> dict[str, Value]:
+    return {f"jurisdiction.{k}": v for k, v in j.attrs.items()}
+
+
+def _jurisdiction_classes(policy_set: PolicySet, lowered: Sequence[Residual]) -> list[JurisdictionClass]:
+    voc = policy_set.vocabulary
+    tests: dict[str, list[ast.Condition]] = {}
+    for r in lowered:
+        for atom in atoms(r):
+            if atom.attribute.startswith("jurisdiction."):
+                tests.setdefault(atom.attribute, []).append(atom.node)
+    names = sorted(tests)
+    codes = tuple(policy_set.jurisdictions)
+    parts = {n: partition(voc.attributes[n], tests[n], codes) for n in names}
+    groups: dict[tuple[int, ...], list[JurisdictionModel]] = {}
+    for j in policy_set.jurisdictions.values():
+        env = jurisdiction_env(j)
+        sig = tuple(next(k for k, c in enumerate(parts[n]) if env.get(n) in c) for n in names)
+        groups.setdefault(sig, []).append(j)
+    out = []
+    for index, (sig, members) in enumerate(sorted(groups.items(), key=lambda kv: kv[1][0].code)):
+        rep = members[0]
+        attr_sig = tuple(
+            evaluate_atom(t, rep.attrs.get(n.split(".", 1)[1]))
+            for n in names
+            if n != "jurisdiction.code"
+            for t in dict.fromkeys(tests[n])
+        )
+        classes = tuple(parts[n][k] for n, k in zip(names, sig))
+        out.append(JurisdictionClass(index, tuple(m.code for m in members), rep, attr_sig, classes))
+    return out
+
+
+@dataclass(frozen=True)
+class DemandSpace:
+    """Every decision a policy set can make, one :class:`Cell` per class."""
+
+    compiled: CompiledPolicy
+    jurisdiction_classes: tuple[JurisdictionClass, ...]
+    cells: tuple[Cell, ...]
+    kinds: tuple[str, ...]
+    _by_key: dict[tuple[str, str], tuple[Cell, ...]] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def policy_set(self) -> PolicySet:
+        return self.compiled.policy_set
+
+    def size(self) -> int:
+        """Number of (jurisdiction, demand class) pairs the cells stand for."""
+        return sum(len(c.jurisdictions.codes) for c in self.cells)
+
+    def locate(self, code: str, demand: Mapping[str, Value]) -> Cell | None:
+        """The cell of a jurisdiction and a normalised demand (short attribute names)."""
+        kind = demand.get("kind")
+        for cell in self._by_key.get((code, kind if isinstance(kind, str) else ""), ()):
+            if cell.contains(code, demand):
+                return cell
+        return None
+
+    def representative(self, cell: Cell) -> dict[str, object]:
+        """A request that falls in ``cell``: its representatives, defaults for the rest."""
+        demand: dict[str, Value] = {}
+        for attr in self.compiled.demand_attrs:
+            if attr.kind is Kind.TEXT:
+                continue
+            if attr.has_default:
+                demand[attr.name] = attr.default
+            elif attr.unknown_allowed:
+                demand[attr.name] = None
+            else:
+                demand[attr.name] = domain(attr)[0][0]
+        demand["kind"] = cell.kind
+        for c in cell.demand:
+            demand[c.name] = c.representative
+        return {"jurisdiction": cell.jurisdictions.codes[0], "demand": demand}
+
+
+def demand_attributes(compiled: CompiledPolicy) -> dict[str, AttributeType]:
+    return {a.dotted: a for a in compiled.demand_attrs if a.testable}
+
+
+def kind_values(policy_set: PolicySet) -> tuple[str, ...]:
+    kind = policy_set.vocabulary.attribute("demand", "kind")
+    return kind.values if kind is not None and kind.kind is Kind.ENUM else ()
+
+
+def candidates(compiled: CompiledPolicy, lowered: Sequence[Residual], j: JurisdictionModel, kind: str) -> Side:
+    """The rules that can still hold for ``j`` and ``kind``, specialised to them (the kind index first)."""
+    env = jurisdiction_env(j)
+    env["demand.kind"] = kind
+    side: Side = []
+    for i in compiled.by_kind.get(kind, compiled.all_rules):
+        r = specialise(lowered[i], env)
+        if r is not False:
+            side.append((i, r))
+    return side
+
+
+def demand_space(compiled: CompiledPolicy) -> DemandSpace:
+    """Partition every (jurisdiction, demand) of ``compiled`` into classes decided alike."""
+    ps = compiled.policy_set
+    lowered = [lower(r.model.condition) for r in compiled.rules]
+    jclasses = _jurisdiction_classes(ps, lowered)
+    attributes = demand_attributes(compiled)
+    kinds = kind_values(ps)
+    cells: list[Cell] = []
+    by_key: dict[tuple[str, str], tuple[Cell, ...]] = {}
+    for jc in jclasses:
+        for kind in kinds:
+            side = candidates(compiled, lowered, jc.representative, kind)
+            here = []
+            for assigned, (verdict,) in joint_split([side], attributes):
+                outcome, deciding = verdict_outcome(ps, verdict)
+                classes = tuple(sorted(assigned, key=lambda c: c.attribute))
+                here.append(Cell(jc, kind, classes, verdict[0], verdict[1], outcome, deciding))
+            cells.extend(here)
+            for code in jc.codes:
+                by_key[(code, kind)] = tuple(here)
+    return DemandSpace(compiled, tuple(jclasses), tuple(cells), kinds, by_key)

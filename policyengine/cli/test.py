@@ -1,0 +1,194 @@
+"""`policyengine test [PATH ...]`: run the policy set's `test` blocks, with rule coverage.
+
+Exit codes: 0 every test passed (and coverage met ``--min-coverage``); 1 a
+test failed, coverage is below ``--min-coverage``, the set has no tests, or
+the policy set has errors (printed as diagnostics); 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TYPE_CHECKING
+
+from .common import EXIT_OK, EXIT_POLICY_ERRORS, CommandError, console, print_diagnostics, stderr_format
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ..analysis.testing import ExpectationResult, TestReport
+    from ..language.model import PolicySet
+
+NAME = "test"
+HELP = "run the policy set's test blocks and report rule coverage (exit 1 on a failure)"
+
+
+def _percent(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"`{text}` is not a number; give a percentage such as 80") from None
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"{text} is not a percentage between 0 and 100")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="policy directories or files (default: the shipped library)")
+    parser.add_argument("--format", choices=("human", "json"), default="human", help="output format (default: human)")
+    parser.add_argument("--run", metavar="SUBSTRING", help="run only the tests whose name contains SUBSTRING")
+    parser.add_argument("--coverage", action="store_true", help="show the per-rule coverage table (always in JSON)")
+    parser.add_argument(
+        "--min-coverage",
+        metavar="N",
+        type=_percent,
+        help="exit 1 when fewer than N%% of the rules are exercised by the tests",
+    )
+    parser.add_argument("--verbose", "-v", action="store_true", help="list every expectation, not only the failing ones")
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _expectation_view(con: Console, e: ExpectationResult, policy_set: PolicySet, explain: bool) -> None:
+    from rich.padding import Padding
+    from rich.text import Text
+
+    from ..evaluation.explain import explanation_tree
+    from ..language.text import safe
+
+    line = Text("    ")
+    if e.passed:
+        line.append("✓ ", style="green")
+    else:
+        line.append("✗ ", style="bold red")
+    line.append(safe(e.text))
+    line.append(safe(f"  {e.location}"), style="dim")
+    con.print(line, soft_wrap=True)
+    if e.passed:
+        return
+    con.print(Text("      " + safe(e.message)), soft_wrap=True)
+    if not explain or e.decision is None:
+        return
+    from ..evaluation.decision import Decision
+
+    decisions = [e.decision] if isinstance(e.decision, Decision) else list(e.decision.decisions)
+    for d in decisions:
+        con.print(Padding(explanation_tree(d, policy_set), (0, 0, 0, 6)))
+
+
+def _coverage_table(report: TestReport) -> object:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    from ..evaluation.explain import outcome_text
+    from ..language.text import safe
+
+    table = Table(title="rule coverage", title_justify="left", expand=False, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    # Rule names and locations are what an author searches for: never cut
+    # them (on a narrow terminal the location folds onto a second line).
+    table.add_column("rule", no_wrap=True)
+    table.add_column("outcome", no_wrap=True)
+    table.add_column("exercised", justify="right", no_wrap=True)
+    table.add_column("deciding", justify="right", no_wrap=True)
+    table.add_column("source", overflow="fold")
+    for r in report.coverage.rules:
+        style = "red" if r.exercised == 0 else "yellow" if r.deciding == 0 else ""
+        table.add_row(
+            Text(safe(r.rule), style=style),
+            outcome_text(r.outcome),
+            Text(str(r.exercised), style=style),
+            Text(str(r.deciding), style=style),
+            Text(safe(r.location), style="dim"),
+        )
+    return table
+
+
+def render_human(report: TestReport, policy_set: PolicySet, show_coverage: bool, verbose: bool, minimum: float | None) -> None:
+    """Pass/fail per test, failures explained, then the summary and the coverage."""
+    from rich.text import Text
+
+    from ..language.text import safe
+
+    con = console()
+    for t in report.tests:
+        head = Text()
+        if t.passed:
+            head.append(" PASS ", style="bold black on green")
+        elif t.status == "error":
+            head.append(" ERROR ", style="bold white on red")
+        else:
+            head.append(" FAIL ", style="bold white on red")
+        head.append(" ")
+        head.append(safe(t.name), style="bold")
+        head.append(safe(f"  {t.location}"), style="dim")
+        con.print(head, soft_wrap=True)
+        for e in t.expectations:
+            if verbose or not e.passed:
+                _expectation_view(con, e, policy_set, explain=True)
+    cov = report.coverage
+    if show_coverage and cov.rules:
+        con.print()
+        con.print(_coverage_table(report))
+    con.print()
+    # A rule never exercised is never deciding either; list it once.
+    unexercised = cov.never_exercised
+    idle = tuple(r for r in cov.never_deciding if r.exercised)
+    for label, rules in (("never exercised", unexercised), ("exercised but never deciding", idle)):
+        if not rules:
+            continue
+        con.print(Text(f"{label} ({len(rules)}):", style="bold"))
+        for r in rules:
+            con.print(Text(safe(f"  {r.rule}  {r.location}")), soft_wrap=True)
+    summary = Text()
+    failed = report.failed
+    summary.append(f"{_plural(len(report.tests), 'test')}: ", style="bold")
+    summary.append(f"{report.passed} passed", style="green")
+    summary.append(", ")
+    summary.append(f"{failed} failed", style="bold red" if failed else "")
+    summary.append(f" ({_plural(report.expectations, 'expectation')})")
+    con.print(summary, soft_wrap=True)
+    coverage = Text(
+        f"coverage: {cov.percent:g}% of rules exercised ({cov.exercised} of {cov.total}), {cov.deciding} deciding at least once"
+    )
+    con.print(coverage, soft_wrap=True)
+    if minimum is not None and not cov.meets(minimum):
+        below = f"coverage {cov.percent:g}% is below the required minimum of {minimum:g}% (--min-coverage)"
+        con.print(Text(below, style="bold red"), soft_wrap=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..analysis.testing import run_tests
+    from ..evaluation.engine import load
+    from ..language.diagnostics import PolicyError
+
+    try:
+        engine = load(list(args.paths) or None)
+    except PolicyError as err:
+        if args.format == "json":
+            print_diagnostics(err.diagnostics, "json", file=sys.stdout)
+        else:
+            print_diagnostics(err.diagnostics, stderr_format())
+            print("the policy set has errors, so its tests were not run", file=sys.stderr)
+        return EXIT_POLICY_ERRORS
+    report = run_tests(engine, args.run)
+    if not report.tests:
+        if args.run is not None and engine.policy_set.tests:
+            raise CommandError(f"no test name contains `{args.run}` ({_plural(len(engine.policy_set.tests), 'test')} in the set)")
+        # A CI gate that ran nothing must not report success.
+        print('no tests found: add `test "…" { … }` blocks to the policy set', file=sys.stderr)
+        if args.format == "json":
+            print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+        return EXIT_POLICY_ERRORS
+    below = args.min_coverage is not None and not report.coverage.meets(args.min_coverage)
+    if args.format == "json":
+        data = report.to_json()
+        data["min_coverage"] = args.min_coverage
+        data["coverage_ok"] = not below
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        render_human(report, engine.policy_set, args.coverage, args.verbose, args.min_coverage)
+    return EXIT_POLICY_ERRORS if report.failed or below else EXIT_OK

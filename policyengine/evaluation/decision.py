@@ -1,0 +1,185 @@
+"""The public data types at the boundary: requests in, decisions out.
+
+Stage contract: pydantic v2 models, used only at the edge of the engine (the
+internal AST and compiled forms are plain Python objects).  A
+:class:`Decision` is immutable and complete: the outcome, the deciding
+rules with their facts and source lines, the rules they outranked, the rules
+that could not be evaluated because a value was unknown, whether the default
+applied, the jurisdiction chain and the policy set's version.  Its JSON form
+is the contract documented in docs/embedding.md.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+AttributeValue = bool | float | str | None
+
+
+class Outcome(str, enum.Enum):
+    """What the platform does: ``comply`` < ``negotiate`` < ``withdraw`` in severity."""
+
+    COMPLY = "comply"
+    NEGOTIATE = "negotiate"
+    WITHDRAW = "withdraw"
+
+    @property
+    def severity(self) -> int:
+        return _SEVERITY[self]
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_SEVERITY = {Outcome.COMPLY: 0, Outcome.NEGOTIATE: 1, Outcome.WITHDRAW: 2}
+
+
+def show_value(value: AttributeValue) -> str:
+    """An attribute value as policy text writes it: ``unknown``, ``true``, ``0.43``, ``1234567``.
+
+    Numbers are shown exactly (shortest round-trip form, whole numbers without
+    a fraction): a fact such as ``users = 1234567: > 1000000`` must not be
+    rounded into ``1.23457e+06``, which would misstate what was compared.
+    """
+    if value is None:
+        return "unknown"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e16 else repr(value)
+    return str(value)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Request(_Frozen):
+    """A demand made by the authorities of one jurisdiction.
+
+    ``demand`` carries attributes declared in the vocabulary (``kind``,
+    ``category``, ``legal_basis``, ``mandatory`` …).  Values are checked
+    against the vocabulary by the engine, which names the field and the
+    allowed values when one does not fit.
+    """
+
+    jurisdiction: str = Field(description="ISO 3166-1 alpha-2 code or group code, e.g. `FR` or `EU`")
+    demand: dict[str, AttributeValue] = Field(
+        description="demand attributes from the vocabulary, e.g. kind, category, legal_basis"
+    )
+
+
+class Fact(_Frozen):
+    """One piece of the request or jurisdiction that made a condition hold."""
+
+    attribute: str = Field(description="e.g. `demand.kind` or `jurisdiction.rule_of_law`")
+    value: AttributeValue = Field(description="its value; null when unknown")
+    test: str = Field(description="the test it passed, as written in the rule, e.g. `< 0.6`")
+    origin: str | None = Field(default=None, description="for a jurisdiction attribute inherited from a group, that group's code")
+
+    def __str__(self) -> str:
+        via = f" (from {self.origin})" if self.origin else ""
+        return f"{self.attribute} = {show_value(self.value)}{via}: {self.test}"
+
+
+class Reason(_Frozen):
+    """A rule whose condition held, with why."""
+
+    principle: str
+    statement: str = Field(description="the principle's one-line statement")
+    rule: str
+    outcome: Outcome
+    because: str = Field(description="the rule's `because` text with attribute values filled in")
+    source: str = Field(description="`path:line` of the rule")
+    facts: tuple[Fact, ...] = ()
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.principle}.{self.rule}"
+
+
+class Undetermined(_Frozen):
+    """A rule that could not be evaluated because a value it tests is unknown."""
+
+    principle: str
+    rule: str
+    outcome: Outcome = Field(description="the outcome the rule would have given")
+    source: str
+    unknown: tuple[str, ...] = Field(description="the attributes whose value is unknown")
+
+
+class Decision(_Frozen):
+    """The engine's answer for one demand."""
+
+    outcome: Outcome
+    jurisdiction: str
+    demand: str | None = Field(default=None, description="the standing demand's id, when one was decided")
+    summary: str = Field(description="one line a person can read")
+    reasons: tuple[Reason, ...] = Field(description="the deciding rules: every match with the most severe outcome")
+    outranked: tuple[Reason, ...] = Field(default=(), description="matching rules with a less severe outcome")
+    undetermined: tuple[Undetermined, ...] = Field(default=(), description="rules not evaluated for lack of a value")
+    default_applied: bool = Field(description="no rule matched, so the default (negotiate) applied")
+    jurisdiction_chain: tuple[str, ...] = Field(
+        default=(), description="the jurisdiction and the groups it inherits from, e.g. FR, EU"
+    )
+    request: dict[str, AttributeValue] = Field(
+        default_factory=dict, description="the demand attributes decided, defaults applied"
+    )
+    policy_version: str = Field(description="content hash of the policy set that decided")
+
+
+class MarketDecision(_Frozen):
+    """A jurisdiction as a market: every standing demand and the overall outcome."""
+
+    jurisdiction: str
+    name: str
+    outcome: Outcome
+    summary: str
+    decisive: tuple[str, ...] = Field(description="ids of the standing demands that set the market outcome")
+    decisions: tuple[Decision, ...]
+    jurisdiction_chain: tuple[str, ...] = ()
+    policy_version: str
+
+
+# --- what-if: computed by policyengine.analysis.whatif, returned by Engine.what_if ---
+
+
+class ChangedAttribute(_Frozen):
+    """One demand attribute set to other values."""
+
+    attribute: str = Field(description="e.g. `demand.legal_basis`")
+    values: tuple[AttributeValue, ...] = Field(
+        description="values with this effect; for a number, one value from each class of numbers with this effect"
+    )
+    description: str = Field(description="as an author writes it, e.g. `legal_basis = court_order` or `category in {a, b}`")
+
+
+class Change(_Frozen):
+    """A change of one or two attributes and the decision it leads to."""
+
+    attributes: tuple[ChangedAttribute, ...]
+    outcome: Outcome
+    decided_by: tuple[str, ...] = Field(description="`principle.rule` of the deciding rules; empty when the default applies")
+    default_applied: bool
+    summary: str = Field(description="e.g. `would comply if legal_basis = court_order (by lawful_access.court_order)`")
+
+
+class Alternative(_Frozen):
+    """Every smallest change that leads to one outcome."""
+
+    outcome: Outcome
+    attributes_changed: int = Field(description="1 or 2 attributes per change; 0 when no change of one or two leads here")
+    changes: tuple[Change, ...]
+
+
+class WhatIf(_Frozen):
+    """A decision and the smallest changes that would change its outcome, by outcome."""
+
+    decision: Decision
+    alternatives: tuple[Alternative, ...] = Field(description="one per outcome other than the decision's, comply to withdraw")
+
+    def alternative(self, outcome: Outcome | str) -> Alternative | None:
+        wanted = Outcome(outcome)
+        return next((a for a in self.alternatives if a.outcome is wanted), None)

@@ -1,0 +1,181 @@
+"""The embeddable engine: load a policy set once, decide many times.
+
+Stage contract: :func:`load` runs the whole front end (read, parse, validate,
+compile) and returns an immutable :class:`Engine`, or raises
+:class:`~policyengine.diagnostics.PolicyError` carrying every diagnostic.  An
+Engine holds no mutable state that could change a result: its only mutable
+parts are memo tables that gain entries every thread would compute
+identically, so one Engine can be shared by any number of threads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+from ..language.diagnostics import Diagnostic, PolicyError, did_you_mean
+from ..language.loader import Limits
+from ..language.model import PolicySet
+from ..language.pipeline import PathLike, analyse
+from .compile import CompiledPolicy, compile_policy
+from .decide import Decider, RequestError
+from .decision import Decision, MarketDecision, WhatIf
+
+#: What-if is analysis over the demand space, a layer above evaluation, so the
+#: engine cannot import it; :mod:`policyengine.analysis` registers it here when
+#: it is imported (the ``policyengine`` facade imports it with the engine).
+_what_if: Callable[[Engine, Any], WhatIf] | None = None
+
+
+def register_what_if(function: Callable[[Engine, Any], WhatIf]) -> None:
+    """Install the function behind :meth:`Engine.what_if` (called by :mod:`policyengine.analysis`)."""
+    global _what_if
+    _what_if = function
+
+
+class Engine:
+    """A compiled policy set.  Create it with :func:`policyengine.load`."""
+
+    __slots__ = ("_compiled", "_decider", "_diagnostics")
+    _compiled: CompiledPolicy
+    _decider: Decider
+    _diagnostics: tuple[Diagnostic, ...]
+
+    def __init__(
+        self,
+        policy_set: PolicySet,
+        diagnostics: Sequence[Diagnostic] = (),
+        *,
+        memo: bool = True,
+        compiled: CompiledPolicy | None = None,
+    ):
+        # ``compiled`` comes from the load cache with its policy set; one
+        # compiled from another set would decide by the wrong rules.
+        if compiled is None or compiled.policy_set is not policy_set:
+            compiled = compile_policy(policy_set)
+        object.__setattr__(self, "_compiled", compiled)
+        object.__setattr__(self, "_decider", Decider(compiled, memo=memo))
+        object.__setattr__(self, "_diagnostics", tuple(diagnostics))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("an Engine is immutable; load a new one to change policies")
+
+    # --- introspection -------------------------------------------------------
+
+    @property
+    def version(self) -> str:
+        """Content hash of the policy set (``policy_version`` in every decision)."""
+        return self._compiled.version
+
+    @property
+    def policy_set(self) -> PolicySet:
+        return self._compiled.policy_set
+
+    @property
+    def compiled(self) -> CompiledPolicy:
+        return self._compiled
+
+    @property
+    def warnings(self) -> tuple[Diagnostic, ...]:
+        """Warnings found while loading (a set with errors does not load)."""
+        return self._diagnostics
+
+    def jurisdictions(self) -> list[str]:
+        return list(self._compiled.jurisdictions)
+
+    # --- decisions -------------------------------------------------------------
+
+    def decide(self, request: Any) -> Decision:
+        """Decide one request: a dict ``{"jurisdiction": "FR", "demand": {...}}`` or a
+        :class:`~policyengine.decision.Request`.  Raises
+        :class:`~policyengine.decide.RequestError` when the request does not fit the
+        vocabulary; an unknown jurisdiction is a negotiate decision, not an error."""
+        return self._decider.decide(request)
+
+    def decision_json(self, decision: Decision) -> str:
+        """``decision.model_dump_json()``, computed once per memoised decision.
+
+        A batch or a router that answers in JSON pays the serialisation only
+        the first time a request shape is decided."""
+        return self._decider.to_json(decision)
+
+    def decide_many(self, requests: Iterable[Any]) -> list[Decision]:
+        """Decide a batch; the same results as :meth:`decide` one by one."""
+        decide = self._decider.decide
+        return [decide(r) for r in requests]
+
+    def standing(self, jurisdiction: str, demand: str) -> Decision:
+        """Decide standing demand ``demand`` of ``jurisdiction`` (inherited ones included)."""
+        j = self._decider.jurisdiction(jurisdiction)
+        d = j.demand(demand)
+        if d is None:
+            ids = tuple(x.id for x in j.demands)
+            raise RequestError(
+                "demand", f"`{jurisdiction}` makes no standing demand `{demand[:64]}`", ids, did_you_mean(demand[:64], ids)
+            )
+        return self._decider.decide_standing(j, d)
+
+    def market(self, jurisdiction: str) -> MarketDecision:
+        """Every standing demand of a jurisdiction and the market outcome."""
+        return self._decider.market(jurisdiction)
+
+    def what_if(self, request: Any) -> WhatIf:
+        """The smallest changes to a request's demand attributes that would change its outcome:
+        for each other outcome, the one-attribute changes that reach it, or the two-attribute ones
+        when no single change does (docs/analysis.md).  Raises RequestError like :meth:`decide`."""
+        if _what_if is None:
+            raise RuntimeError(
+                "what-if analysis is part of policyengine.analysis: import policyengine or policyengine.analysis first"
+            )
+        return _what_if(self, request)
+
+
+def load(
+    paths: PathLike | Sequence[PathLike] | None = None, *, limits: Limits = Limits(), memo: bool = True, cache: bool = True
+) -> Engine:
+    """Load, validate and compile a policy set (the shipped library when ``paths`` is None).
+
+    Raises :class:`~policyengine.diagnostics.PolicyError` with every diagnostic
+    when the set has errors; warnings are kept on :attr:`Engine.warnings`.
+
+    ``memo=False`` turns off the decision memo (and the per-rule explanation
+    memo): every decide() then validates, evaluates and explains from scratch.
+    Use it to measure cold decisions, or when requests never repeat.
+
+    With ``cache=True`` (the default) an unchanged policy set is loaded from
+    the load cache instead of being parsed, validated and compiled again; see
+    :mod:`policyengine.cache` for where it lives, what it trusts and how to
+    turn it off (``cache=False`` or ``POLICYENGINE_CACHE=off``).
+    """
+    compiled: CompiledPolicy | None = None
+    from . import cache as load_cache
+
+    with _collector_paused():
+        if cache and load_cache.enabled():
+            policy_set, diagnostics, compiled = load_cache.analyse_cached(paths, limits)
+        else:
+            policy_set, diagnostics = analyse(paths, limits)
+        if policy_set is None:
+            raise PolicyError(diagnostics)
+        return Engine(policy_set, diagnostics, memo=memo, compiled=compiled)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a policy set loads.
+
+    Loading makes hundreds of thousands of objects (AST nodes, spans, models)
+    that all live as long as the engine; the collector would scan the growing
+    heap again and again as they are made, for nothing (a 10,000-rule set
+    loads in half the time without it).  It is restored afterwards, also when
+    loading fails.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
