@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import PolicyEngineError
 from ..language.model import AttributeType, Kind, PolicySet
 from .space import (
     ValueClass,
@@ -320,8 +321,10 @@ def diff_engines(before: Engine, after: Engine) -> PolicyDiff:
 # --- git ---------------------------------------------------------------------------------------
 
 
-class GitError(Exception):
+class GitError(PolicyEngineError):
     """A git revision that cannot be read; the message is git's own, on one line."""
+
+    code = "git"
 
 
 def _git(args: list[str], cwd: Path) -> bytes:

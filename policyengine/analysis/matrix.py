@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..errors import PolicyEngineError
 from ..evaluation.decide import RequestError
 from ..evaluation.decision import AttributeValue, Decision, Outcome, show_value
 from ..language.diagnostics import did_you_mean, one_of
@@ -59,13 +60,10 @@ if TYPE_CHECKING:
     from ..evaluation.engine import Engine
 
 
-class MatrixError(ValueError):
+class MatrixError(PolicyEngineError, ValueError):
     """A matrix that cannot be built as asked; ``hint`` suggests the fix."""
 
-    def __init__(self, message: str, hint: str | None = None):
-        self.message = message
-        self.hint = hint
-        super().__init__(message + (f" ({hint})" if hint else ""))
+    code = "matrix"
 
 
 @dataclass(frozen=True)

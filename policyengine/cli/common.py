@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING
 
+from ..errors import PolicyEngineError
 from ..language.diagnostics import Diagnostic
 
 if TYPE_CHECKING:
@@ -21,8 +22,10 @@ EXIT_USAGE = 2  # bad command line or bad request
 EXIT_FAIL_ON = 3  # decided, and an outcome named by --fail-on occurred
 
 
-class CommandError(Exception):
+class CommandError(PolicyEngineError):
     """A usage problem found after argument parsing; printed on one line, exit 2."""
+
+    code = "usage"
 
 
 def add_policies_argument(parser: argparse.ArgumentParser) -> None:

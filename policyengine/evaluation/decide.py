@@ -26,6 +26,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..errors import PolicyEngineError
 from ..language import ast
 from ..language.diagnostics import did_you_mean, one_of
 from ..language.model import AttributeType, DemandModel, JurisdictionModel, Kind, Value
@@ -49,16 +50,18 @@ _MISSING = object()
 _FLOAT_INTS = 10**300
 
 
-class RequestError(ValueError):
+class RequestError(PolicyEngineError, ValueError):
     """A request that does not fit the vocabulary.  ``field`` names the culprit
     (``demand.kind``), ``allowed`` lists the values it may take."""
 
+    code = "request"
+
     def __init__(self, field: str, message: str, allowed: tuple[str, ...] = (), hint: str | None = None):
         self.field = field
-        self.message = message
         self.allowed = allowed
-        self.hint = hint
-        super().__init__(f"{field}: {message}" + (f" ({hint})" if hint else ""))
+        super().__init__(message, hint)
+        # str() names the field first: `demand.kind: ... (did you mean ...)`.
+        self.args = (f"{field}: {message}" + (f" ({hint})" if hint else ""),)
 
 
 # --- requests ------------------------------------------------------------------

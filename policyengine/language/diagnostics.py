@@ -14,6 +14,7 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from ..errors import PolicyEngineError
 from .source import Span
 
 
@@ -148,15 +149,18 @@ def one_of(values: Iterable[str], limit: int = 12) -> str:
     return ", ".join(items[:-1]) + " or " + items[-1]
 
 
-class PolicyError(Exception):
+class PolicyError(PolicyEngineError):
     """Raised by :func:`policyengine.load` when a policy set has errors.
 
     Carries every diagnostic (errors and warnings) so callers can render them
     all; ``str()`` gives one line per error.
     """
 
+    code = "policy"
+
     def __init__(self, diagnostics: list[Diagnostic]):
         self.diagnostics = sorted_diagnostics(diagnostics)
         errors = [d for d in self.diagnostics if d.is_error]
         head = f"{len(errors)} error(s) in policy set"
-        super().__init__("\n".join([head, *(str(d) for d in errors)]))
+        super().__init__(head, "run `policyengine check` on the set to see each error with its line")
+        self.args = ("\n".join([head, *(str(d) for d in errors)]),)

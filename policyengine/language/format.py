@@ -42,6 +42,7 @@ from typing import Literal
 
 from lark import Lark, Token, Tree, UnexpectedInput
 
+from ..errors import PolicyEngineError
 from . import ast
 from .diagnostics import Diagnostic, PolicyError
 from .source import Source
@@ -64,12 +65,14 @@ _LITERAL_WORDS = {"true": "true", "false": "false", "unknown": "unknown"}
 _sink: contextvars.ContextVar[list[Token] | None] = contextvars.ContextVar("policyengine_format_comments", default=None)
 
 
-class FormatterBug(Exception):
+class FormatterBug(PolicyEngineError):
     """The formatter produced text that would change a file's meaning or is not stable.
 
     This is a bug in the formatter, never the author's fault; whoever catches it
     must leave the file as it was.
     """
+
+    code = "formatter-bug"
 
 
 @dataclass(frozen=True, slots=True)
