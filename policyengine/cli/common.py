@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import enum
 import sys
 from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING
@@ -15,11 +16,29 @@ if TYPE_CHECKING:
 
     from ..evaluation.engine import Engine
 
-#: Exit codes, documented in docs/cli.md and README.md.
-EXIT_OK = 0
-EXIT_POLICY_ERRORS = 1  # the policy set has errors (or tests failed, or --strict lint findings)
-EXIT_USAGE = 2  # bad command line or bad request
-EXIT_FAIL_ON = 3  # decided, and an outcome named by --fail-on occurred
+class ExitCode(enum.IntEnum):
+    """Every exit code of every command, documented in docs/cli.md (Cedar's ``CedarExitCode``)."""
+
+    OK = 0
+    #: the policy set has errors, tests failed, or --strict lint findings
+    POLICY_ERRORS = 1
+    #: bad command line or bad request
+    USAGE = 2
+    #: decided, and an outcome named by --fail-on occurred
+    FAIL_ON = 3
+    #: an analysis stopped at its budget: its findings are incomplete, not clean
+    INCOMPLETE = 4
+    #: a bug of ours; the report says how to get the traceback
+    INTERNAL = 70
+    #: interrupted by the user (Ctrl-C)
+    INTERRUPTED = 130
+
+
+# The names the commands used before ExitCode; being replaced by ExitCode members.
+EXIT_OK = ExitCode.OK
+EXIT_POLICY_ERRORS = ExitCode.POLICY_ERRORS
+EXIT_USAGE = ExitCode.USAGE
+EXIT_FAIL_ON = ExitCode.FAIL_ON
 
 
 class CommandError(PolicyEngineError):
