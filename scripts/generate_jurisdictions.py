@@ -15,6 +15,10 @@ What the script owns, and nothing else:
   ``eu_member`` column (a membership in another group is left alone);
 * the ``rule_of_law = …`` assignment at the top level of the block, and the
   comment on the same line, which names the edition of the index;
+* the eight factor scores (``constraints_on_government_powers = …`` and the
+  others of :data:`FACTORS`), one assignment per line after ``rule_of_law``,
+  for the factors the policy set declares as jurisdiction attributes, when
+  the CSV has their columns (a CSV without them leaves them alone);
 * new blocks for countries that no file declares yet, appended to
   ``jurisdictions/eu.policy`` (members of the EU) or ``jurisdictions/world.policy``,
   and the ``group EU`` block if no file declares it.
@@ -28,8 +32,8 @@ Refreshing next year:
 
 1. Download the new edition's overall scores from worldjusticeproject.org and
    save them as ``scripts/data/rule_of_law_<year>.csv`` with the same columns
-   (``alpha2``, ``country``, ``eu_member`` as yes/no, ``overall`` from 0 to 1;
-   other columns are ignored).  Add ISO 3166-1 alpha-2 codes if the download
+   (``alpha2``, ``country``, ``eu_member`` as yes/no, ``overall`` from 0 to 1,
+   and the eight factor columns of :data:`FACTORS`; other columns are ignored).  Add ISO 3166-1 alpha-2 codes if the download
    lacks them; Kosovo is ``XK``.
 2. Run ``python scripts/generate_jurisdictions.py --csv scripts/data/rule_of_law_<year>.csv``.
    The edition named in the comments is taken from the year in the file
@@ -50,6 +54,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import re
 import sys
 from collections.abc import Sequence
@@ -76,6 +81,21 @@ DISPLAY_NAMES: dict[str, str] = {
     "SK": "Slovakia",
     "VE": "Venezuela",
 }
+
+#: The WJP index's eight factors, as CSV columns and as jurisdiction attributes
+#: (declared in policies/vocabulary.policy).  Lawful access, hotlines and
+#: emergency disclosures weigh the factors that protect against abuse of a
+#: request, not only the overall score.
+FACTORS = (
+    "constraints_on_government_powers",
+    "absence_of_corruption",
+    "open_government",
+    "fundamental_rights",
+    "order_and_security",
+    "regulatory_enforcement",
+    "civil_justice",
+    "criminal_justice",
+)
 
 _HEADERS = {
     EU_FILE: (
@@ -124,6 +144,8 @@ class Country:
     name: str
     eu_member: bool
     score: str  # as the CSV writes it, e.g. "0.72"
+    #: factor → score as the CSV writes it; empty when the CSV has no factor columns
+    factors: tuple[tuple[str, str], ...] = ()
 
     @property
     def value(self) -> float:
@@ -151,6 +173,8 @@ class Block:
     rule_of_law: Token | None = None  # the value of the top-level assignment
     assignment_end: int = 0  # offset after the value, or after the `;` that follows it
     comment: Token | None = None  # a comment right after the assignment, on its line
+    #: factor → (the value's token, the offset after the value or its `;`)
+    factors: dict[str, tuple[Token, int]] | None = None
 
 
 @dataclass(frozen=True)
@@ -168,9 +192,14 @@ def read_index(path: Path) -> list[Country]:
     try:
         with open(path, encoding="utf-8-sig", newline="") as fh:
             reader = csv.DictReader(fh)
-            missing = {"alpha2", "country", "eu_member", "overall"} - set(reader.fieldnames or ())
+            columns = set(reader.fieldnames or ())
+            missing = {"alpha2", "country", "eu_member", "overall"} - columns
             if missing:
                 raise InputError(f"{path}:1: missing column(s) {', '.join(sorted(missing))}")
+            with_factors = [f for f in FACTORS if f in columns]
+            if with_factors and len(with_factors) != len(FACTORS):
+                absent = ", ".join(f for f in FACTORS if f not in columns)
+                raise InputError(f"{path}:1: has some factor columns but not {absent}: give all eight or none")
             countries: dict[str, Country] = {}
             for row in reader:
                 where = f"{path}:{reader.line_num}"
@@ -186,9 +215,15 @@ def read_index(path: Path) -> list[Country]:
                     raise InputError(f"{where}: `{code}` has no usable country name")
                 if member not in ("yes", "no"):
                     raise InputError(f"{where}: eu_member must be yes or no, not `{member}`")
-                if not re.fullmatch(r"\d+(\.\d+)?|\.\d+", score) or not 0 <= float(score) <= 1:
+                if not _is_score(score):
                     raise InputError(f"{where}: the overall score of `{code}` must be a number from 0 to 1, not `{score}`")
-                countries[code] = Country(code, DISPLAY_NAMES.get(code, name), member == "yes", score)
+                factors = []
+                for factor in with_factors:
+                    value = (row[factor] or "").strip()
+                    if not _is_score(value):
+                        raise InputError(f"{where}: {factor} of `{code}` must be a number from 0 to 1, not `{value}`")
+                    factors.append((factor, value))
+                countries[code] = Country(code, DISPLAY_NAMES.get(code, name), member == "yes", score, tuple(factors))
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {(exc.strerror or type(exc).__name__).lower()}") from None
     except (UnicodeDecodeError, csv.Error) as exc:
@@ -196,6 +231,10 @@ def read_index(path: Path) -> list[Country]:
     if not countries:
         raise InputError(f"{path}: no countries")
     return [countries[c] for c in sorted(countries)]
+
+
+def _is_score(text: str) -> bool:
+    return re.fullmatch(r"\d+(\.\d+)?|\.\d+", text) is not None and 0 <= float(text) <= 1
 
 
 def edition_of(csv_path: Path) -> str:
@@ -294,6 +333,21 @@ def scan_blocks(path: str, text: str) -> list[Block]:
                 current.comment = comments[hash_at]
             i += 3
             continue
+        elif (
+            depth == 1
+            and current is not None
+            and tok.kind == "name"
+            and tok.text in FACTORS
+            and text_at(i + 1) == "="
+            and i + 2 < len(tokens)
+        ):
+            if current.factors is None:
+                current.factors = {}
+            if tok.text not in current.factors:
+                value = tokens[i + 2]
+                current.factors[tok.text] = (value, tokens[i + 3].end if text_at(i + 3) == ";" else value.end)
+            i += 3
+            continue
         i += 1
     if depth != 0:
         raise InputError(f"{path}: a `{{` is never closed; {_CHECK}")
@@ -313,7 +367,9 @@ def score_line(country: Country, edition: str) -> str:
 
 def render_block(country: Country, edition: str) -> str:
     member = f" in {EU_GROUP}" if country.eu_member else ""
-    return f"jurisdiction {country.code} {quote(country.name)}{member} {{\n    {score_line(country, edition)}\n}}\n"
+    lines = [score_line(country, edition), *(f"{f} = {v}" for f, v in country.factors)]
+    body = "".join(f"    {line}\n" for line in lines)
+    return f"jurisdiction {country.code} {quote(country.name)}{member} {{\n{body}}}\n"
 
 
 def _same_score(token: Token, country: Country) -> bool:
@@ -337,7 +393,9 @@ def block_edits(text: str, block: Block, country: Country, edition: str, notes: 
         notes.append(f"{country.code} is an EU member but is declared in group `{block.membership[1].text}`: left as it is")
     comment = f"# {edition}"
     if block.rule_of_law is None:
-        edits.append(_insert_score(text, block, score_line(country, edition)))
+        lines = [score_line(country, edition), *(f"{f} = {v}" for f, v in country.factors if f not in (block.factors or {}))]
+        edits.append(_insert_score(text, block, lines))
+        edits.extend(_factor_edits(text, block, country, insert=False))
         return edits
     value = block.rule_of_law
     if not _same_score(value, country):
@@ -349,6 +407,31 @@ def block_edits(text: str, block: Block, country: Country, edition: str, notes: 
         # A comment would swallow code that follows on the same line, so it
         # is only added where the assignment ends its line.
         edits.append(Edit(block.assignment_end, block.assignment_end, f"  {comment}"))
+    edits.extend(_factor_edits(text, block, country, insert=True))
+    return edits
+
+
+def _factor_edits(text: str, block: Block, country: Country, *, insert: bool) -> list[Edit]:
+    """Change the factor scores that differ; with ``insert``, add the missing ones
+    on their own lines after the ``rule_of_law`` line, in :data:`FACTORS` order."""
+    edits: list[Edit] = []
+    present = block.factors or {}
+    missing = []
+    for factor, score in country.factors:
+        found = present.get(factor)
+        if found is None:
+            missing.append(f"{factor} = {score}")
+        elif found[0].kind != "number" or float(found[0].text) != float(score):
+            edits.append(Edit(found[0].start, found[0].end, score))
+    if insert and missing:
+        assert block.rule_of_law is not None
+        line_start = text.rfind("\n", 0, block.rule_of_law.start) + 1
+        indent = text[line_start : block.rule_of_law.start]
+        if indent.strip():  # the assignment shares its line with other code: indent as the block's first line
+            indent = "    "
+        end = text.find("\n", block.assignment_end)
+        at = len(text) if end == -1 else end
+        edits.append(Edit(at, at, "".join(f"\n{indent}{line}" for line in missing)))
     return edits
 
 
@@ -357,16 +440,17 @@ def _rest_of_line(text: str, offset: int) -> str:
     return text[offset : len(text) if end == -1 else end]
 
 
-def _insert_score(text: str, block: Block, line: str) -> Edit:
-    """A new ``rule_of_law`` line as the block's first, indented one step more than its header."""
+def _insert_score(text: str, block: Block, lines: list[str]) -> Edit:
+    """New ``rule_of_law`` and factor lines as the block's first, indented one step more than its header."""
     header = _rest_of_line(text, text.rfind("\n", 0, block.open_brace.start) + 1)
     indent = header[: len(header) - len(header.lstrip(" \t"))] + "    "
     rest = _rest_of_line(text, block.open_brace.end)
+    body = "".join(f"\n{indent}{line}" for line in lines)
     if not rest.strip() or rest.lstrip().startswith("#"):
         # After the header line, so that a comment on it stays where it was.
         at = block.open_brace.end + len(rest)
-        return Edit(at, at, f"\n{indent}{line}")
-    return Edit(block.open_brace.end, block.open_brace.end, f"\n{indent}{line}\n{indent}")
+        return Edit(at, at, body)
+    return Edit(block.open_brace.end, block.open_brace.end, f"{body}\n{indent}")
 
 
 def apply_edits(text: str, edits: list[Edit]) -> str:
@@ -402,6 +486,10 @@ def refresh(policies: Path, countries: Sequence[Country], edition: str) -> tuple
         p for p in policies.rglob("*.policy") if not any(part.startswith(".") for part in p.relative_to(policies).parts)
     )
     texts = {p: _read(p) for p in files}
+    # Only the factors the set declares: a score for an undeclared attribute
+    # would be an error in the set.
+    declared = {f for f in FACTORS if any(re.search(rf"\battribute\s+jurisdiction\s*\.\s*{f}\b", t) for t in texts.values())}
+    countries = [dataclasses.replace(c, factors=tuple((f, v) for f, v in c.factors if f in declared)) for c in countries]
     by_code = {c.code: c for c in countries}
     seen: dict[str, Path] = {}
     has_eu_group = False

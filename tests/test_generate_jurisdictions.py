@@ -138,7 +138,8 @@ def test_new_countries_are_appended_and_leavers_keep_their_score(
     csv_path = _write_csv(tmp_path / "rule_of_law_2024.csv", rows)
     assert _run("--csv", csv_path, "--policies", library) == 0
     world = (library / "jurisdictions" / "world.policy").read_text(encoding="utf-8")
-    assert world.endswith('\n\njurisdiction BT "Bhutan" {\n    rule_of_law = 0.61  # WJP Rule of Law Index 2024\n}\n')
+    factors = "".join(f"    {f} = {rows[0][f]}\n" for f in gen.FACTORS)
+    assert world.endswith(f'\n\njurisdiction BT "Bhutan" {{\n    rule_of_law = 0.61  # WJP Rule of Law Index 2024\n{factors}}}\n')
     assert 'jurisdiction VE "Venezuela" {\n    rule_of_law = 0.26  # WJP Rule of Law Index 2024\n' in world
     # Moldova's existing block moves into the Union without moving in the file.
     assert 'jurisdiction MD "Moldova" in EU {\n' in world
@@ -248,3 +249,44 @@ def test_a_policy_file_it_cannot_scan_is_reported_with_its_location(library: Pat
     assert "jurisdictions/broken.policy:1:17: cannot scan an unterminated string" in err
     assert "policyengine check" in err
     assert _snapshot(library) == before
+
+
+def test_factor_scores_are_kept_in_step_and_added_where_missing(library: Path, tmp_path: Path) -> None:
+    """The eight WJP factors are generated like the overall score: changed values
+    are rewritten in place, missing ones are added after `rule_of_law`."""
+    eu = library / "jurisdictions" / "eu.policy"
+    text = eu.read_text(encoding="utf-8")
+    # Remove Denmark's factor lines, as in a library from before the factors.
+    dk_start = text.index('jurisdiction DK "Denmark" in EU {\n')
+    dk_end = text.index("}\n", dk_start)
+    block = text[dk_start:dk_end]
+    stripped = "".join(line for line in block.splitlines(keepends=True) if line.split(" = ")[0].strip() not in gen.FACTORS)
+    eu.write_text(text[:dk_start] + stripped + text[dk_end:], encoding="utf-8")
+    rows = _edited(_rows(), "FR", fundamental_rights="0.41")
+    csv_path = _write_csv(tmp_path / "rule_of_law_2024.csv", rows)
+    assert _run("--csv", csv_path, "--policies", library) == 0
+    engine = policyengine.load(library)
+    fr = engine.policy_set.jurisdictions["FR"].attrs
+    dk = engine.policy_set.jurisdictions["DK"].attrs
+    (dk_row,) = [r for r in rows if r["alpha2"] == "DK"]
+    assert fr["fundamental_rights"] == 0.41
+    assert {f: dk[f] for f in gen.FACTORS} == {f: float(dk_row[f]) for f in gen.FACTORS}
+    once = _snapshot(library)
+    assert _run("--csv", csv_path, "--policies", library, "--check") == 0
+    assert _snapshot(library) == once
+
+
+def test_a_csv_without_factor_columns_leaves_the_factors_alone(library: Path, tmp_path: Path) -> None:
+    rows = [{k: r[k] for k in FIELDS} for r in _rows()]
+    csv_path = _write_csv(tmp_path / "rule_of_law_2024.csv", rows)
+    before = _snapshot(library)
+    assert _run("--csv", csv_path, "--policies", library) == 0
+    assert _snapshot(library) == before
+
+
+def test_some_factor_columns_but_not_all_is_bad_input(library: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [{k: r[k] for k in [*FIELDS, "fundamental_rights"]} for r in _rows()]
+    csv_path = _write_csv(tmp_path / "rule_of_law_2024.csv", rows)
+    assert _run("--csv", csv_path, "--policies", library) == 2
+    err = capsys.readouterr().err
+    assert "has some factor columns but not constraints_on_government_powers" in err
