@@ -1,7 +1,7 @@
 """The grammar and its syntax errors: what it accepts, what it rejects and how
 each rejection is worded.
 
-Every entry of ``parser.ERROR_EXAMPLES`` is checked here against its own
+Every entry of ``syntax_errors.ERROR_EXAMPLES`` is checked here against its own
 examples, so the table of recognised mistakes cannot drift from what the
 parser really does.  Error recovery is checked too: one diagnostic per real
 mistake, the rest of the file still read.
@@ -18,8 +18,15 @@ from lark import Lark
 
 from policyengine.language import parser as P
 from policyengine.language.diagnostics import CODES
-from policyengine.language.parser import ERROR_EXAMPLES, describe_expected, parse_file
+from policyengine.language.error_site import describe_expected as describe_in
+from policyengine.language.grammar import GRAMMAR, KEYWORDS, OUTCOMES
+from policyengine.language.parser import parse_file
 from policyengine.language.source import Source
+from policyengine.language.syntax_errors import ERROR_EXAMPLES
+
+
+def describe_expected(expected: set[str]) -> str:
+    return describe_in(expected, P.spelling())
 
 
 def parsed(text: str) -> P.ParseResult:
@@ -38,11 +45,21 @@ def test_grammar_builds_in_strict_mode() -> None:
     on any pair of terminals that could match the same text."""
     pytest.importorskip("interegular")
     grammar = resources.files("policyengine.language").joinpath("grammar.lark").read_text(encoding="utf-8")
+    assert grammar == GRAMMAR
     Lark(grammar, parser="lalr", strict=True, propagate_positions=True, maybe_placeholders=False)
 
 
 def test_the_shared_parser_is_built_once() -> None:
     assert P.get_parser() is P.get_parser()
+
+
+def test_the_keywords_read_from_the_grammar_are_larks() -> None:
+    """grammar.py reads the keywords from the grammar's text without Lark; they
+    must be exactly the words among the terminals of the parser Lark builds."""
+    words = {text for text in P.spelling().values() if text.isidentifier()}
+    assert words == KEYWORDS
+    assert P.KEYWORDS is KEYWORDS
+    assert OUTCOMES == ("comply", "negotiate", "withdraw")
 
 
 VALID = {
