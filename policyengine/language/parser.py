@@ -89,16 +89,24 @@ _WORD = re.compile(r"[A-Za-z_]\w*")
 # The one parser.
 # ---------------------------------------------------------------------------
 
+#: How every user of the grammar parses (the formatter adds only a lexer
+#: callback).  Node positions come from `_positioned` instead of Lark's
+#: ``propagate_positions`` (see `_Position`).  ``strict`` (which proves there
+#: are no terminal collisions) needs the optional ``interegular`` package, so
+#: it is checked by the test suite (tests/test_grammar.py), not at every start.
+_OPTIONS: dict[str, Any] = {"parser": "lalr", "lexer": "contextual", "propagate_positions": False, "maybe_placeholders": False}
 
-@functools.lru_cache(maxsize=1)
-def get_parser() -> Lark:
+
+@functools.lru_cache(maxsize=2)
+def get_parser(on_comment: Callable[[Token], Token] | None = None) -> Lark:
     """The one LALR parser, built on first use and shared: it holds no per-parse state.
 
-    ``strict`` (which proves there are no terminal collisions) needs the
-    optional ``interegular`` package, so it is checked by the test suite
-    (tests/test_grammar.py) rather than at every start.
+    ``on_comment`` is called with every comment token (the formatter keeps
+    comments this way); it is the only thing a caller may choose, so every
+    user of the grammar parses alike.  Each choice gets its own parser,
+    since Lark fixes lexer callbacks when it builds a lexer.
     """
-    parser = Lark(GRAMMAR, parser="lalr", propagate_positions=False, maybe_placeholders=False, cache=False)
+    parser = Lark(GRAMMAR, **_OPTIONS, lexer_callbacks={"COMMENT": on_comment} if on_comment else {})
     # The tree-building callback of every grammar rule, used by `parse` and
     # `parse_interactive` alike; each gets the node positions Lark's
     # `propagate_positions` would give it (see `_Position`).
