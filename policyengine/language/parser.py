@@ -7,6 +7,25 @@ only module that sees Lark's exceptions: each becomes an
 :class:`~.error_site.ErrorSite`, which the catalogue in :mod:`.syntax_errors`
 words in an author's terms, never in Lark's terminal names.
 
+The parser is built once per release, not once per process.  Building
+Lark's LALR tables from grammar.lark takes some 50 ms, and with
+``interegular`` installed (the dev extra) Lark also proves, on every build,
+that no two terminals can match the same text: nearly four times as long
+(docs/performance.md).  So :func:`get_parser` loads the tables from
+``parser_table.json``, shipped beside the grammar: Lark's own data-only
+``serialize()`` form written as JSON, keyed by the SHA-256 of the grammar
+text, Lark's version and the options.  Nothing in it is executed: JSON gives
+plain data, and Lark turns it back into rules, terminals and tables.  It is
+read only from the package directory (as trusted as this code), never from a
+user's cache folder, where anyone who can write into a checked-out tree
+could change how policies parse.  The collision check is the test suite's
+job (tests/test_grammar.py builds the grammar with ``strict=True``), and it
+fails while the shipped table is stale; regenerate it with
+``python -m policyengine.language.parser``.  When the table is missing or
+stale (another Lark version, an edited grammar), the tables are computed in
+memory, the same way: without building our lexer, so without checking it
+(Lark still checks its own grammar of grammars when interegular is there).
+
 How the parser recovers.  One run must report every mistake, once.  Lark's
 interactive LALR parser lets us cut the value and state stacks back to the
 start of the broken construct and go on lexing further on, so recovery
@@ -33,12 +52,21 @@ import contextlib
 import copy
 import functools
 import gc
+import hashlib
+import json
+import os
 import re
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
+import lark
 from lark import Lark, Token, Tree, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+from lark.grammar import Rule
+from lark.lexer import Lexer, TerminalDef
 
 from . import ast
 from .diagnostics import Diagnostic
@@ -86,27 +114,165 @@ _WORD = re.compile(r"[A-Za-z_]\w*")
 
 
 # ---------------------------------------------------------------------------
-# The one parser.
+# The one parser, and the table it is loaded from.
 # ---------------------------------------------------------------------------
 
 #: How every user of the grammar parses (the formatter adds only a lexer
-#: callback).  Node positions come from `_positioned` instead of Lark's
-#: ``propagate_positions`` (see `_Position`).  ``strict`` (which proves there
-#: are no terminal collisions) needs the optional ``interegular`` package, so
-#: it is checked by the test suite (tests/test_grammar.py), not at every start.
+#: callback, which Lark takes at load time).  Node positions come from
+#: `_positioned` instead of Lark's ``propagate_positions`` (see `_Position`);
+#: ``strict`` is for the test suite (see the module docstring).
 _OPTIONS: dict[str, Any] = {"parser": "lalr", "lexer": "contextual", "propagate_positions": False, "maybe_placeholders": False}
+_TABLE = "parser_table.json"
+#: The version of the file's layout (the tagging of tuples and non-text keys below).
+_TABLE_FORMAT = 1
+
+
+def table_key() -> dict[str, Any]:
+    """What a table must have been built from to be used: this grammar, this Lark and these options."""
+    return {
+        "format": _TABLE_FORMAT,
+        "grammar_sha256": hashlib.sha256(GRAMMAR.encode("utf-8")).hexdigest(),
+        "lark": lark.__version__,
+        "options": _OPTIONS,
+    }
+
+
+class _NoLexer(Lexer):
+    """Stands in for Lark's lexer while the tables are computed.
+
+    Lark builds its lexer, and with ``interegular`` installed checks every
+    pair of terminals for collisions, only when it has a lexer to build; the
+    contextual lexer is built from the tables when they are loaded, with
+    validation off, as for any serialized parser."""
+
+    def __init__(self, conf: Any) -> None:
+        pass
+
+    def lex(self, lexer_state: Any, parser_state: Any) -> Iterator[Token]:  # pragma: no cover - never lexes
+        raise NotImplementedError
+
+
+def compute_table() -> tuple[dict[str, Any], dict[str, Any]]:
+    """Lark's data-only form of the parser (``data, memo``), computed from the grammar: what the table file holds."""
+    built = Lark(GRAMMAR, **{**_OPTIONS, "lexer": _NoLexer})
+    data, memo = built.memo_serialize([TerminalDef, Rule])
+    data["options"]["lexer"] = data["parser"]["lexer_conf"]["lexer_type"] = _OPTIONS["lexer"]
+    data["parser"]["parser"] = _canonical(data["parser"]["parser"])
+    return data, memo
+
+
+def _canonical(table: dict[str, Any]) -> dict[str, Any]:
+    """The serialized LALR table with its states and symbols numbered in one fixed way.
+
+    Lark numbers them in the order of its sets, which changes with Python's
+    hash seed: the same grammar would give a different file (and a stale
+    test) from run to run.  Here symbols are numbered in name order and
+    states in the order a breadth-first walk from the start states meets
+    them, following each state's transitions in symbol order."""
+    names: dict[int, str] = table["tokens"]
+    symbols = sorted(set(names.values()))
+    number = {name: i for i, name in enumerate(symbols)}
+    states: dict[int, dict[int, Any]] = table["states"]
+    renumbered: dict[int, int] = {}
+    queue = [s for _, s in sorted(table["start_states"].items())]
+    while queue:
+        state = queue.pop(0)
+        if state in renumbered:
+            continue
+        renumbered[state] = len(renumbered)
+        for _symbol, (action, arg) in sorted(states[state].items(), key=lambda item: names[item[0]]):
+            if action == 0:  # a shift (or a goto): `arg` is the next state
+                queue.append(arg)
+    if len(renumbered) != len(states):  # pragma: no cover - every LALR state is reached from a start state
+        raise AssertionError("the parse table has unreachable states")
+    new_states = {}
+    for old, new in sorted(renumbered.items(), key=lambda item: item[1]):
+        actions = sorted(states[old].items(), key=lambda item: names[item[0]])
+        new_states[new] = {
+            number[names[token]]: (action, renumbered[arg] if action == 0 else arg) for token, (action, arg) in actions
+        }
+    return {
+        "tokens": dict(enumerate(symbols)),
+        "states": new_states,
+        "start_states": {k: renumbered[v] for k, v in table["start_states"].items()},
+        "end_states": {k: renumbered[v] for k, v in table["end_states"].items()},
+    }
+
+
+def _encode(value: Any) -> Any:
+    """Lark's serialized form as JSON: tuples and dicts with keys other than texts
+    (parser states are numbered) are tagged, so they come back as they went in."""
+    if isinstance(value, dict):
+        if all(type(k) is str for k in value) and not {"$tuple", "$items"} & value.keys():
+            return {k: _encode(v) for k, v in value.items()}
+        return {"$items": [[_encode(k), _encode(v)] for k, v in value.items()]}
+    if isinstance(value, tuple):
+        return {"$tuple": [_encode(v) for v in value]}
+    if isinstance(value, list):
+        return [_encode(v) for v in value]
+    if value is None or type(value) in (str, int, float, bool):
+        return value
+    raise TypeError(f"cannot write {type(value).__name__} into the parser table")
+
+
+def _decode(obj: dict[str, Any]) -> Any:
+    if len(obj) == 1 and "$tuple" in obj:
+        return tuple(obj["$tuple"])
+    if len(obj) == 1 and "$items" in obj:
+        return {k: v for k, v in obj["$items"]}
+    return obj
+
+
+def read_table(text: str) -> dict[str, Any]:
+    """A table file's content: ``key`` (see :func:`table_key`), ``data`` and ``memo``.  Raises ValueError if it is not one."""
+    table = json.loads(text, object_hook=_decode)
+    if not isinstance(table, dict) or not {"key", "data", "memo"} <= table.keys():
+        raise ValueError("not a parser table")
+    return table
+
+
+def write_table(path: Path | None = None) -> Path:
+    """Compute the table and write it (by default into the package, beside the grammar); return where."""
+    target = path or Path(__file__).with_name(_TABLE)
+    data, memo = compute_table()
+    text = json.dumps({"key": table_key(), "data": _encode(data), "memo": _encode(memo)}, separators=(",", ":"))
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".parser_table.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text + "\n")
+        os.chmod(tmp, 0o644)  # package data, readable by whoever runs the package
+        os.replace(tmp, target)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return target
+
+
+@functools.lru_cache(maxsize=1)
+def _table() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The shipped table when it was built from what is installed; else one computed now."""
+    try:
+        table = read_table(resources.files(__package__).joinpath(_TABLE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        table = None
+    if table is not None and table["key"] == table_key():
+        return table["data"], table["memo"]
+    return compute_table()
 
 
 @functools.lru_cache(maxsize=2)
 def get_parser(on_comment: Callable[[Token], Token] | None = None) -> Lark:
-    """The one LALR parser, built on first use and shared: it holds no per-parse state.
+    """The one LALR parser, loaded on first use and shared: it holds no per-parse state.
 
     ``on_comment`` is called with every comment token (the formatter keeps
     comments this way); it is the only thing a caller may choose, so every
     user of the grammar parses alike.  Each choice gets its own parser,
     since Lark fixes lexer callbacks when it builds a lexer.
     """
-    parser = Lark(GRAMMAR, **_OPTIONS, lexer_callbacks={"COMMENT": on_comment} if on_comment else {})
+    data, memo = _table()
+    # The loader Lark's standalone parsers use: data in, no pickle.
+    callbacks_by_terminal = {"COMMENT": on_comment} if on_comment else {}
+    parser: Lark = Lark._load_from_dict(data, memo, lexer_callbacks=callbacks_by_terminal)  # type: ignore[no-untyped-call]
     # The tree-building callback of every grammar rule, used by `parse` and
     # `parse_interactive` alike; each gets the node positions Lark's
     # `propagate_positions` would give it (see `_Position`).
@@ -557,3 +723,7 @@ def _declared_names(text: str) -> set[str]:
     if re.search(r"\b(?:vocabulary|enum)\b", text):
         names |= set(_WORD.findall(text)) - KEYWORDS
     return names
+
+
+if __name__ == "__main__":
+    print(f"wrote {write_table()}")
