@@ -24,7 +24,8 @@ from policyengine.cli import main
 from policyengine.language import ast
 from policyengine.language import format as format_module
 from policyengine.language.diagnostics import PolicyError
-from policyengine.language.format import WIDTH, FormatterBug, _Layout, _parse, format_source, format_text
+from policyengine.language.format import FormatterBug, _parse, format_source, format_text
+from policyengine.language.layout import WIDTH, _Layout
 from policyengine.language.loader import default_policy_dir
 from policyengine.language.parser import get_parser, parse
 from policyengine.language.source import Source
@@ -162,7 +163,7 @@ def test_a_broken_promise_raises_formatter_bug(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_an_unstable_layout_raises_formatter_bug(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = format_module._layout
+    real = format_module.lay_out
     calls: list[str] = []
 
     def flaky(text: str, tree: Any, tokens: Any) -> str:
@@ -170,7 +171,7 @@ def test_an_unstable_layout_raises_formatter_bug(monkeypatch: pytest.MonkeyPatch
         calls.append(text)
         return real(text, tree, tokens) + ("\n" if len(calls) % 2 == 0 else "")
 
-    monkeypatch.setattr(format_module, "_layout", flaky)
+    monkeypatch.setattr(format_module, "lay_out", flaky)
     with pytest.raises(FormatterBug, match="stable"):
         format_text('jurisdiction A "A" { x = 1 }')
 
@@ -178,6 +179,25 @@ def test_an_unstable_layout_raises_formatter_bug(monkeypatch: pytest.MonkeyPatch
 def test_the_shared_parser_has_no_comment_callback() -> None:
     """Comments are collected on the formatter's own parser only (per-parse state)."""
     assert not get_parser().options.lexer_callbacks
+
+
+def test_the_formatter_parses_with_the_shared_factory_and_options() -> None:
+    """One factory for every user of the grammar: the formatter's parser differs
+    from the shared one by its comment callback and nothing else."""
+    keeping = get_parser(on_comment=format_module._collect)
+    assert keeping is get_parser(on_comment=format_module._collect) and keeping is not get_parser()
+    assert list(keeping.options.lexer_callbacks) == ["COMMENT"]
+    shared = {k: v for k, v in get_parser().options.options.items() if k != "lexer_callbacks"}
+    assert {k: v for k, v in keeping.options.options.items() if k != "lexer_callbacks"} == shared
+    for case in CASES:
+        text = (GOLDEN / f"{case}.policy").read_text(encoding="utf-8")
+        mine, theirs = _parse(text)[0], get_parser().parse(text)
+        assert mine == theirs
+        spans = [
+            [(t.data,) if t.meta.empty else (t.data, t.meta.start_pos, t.meta.end_pos) for t in tree.iter_subtrees()]
+            for tree in (mine, theirs)
+        ]
+        assert spans[0] == spans[1]
 
 
 def test_concurrent_formatting_gives_the_sequential_results() -> None:

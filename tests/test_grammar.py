@@ -1,7 +1,7 @@
 """The grammar and its syntax errors: what it accepts, what it rejects and how
 each rejection is worded.
 
-Every entry of ``parser.ERROR_EXAMPLES`` is checked here against its own
+Every entry of ``syntax_errors.ERROR_EXAMPLES`` is checked here against its own
 examples, so the table of recognised mistakes cannot drift from what the
 parser really does.  Error recovery is checked too: one diagnostic per real
 mistake, the rest of the file still read.
@@ -18,8 +18,15 @@ from lark import Lark
 
 from policyengine.language import parser as P
 from policyengine.language.diagnostics import CODES
-from policyengine.language.parser import ERROR_EXAMPLES, describe_expected, parse_file
+from policyengine.language.error_site import describe_expected as describe_in
+from policyengine.language.grammar import GRAMMAR, KEYWORDS, OUTCOMES
+from policyengine.language.parser import parse_file
 from policyengine.language.source import Source
+from policyengine.language.syntax_errors import ERROR_EXAMPLES
+
+
+def describe_expected(expected: set[str]) -> str:
+    return describe_in(expected, P.spelling())
 
 
 def parsed(text: str) -> P.ParseResult:
@@ -38,11 +45,84 @@ def test_grammar_builds_in_strict_mode() -> None:
     on any pair of terminals that could match the same text."""
     pytest.importorskip("interegular")
     grammar = resources.files("policyengine.language").joinpath("grammar.lark").read_text(encoding="utf-8")
+    assert grammar == GRAMMAR
     Lark(grammar, parser="lalr", strict=True, propagate_positions=True, maybe_placeholders=False)
 
 
 def test_the_shared_parser_is_built_once() -> None:
     assert P.get_parser() is P.get_parser()
+
+
+def test_the_keywords_read_from_the_grammar_are_larks() -> None:
+    """grammar.py reads the keywords from the grammar's text without Lark; they
+    must be exactly the words among the terminals of the parser Lark builds."""
+    words = {text for text in P.spelling().values() if text.isidentifier()}
+    assert words == KEYWORDS
+    assert P.KEYWORDS is KEYWORDS
+    assert OUTCOMES == ("comply", "negotiate", "withdraw")
+
+
+# --- the parser table ------------------------------------------------------------------
+
+TABLE = Path(P.__file__).with_name("parser_table.json")
+
+
+def test_the_shipped_parser_table_is_current(update_golden: bool, tmp_path: Path) -> None:
+    """The table in the package must be what the grammar gives today: after an
+    edit of grammar.lark or of the parser's options, regenerate it with
+    `python -m policyengine.language.parser` (or `pytest --update-golden`)."""
+    if update_golden:
+        P.write_table()
+    key = P.read_table(TABLE.read_text(encoding="utf-8"))["key"]
+    fresh = P.table_key()
+    assert {k: v for k, v in key.items() if k != "lark"} == {k: v for k, v in fresh.items() if k != "lark"}, (
+        "parser_table.json is stale: run `python -m policyengine.language.parser`"
+    )
+    if key["lark"] != fresh["lark"]:
+        pytest.skip(f"parser_table.json was written with lark {key['lark']}, this is {fresh['lark']}: regenerate it")
+    # Byte for byte: the table is reproducible (whatever the hash seed) and was not edited by hand.
+    assert P.write_table(tmp_path / "table.json").read_text(encoding="utf-8") == TABLE.read_text(encoding="utf-8")
+
+
+def test_the_table_is_what_the_parser_is_loaded_from() -> None:
+    """JSON keeps every tuple and numeric key of Lark's serialized form, so the
+    table read back is exactly what Lark's ``serialize()`` gives."""
+    table = P.read_table(TABLE.read_text(encoding="utf-8"))
+    if table["key"] != P.table_key():
+        pytest.skip("the shipped table is for another lark version (see test_the_shipped_parser_table_is_current)")
+    assert (table["data"], table["memo"]) == P.compute_table() == P._table()
+
+
+def test_a_stale_table_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A table built from another grammar, Lark or options is ignored: the tables are computed instead."""
+    real = P.table_key()
+    monkeypatch.setattr(P, "table_key", lambda: {**real, "grammar_sha256": "0" * 64})
+    data, memo = P._table.__wrapped__()
+    assert (data, memo) == P.compute_table()
+    with pytest.raises(ValueError):
+        P.read_table('{"data": []}')
+
+
+def test_the_run_time_parser_never_checks_terminal_collisions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The collision check (interegular) is the test suite's job: loading the
+    shipped table must not run it (nor anything else that builds a grammar)."""
+    pytest.importorskip("interegular")
+    import lark.lexer
+
+    if P.read_table(TABLE.read_text(encoding="utf-8"))["key"] != P.table_key():
+        pytest.skip("the shipped table is for another lark version (see test_the_shipped_parser_table_is_current)")
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the collision check ran")
+
+    monkeypatch.setattr(lark.lexer, "_check_regex_collisions", refuse)
+    monkeypatch.setattr(lark.lexer.interegular.Comparator, "from_regexes", refuse)
+    monkeypatch.setattr(P, "compute_table", refuse)
+    text = 'principle p "s" { rule r: comply when demand.mandatory because "x" }'
+    data, memo = P._table.__wrapped__()  # read from the file, not from the cache
+    assert Lark._load_from_dict(data, memo).parse(text) == P.get_parser.__wrapped__().parse(text)
+    with pytest.raises(AssertionError, match="collision check"):
+        Lark(GRAMMAR, parser="lalr")  # the patch does catch an ordinary build
 
 
 VALID = {

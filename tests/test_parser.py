@@ -351,3 +351,25 @@ def test_node_positions_are_those_of_larks_propagate_positions() -> None:
     assert len(texts) > 6
     for text in texts:
         assert _node_spans(get_parser().parse(text)) == _node_spans(reference.parse(text))
+
+
+def test_every_transformer_method_repeats_its_production() -> None:
+    """Each `t_<rule>` of the transformer starts its docstring with the grammar
+    production it builds (``rule: …`` or ``rule: … -> alias``), as the grammar
+    writes it, so the two cannot drift apart."""
+    import inspect
+    import re
+
+    from policyengine.language.grammar import production
+    from policyengine.language.transform import _Builder
+
+    methods = [(name, fn) for name, fn in inspect.getmembers(_Builder, inspect.isfunction) if name.startswith("t_")]
+    assert len(methods) > 30
+    for name, fn in methods:
+        first = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
+        head, _, body = first.partition(":")
+        rule = head.lstrip("?!")
+        renamed = re.search(r'(?<!")->\s*(\w+)\s*$', body)  # `-> alias`, not the `"->"` token
+        alias = renamed.group(1) if renamed else rule
+        assert alias == name[2:], (name, first)
+        assert " ".join(body.split()) in production(rule), (name, first, production(rule))

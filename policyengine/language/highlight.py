@@ -12,9 +12,11 @@ The lexer is registered under the ``pygments.lexers`` entry point (aliases
 installed, ``pygmentize -l policy``, Sphinx and MkDocs highlight policy
 excerpts too.  Pygments is a declared dependency (rich needs it anyway).
 
-The lexer follows grammar.lark but is deliberately more forgiving than the
-parser: it colours what it recognises and keeps going, because it is used on
-excerpts (a rule as written, a line of a diagnostic) and on half-typed text.
+The lexer takes its words from grammar.lark (through :mod:`.grammar`, which
+reads them without importing Lark) but is deliberately more forgiving than
+the parser: it colours what it recognises and keeps going, because it is
+used on excerpts (a rule as written, a line of a diagnostic) and on
+half-typed text.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ from pygments.token import (
     _TokenType,
 )
 
+from .grammar import KEYWORDS, OUTCOMES, words_of
+
 if TYPE_CHECKING:
     from rich.text import Text
 
@@ -47,10 +51,13 @@ Outcome = Keyword.Outcome
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _NUMBER = r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
-_KEYWORDS = (
-    "when", "because", "and", "or", "not", "in", "is", "known", "from", "to", "by", "market",
-    "principle", "rule", "jurisdiction", "group", "demand",
-)  # fmt: skip
+# The words come from the grammar (policyengine/language/grammar.py reads
+# them without building a parser); only the colour classes are chosen here.
+# Every keyword the grammar gains is coloured as a keyword at least.
+_DECLARATION_WORDS = ("vocabulary", "attribute", "test", "enum", "extend")
+_CONSTANT_WORDS = words_of("literal")  # true, false, unknown
+_PSEUDO_WORDS = ("default",)
+_KEYWORDS = tuple(sorted(KEYWORDS - {*_DECLARATION_WORDS, *OUTCOMES, *_CONSTANT_WORDS, *_PSEUDO_WORDS}))
 
 
 class PolicyLexer(RegexLexer):  # type: ignore[misc]  # Pygments ships no type information
@@ -85,10 +92,10 @@ class PolicyLexer(RegexLexer):  # type: ignore[misc]  # Pygments ships no type i
             (rf"\b(demand)(\s+)({_NAME})", bygroups(Keyword.Declaration, Whitespace, Name.Label)),
             # `jurisdiction FR "France" in EU`: the group a jurisdiction belongs to.
             (rf"\b(in)(\s+)(?!(?:not|in)\b)({_NAME})", bygroups(Keyword, Whitespace, Name.Constant)),
-            (words(("vocabulary", "attribute", "test", "enum", "extend"), suffix=r"\b"), Keyword.Declaration),
-            (words(("comply", "negotiate", "withdraw"), suffix=r"\b"), Outcome),
-            (words(("true", "false", "unknown"), suffix=r"\b"), Keyword.Constant),
-            (words(("default",), suffix=r"\b"), Keyword.Pseudo),
+            (words(_DECLARATION_WORDS, suffix=r"\b"), Keyword.Declaration),
+            (words(OUTCOMES, suffix=r"\b"), Outcome),
+            (words(_CONSTANT_WORDS, suffix=r"\b"), Keyword.Constant),
+            (words(_PSEUDO_WORDS, suffix=r"\b"), Keyword.Pseudo),
             (words(_KEYWORDS, suffix=r"\b"), Keyword),
             (r"->", Operator),
             (r"==|!=|<=|>=|<|>|=", Operator),
@@ -117,7 +124,7 @@ class PolicyLexer(RegexLexer):  # type: ignore[misc]  # Pygments ships no type i
         ],
     }
 
-    def analyse_text(text: str) -> float:  # type: ignore[misc]  # Pygments calls it without self
+    def analyse_text(text: str) -> float:  # no self: Pygments makes it a static method
         """How likely ``text`` is policy text, for ``pygments.lexers.guess_lexer``."""
         score = 0.0
         if "principle " in text and "because" in text:

@@ -3,18 +3,28 @@
 Stage contract: :func:`parse` takes a :class:`~policyengine.source.Source` and
 returns ``(PolicyFile, diagnostics)``; :func:`parse_file` returns the same plus
 what error recovery had to skip.  Neither raises on author input.  This is the
-only module that sees Lark's exceptions: each is translated into a diagnostic
-written in an author's words, never in Lark's terminal names.
+only module that sees Lark's exceptions: each becomes an
+:class:`~.error_site.ErrorSite`, which the catalogue in :mod:`.syntax_errors`
+words in an author's terms, never in Lark's terminal names.
 
-How a syntax error becomes a message.  At the error we know the unexpected
-token (or character), the tokens the parser would have accepted, and the
-parser's value stack, which holds the tokens of every construct still open
-(``principle encryption … { … rule no_keys: withdraw when …``).  From the
-stack we read the context (``in principle `encryption`, rule `no_keys`: ``);
-then the first entry of :data:`ERROR_EXAMPLES` that recognises the situation
-explains it, with a hint.  Each entry carries example policies that trigger
-it, and the test suite checks every one, so the table is also the catalogue
-of mistakes we expect authors to make.
+The parser is built once per release, not once per process.  Building
+Lark's LALR tables from grammar.lark takes some 50 ms, and with
+``interegular`` installed (the dev extra) Lark also proves, on every build,
+that no two terminals can match the same text: nearly four times as long
+(docs/performance.md).  So :func:`get_parser` loads the tables from
+``parser_table.json``, shipped beside the grammar: Lark's own data-only
+``serialize()`` form written as JSON, keyed by the SHA-256 of the grammar
+text, Lark's version and the options.  Nothing in it is executed: JSON gives
+plain data, and Lark turns it back into rules, terminals and tables.  It is
+read only from the package directory (as trusted as this code), never from a
+user's cache folder, where anyone who can write into a checked-out tree
+could change how policies parse.  The collision check is the test suite's
+job (tests/test_grammar.py builds the grammar with ``strict=True``), and it
+fails while the shipped table is stale; regenerate it with
+``python -m policyengine.language.parser``.  When the table is missing or
+stale (another Lark version, an edited grammar), the tables are computed in
+memory, the same way: without building our lexer, so without checking it
+(Lark still checks its own grammar of grammars when interegular is there).
 
 How the parser recovers.  One run must report every mistake, once.  Lark's
 interactive LALR parser lets us cut the value and state stacks back to the
@@ -42,18 +52,31 @@ import contextlib
 import copy
 import functools
 import gc
+import hashlib
+import json
+import os
 import re
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
+import lark
 from lark import Lark, Token, Tree, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+from lark.grammar import Rule
+from lark.lexer import Lexer, TerminalDef
 
 from . import ast
-from .diagnostics import Diagnostic, did_you_mean
+from .diagnostics import Diagnostic
+from .error_site import TOP_KEYWORDS, ErrorSite, Explanation, clip, read_frames
+from .grammar import GRAMMAR, KEYWORDS
 from .source import Source, Span
+from .syntax_errors import explain, generic
 from .transform import build
+
+__all__ = ["KEYWORDS", "MAX_SYNTAX_ERRORS", "MAX_TOKENS", "ParseResult", "get_parser", "parse", "parse_file", "spelling"]
 
 #: Most syntax errors reported for one file; past this the rest of the file is
 #: skipped (by then the author has enough to fix, and the output stays short).
@@ -64,21 +87,6 @@ MAX_SYNTAX_ERRORS = 20
 #: has ~116,000.  The cap bounds what a hostile file of one-character tokens
 #: can cost to under two seconds, and the memory of its parse tree.
 MAX_TOKENS = 150_000
-
-_OUTCOMES = ("comply", "negotiate", "withdraw")
-_DECLARATIONS = ("principle", "jurisdiction", "group", "vocabulary", "test")
-_TOP_KEYWORDS = {"PRINCIPLE", "JURISDICTION", "GROUP", "VOCABULARY", "TEST"}
-_CONDITION_START = {"DEMAND", "JURISDICTION", "NOT", "LPAR"}
-_STRINGS = {"STRING", "LONG_STRING"}
-_LITERAL_WORDS = frozenset({"true", "false", "unknown"})
-#: Every keyword of the language (a word the grammar spells out).
-KEYWORDS = frozenset(
-    {
-        *("principle", "rule", "when", "because", "jurisdiction", "group", "demand", "vocabulary"),
-        *("enum", "extend", "attribute", "test", "market", "by", "default", "in", "not", "and", "or"),
-        *("is", "known", "unknown", "true", "false", "from", "to", "comply", "negotiate", "withdraw"),
-    }
-)
 
 #: A declaration keyword at the start of a line, followed by what its header
 #: needs: where recovery resumes after a broken declaration.  Requiring the
@@ -105,16 +113,166 @@ _NAMES_DECLARED = re.compile(
 _WORD = re.compile(r"[A-Za-z_]\w*")
 
 
-@functools.lru_cache(maxsize=1)
-def get_parser() -> Lark:
-    """The one LALR parser, built on first use and shared: it holds no per-parse state.
+# ---------------------------------------------------------------------------
+# The one parser, and the table it is loaded from.
+# ---------------------------------------------------------------------------
 
-    ``strict`` (which proves there are no terminal collisions) needs the
-    optional ``interegular`` package, so it is checked by the test suite
-    (tests/test_grammar.py) rather than at every start.
+#: How every user of the grammar parses (the formatter adds only a lexer
+#: callback, which Lark takes at load time).  Node positions come from
+#: `_positioned` instead of Lark's ``propagate_positions`` (see `_Position`);
+#: ``strict`` is for the test suite (see the module docstring).
+_OPTIONS: dict[str, Any] = {"parser": "lalr", "lexer": "contextual", "propagate_positions": False, "maybe_placeholders": False}
+_TABLE = "parser_table.json"
+#: The version of the file's layout (the tagging of tuples and non-text keys below).
+_TABLE_FORMAT = 1
+
+
+def table_key() -> dict[str, Any]:
+    """What a table must have been built from to be used: this grammar, this Lark and these options."""
+    return {
+        "format": _TABLE_FORMAT,
+        "grammar_sha256": hashlib.sha256(GRAMMAR.encode("utf-8")).hexdigest(),
+        "lark": lark.__version__,
+        "options": _OPTIONS,
+    }
+
+
+class _NoLexer(Lexer):
+    """Stands in for Lark's lexer while the tables are computed.
+
+    Lark builds its lexer, and with ``interegular`` installed checks every
+    pair of terminals for collisions, only when it has a lexer to build; the
+    contextual lexer is built from the tables when they are loaded, with
+    validation off, as for any serialized parser."""
+
+    def __init__(self, conf: Any) -> None:
+        pass
+
+    def lex(self, lexer_state: Any, parser_state: Any) -> Iterator[Token]:  # pragma: no cover - never lexes
+        raise NotImplementedError
+
+
+def compute_table() -> tuple[dict[str, Any], dict[str, Any]]:
+    """Lark's data-only form of the parser (``data, memo``), computed from the grammar: what the table file holds."""
+    built = Lark(GRAMMAR, **{**_OPTIONS, "lexer": _NoLexer})
+    data, memo = built.memo_serialize([TerminalDef, Rule])
+    data["options"]["lexer"] = data["parser"]["lexer_conf"]["lexer_type"] = _OPTIONS["lexer"]
+    data["parser"]["parser"] = _canonical(data["parser"]["parser"])
+    return data, memo
+
+
+def _canonical(table: dict[str, Any]) -> dict[str, Any]:
+    """The serialized LALR table with its states and symbols numbered in one fixed way.
+
+    Lark numbers them in the order of its sets, which changes with Python's
+    hash seed: the same grammar would give a different file (and a stale
+    test) from run to run.  Here symbols are numbered in name order and
+    states in the order a breadth-first walk from the start states meets
+    them, following each state's transitions in symbol order."""
+    names: dict[int, str] = table["tokens"]
+    symbols = sorted(set(names.values()))
+    number = {name: i for i, name in enumerate(symbols)}
+    states: dict[int, dict[int, Any]] = table["states"]
+    renumbered: dict[int, int] = {}
+    queue = [s for _, s in sorted(table["start_states"].items())]
+    while queue:
+        state = queue.pop(0)
+        if state in renumbered:
+            continue
+        renumbered[state] = len(renumbered)
+        for _symbol, (action, arg) in sorted(states[state].items(), key=lambda item: names[item[0]]):
+            if action == 0:  # a shift (or a goto): `arg` is the next state
+                queue.append(arg)
+    if len(renumbered) != len(states):  # pragma: no cover - every LALR state is reached from a start state
+        raise AssertionError("the parse table has unreachable states")
+    new_states = {}
+    for old, new in sorted(renumbered.items(), key=lambda item: item[1]):
+        actions = sorted(states[old].items(), key=lambda item: names[item[0]])
+        new_states[new] = {
+            number[names[token]]: (action, renumbered[arg] if action == 0 else arg) for token, (action, arg) in actions
+        }
+    return {
+        "tokens": dict(enumerate(symbols)),
+        "states": new_states,
+        "start_states": {k: renumbered[v] for k, v in table["start_states"].items()},
+        "end_states": {k: renumbered[v] for k, v in table["end_states"].items()},
+    }
+
+
+def _encode(value: Any) -> Any:
+    """Lark's serialized form as JSON: tuples and dicts with keys other than texts
+    (parser states are numbered) are tagged, so they come back as they went in."""
+    if isinstance(value, dict):
+        if all(type(k) is str for k in value) and not {"$tuple", "$items"} & value.keys():
+            return {k: _encode(v) for k, v in value.items()}
+        return {"$items": [[_encode(k), _encode(v)] for k, v in value.items()]}
+    if isinstance(value, tuple):
+        return {"$tuple": [_encode(v) for v in value]}
+    if isinstance(value, list):
+        return [_encode(v) for v in value]
+    if value is None or type(value) in (str, int, float, bool):
+        return value
+    raise TypeError(f"cannot write {type(value).__name__} into the parser table")
+
+
+def _decode(obj: dict[str, Any]) -> Any:
+    if len(obj) == 1 and "$tuple" in obj:
+        return tuple(obj["$tuple"])
+    if len(obj) == 1 and "$items" in obj:
+        return {k: v for k, v in obj["$items"]}
+    return obj
+
+
+def read_table(text: str) -> dict[str, Any]:
+    """A table file's content: ``key`` (see :func:`table_key`), ``data`` and ``memo``.  Raises ValueError if it is not one."""
+    table = json.loads(text, object_hook=_decode)
+    if not isinstance(table, dict) or not {"key", "data", "memo"} <= table.keys():
+        raise ValueError("not a parser table")
+    return table
+
+
+def write_table(path: Path | None = None) -> Path:
+    """Compute the table and write it (by default into the package, beside the grammar); return where."""
+    target = path or Path(__file__).with_name(_TABLE)
+    data, memo = compute_table()
+    text = json.dumps({"key": table_key(), "data": _encode(data), "memo": _encode(memo)}, separators=(",", ":"))
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".parser_table.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text + "\n")
+        os.chmod(tmp, 0o644)  # package data, readable by whoever runs the package
+        os.replace(tmp, target)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return target
+
+
+@functools.lru_cache(maxsize=1)
+def _table() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The shipped table when it was built from what is installed; else one computed now."""
+    try:
+        table = read_table(resources.files(__package__).joinpath(_TABLE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        table = None
+    if table is not None and table["key"] == table_key():
+        return table["data"], table["memo"]
+    return compute_table()
+
+
+@functools.lru_cache(maxsize=2)
+def get_parser(on_comment: Callable[[Token], Token] | None = None) -> Lark:
+    """The one LALR parser, loaded on first use and shared: it holds no per-parse state.
+
+    ``on_comment`` is called with every comment token (the formatter keeps
+    comments this way); it is the only thing a caller may choose, so every
+    user of the grammar parses alike.  Each choice gets its own parser,
+    since Lark fixes lexer callbacks when it builds a lexer.
     """
-    grammar = resources.files("policyengine.language").joinpath("grammar.lark").read_text(encoding="utf-8")
-    parser = Lark(grammar, parser="lalr", propagate_positions=False, maybe_placeholders=False, cache=False)
+    data, memo = _table()
+    # The loader Lark's standalone parsers use: data in, no pickle.
+    callbacks_by_terminal = {"COMMENT": on_comment} if on_comment else {}
+    parser: Lark = Lark._load_from_dict(data, memo, lexer_callbacks=callbacks_by_terminal)  # type: ignore[no-untyped-call]
     # The tree-building callback of every grammar rule, used by `parse` and
     # `parse_interactive` alike; each gets the node positions Lark's
     # `propagate_positions` would give it (see `_Position`).
@@ -122,6 +280,12 @@ def get_parser() -> Lark:
     for rule, callback in callbacks.items():
         callbacks[rule] = _positioned(callback)
     return parser
+
+
+@functools.lru_cache(maxsize=1)
+def spelling() -> dict[str, str]:
+    """Terminal name → its text, for the terminals that are fixed strings (``RULE`` → ``rule``, ``LBRACE`` → ``{``)."""
+    return {t.name: str(t.pattern.value) for t in get_parser().terminals if t.pattern.type == "str"}
 
 
 class _Position:
@@ -196,1198 +360,31 @@ def _positioned(build_node: Callable[[list[Any]], Any]) -> Callable[[list[Any]],
 
 
 # ---------------------------------------------------------------------------
-# Describing what was expected, in an author's words.
-# ---------------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=1)
-def _terminal_words() -> dict[str, str]:
-    """Terminal name → how an author would call it."""
-    words = {
-        "NAME": "a name",
-        "STRING": "a quoted text",
-        "LONG_STRING": "a quoted text",
-        "NUMBER": "a number",
-        "COMPARATOR": "a comparison (`==`, `!=`, `<`, `<=`, `>`, `>=`)",
-        "$END": "the end of the file",
-        "_SEP": "`;`",
-    }
-    for term in get_parser().terminals:
-        if term.name not in words and term.pattern.type == "str":
-            words[term.name] = f"`{term.pattern.value}`"
-    return words
-
-
-def describe_expected(expected: set[str] | frozenset[str]) -> str:
-    """``{"COMPLY", "NEGOTIATE", "WITHDRAW"}`` → "an outcome: `comply`, `negotiate` or `withdraw`"."""
-    words = _terminal_words()
-    names = {words.get(e, e.lower()) for e in expected}
-    outcome_words = {f"`{o}`" for o in _OUTCOMES}
-    declaration_words = {f"`{d}`" for d in _DECLARATIONS}
-    parts: list[str] = []
-    if outcome_words <= names:
-        names -= outcome_words
-        parts.append("an outcome: `comply`, `negotiate` or `withdraw`")
-    if declaration_words <= names:
-        names -= declaration_words
-        names.discard("the end of the file")
-        parts.append("a declaration: `principle`, `jurisdiction`, `group`, `vocabulary` or `test`")
-    if {"`demand`", "`jurisdiction`"} <= names and "a name" not in names:
-        names -= {"`demand`", "`jurisdiction`"}
-        parts.append("an attribute such as `demand.kind`")
-    literal_words = {"a name", "a number", "a quoted text", "`true`", "`false`", "`unknown`"}
-    if literal_words <= names:
-        names -= literal_words
-        parts.append("a value (a name, a number, a quoted text, `true`, `false` or `unknown`)")
-    # Separators are always optional: naming them only adds noise.
-    names.discard("`;`")
-    names.discard("`,`")
-    parts.extend(sorted(names))
-    if not parts:
-        return "something else"
-    if len(parts) == 1:
-        return parts[0]
-    return ", ".join(parts[:-1]) + " or " + parts[-1]
-
-
-def _clip(text: str, limit: int = 40) -> str:
-    """A name or token short enough to quote in a message (first line, at most ``limit`` characters)."""
-    text = text.split("\n", 1)[0]
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _found(site: ErrorSite) -> str:
-    """What was found instead, as a message says it."""
-    return _shown(site.value) if site.kind != "end" else "the end of the file"
-
-
-def _shown(text: str, limit: int = 30) -> str:
-    """A token as quoted in a message: backticked, shortened, one line."""
-    text = text.split("\n", 1)[0]
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return f"`{text}`"
-
-
-# ---------------------------------------------------------------------------
 # The situation at a syntax error.
 # ---------------------------------------------------------------------------
 
 
-@dataclass
-class Frame:
-    """A construct still open at the error: ``principle encryption {``, ``rule no_keys:``, …"""
-
-    kind: str  # principle rule jurisdiction group demand vocabulary enum attribute test expectation assignment set
-    start: int  # offset of its first token
-    index: int  # index of its first token in the parser's value stack
-    name: str | None = None
-    brace: int | None = None  # offset of its `{`, once opened
-    name_end: int = -1
-    closed: bool = False  # its `}` came (an inline test demand goes on with `-> outcome`)
-
-    @property
-    def is_open(self) -> bool:
-        """Whether its `{` is open: a `}` is owed."""
-        return self.brace is not None and not self.closed
-
-    def describe(self) -> str | None:
-        """How a message names it: "principle `encryption`"; None for constructs too small to name."""
-        if self.kind == "vocabulary":
-            return "the vocabulary"
-        if self.kind == "test":
-            return f'test "{self.name}"' if self.name is not None else "a test"
-        if self.kind in ("expectation", "assignment", "set") or self.name is None:
-            return None
-        word = {"enum": "enumeration"}.get(self.kind, self.kind)
-        return f"{word} `{self.name}`"
-
-
-@dataclass
-class ErrorSite:
-    """Everything a case of :data:`ERROR_EXAMPLES` may look at."""
-
-    source: Source
-    kind: str  # "token" | "character" | "end"
-    start: int  # offset of the unexpected token or character (end of the text for "end")
-    end: int
-    found: str  # terminal name ("NAME", "RBRACE", "$END"), or "" for a character
-    value: str  # the token's text or the character
-    accepts: frozenset[str]
-    frames: list[Frame]
-    stack: list[Any]  # the parser's value stack (tokens and trees of open constructs)
-
-    @property
-    def text(self) -> str:
-        return self.source.text
-
-    @property
-    def keyword(self) -> str:
-        """The keyword the unexpected token spells (``"GROUP"``), even when the
-        contextual lexer read it as a name; "" for other tokens."""
-        if self.kind != "token":
-            return ""
-        if self.found == "NAME":
-            return self.value.upper() if self.value in KEYWORDS else ""
-        return self.found if self.value in KEYWORDS else ""
-
-    @property
-    def top(self) -> Token | None:
-        """The token just before the error, when it is still on the stack."""
-        if self.stack and isinstance(self.stack[-1], Token):
-            return self.stack[-1]
-        return None
-
-    @property
-    def top_type(self) -> str:
-        return self.top.type if self.top is not None else ""
-
-    def frame(self, *kinds: str) -> Frame | None:
-        """The innermost open construct of one of ``kinds``."""
-        for f in reversed(self.frames):
-            if f.kind in kinds:
-                return f
-        return None
-
-    def context(self) -> str:
-        """``in principle `encryption`, rule `no_keys`: `` — or "" at the top level.
-
-        A construct whose name runs into the error (`never-hand-keys` read as
-        `never`) is left out: its name is what is wrong."""
-        frames = [f for f in self.frames if f.name_end != self.start]
-        named = [d for d in (f.describe() for f in frames) if d]
-        return f"in {', '.join(named)}: " if named else ""
-
-    def end_of_previous(self) -> int:
-        """Offset just after the last code before the error (skipping spaces and comments):
-        where a missing word belongs."""
-        at = _insertion_point(self.text, self.start)
-        return at if at is not None else self.start
-
-    def line_start(self, offset: int) -> int:
-        return self.text.rfind("\n", 0, offset) + 1
-
-    def line_of(self, offset: int) -> int:
-        return self.source.line_col(offset)[0]
-
-
-#: (keyword, the construct it is in) → the item it opens there.
-_ITEM_KEYWORDS: dict[tuple[str, str | None], str] = {
-    ("RULE", "principle"): "rule",
-    ("DEMAND", "jurisdiction"): "demand",
-    ("DEMAND", "group"): "demand",
-    ("ENUM", "vocabulary"): "enum",
-    ("EXTEND", "vocabulary"): "enum",
-    ("ATTRIBUTE", "vocabulary"): "attribute",
-    ("MARKET", "test"): "expectation",
-}
-
-
-def _frames(stack: Sequence[Any]) -> list[Frame]:
-    """The open constructs, read from the tokens left on the parser's value stack.
-
-    Completed constructs have been reduced to trees, so every keyword token
-    still on the stack belongs to something open; the order of the stack is
-    the nesting order.
-    """
-    frames: list[Frame] = []
-    prev = ""
-    for i, entry in enumerate(stack):
-        if isinstance(entry, Tree):
-            cur = frames[-1] if frames else None
-            if cur is not None and cur.name is None and cur.brace is None:
-                if entry.data == "string" and cur.kind == "test":
-                    cur.name = _test_name(entry)
-                elif entry.data == "attribute_ref" and cur.kind == "attribute":
-                    cur.name = _clip("".join(_leaves(entry)))
-            prev = ""
-            continue
-        if not isinstance(entry, Token):
-            continue
-        t = entry.type
-        pos = entry.start_pos or 0
-        cur = frames[-1] if frames else None
-        # A keyword opens a construct only where that construct can stand;
-        # elsewhere `demand` and `jurisdiction` are the scopes of attributes.
-        container = cur.kind if cur is not None and cur.brace is not None and len(frames) == 1 else None
-        if t in _TOP_KEYWORDS and not frames:
-            frames = [Frame(t.lower(), pos, i)]
-        elif (t, container) in _ITEM_KEYWORDS and not (t == "ENUM" and prev == "EXTEND"):
-            frames.append(Frame(_ITEM_KEYWORDS[(t, container)], pos, i))
-        elif t == "NAME" and cur is not None:
-            if cur.name is None and cur.brace is None and cur.kind not in ("vocabulary", "test", "set", "assignment"):
-                cur.name = _clip(str(entry))
-                cur.name_end = entry.end_pos or -1
-            elif cur.is_open and cur.kind in ("jurisdiction", "group", "demand", "expectation"):
-                frames.append(Frame("assignment", pos, i, name=_clip(str(entry))))
-            elif cur.kind == "test" and cur.brace is not None:
-                frames.append(Frame("expectation", pos, i, name=_clip(str(entry))))
-        elif t == "RBRACE":
-            # Shifted but not yet reduced (the token after it was the error):
-            # the construct it closes is complete.
-            closing = next((k for k in range(len(frames) - 1, -1, -1) if frames[k].is_open), None)
-            if closing is not None and frames[closing].kind == "expectation":
-                frames[closing].closed = True
-                del frames[closing + 1 :]
-            elif closing is not None:
-                del frames[closing:]
-        elif t == "LBRACE" and cur is not None:
-            if prev == "IN":
-                frames.append(Frame("set", pos, i, brace=pos))
-            elif cur.brace is None:
-                cur.brace = pos
-        prev = t
-    return frames
-
-
-def _test_name(tree: Tree[Token]) -> str:
-    tok = tree.children[0] if tree.children else ""
-    return _clip(str(tok).strip('"'))
-
-
 def _site(err: UnexpectedInput, ip: Any, source: Source) -> ErrorSite:
+    """What the parser saw at ``err``, for :func:`~.syntax_errors.explain`."""
     text = source.text
     stack = list(ip.parser_state.value_stack)
     try:
         accepts = frozenset(ip.accepts())
     except Exception:  # Lark's own list is the fallback
         accepts = frozenset(getattr(err, "expected", None) or getattr(err, "allowed", None) or ())
-    frames = _frames(stack)
+    frames = read_frames(stack)
     if isinstance(err, UnexpectedCharacters):
         pos = err.pos_in_stream or 0
         ch = text[pos] if pos < len(text) else ""
-        return ErrorSite(source, "character", pos, pos + 1, "", ch, accepts, frames, stack)
+        return ErrorSite(source, "character", pos, pos + 1, "", ch, accepts, frames, stack, spelling())
     tok = err.token if isinstance(err, UnexpectedToken) else None
     if tok is None or tok.type == "$END":
         end = len(text.rstrip())
-        return ErrorSite(source, "end", end, end, "$END", "", accepts, frames, stack)
+        return ErrorSite(source, "end", end, end, "$END", "", accepts, frames, stack, spelling())
     start = tok.start_pos or 0
     end = tok.end_pos if tok.end_pos is not None else start + len(str(tok))
     # The token as quoted in messages: a name of 10,000 characters is clipped.
-    return ErrorSite(source, "token", start, max(end, start + 1), tok.type, _clip(str(tok)), accepts, frames, stack)
-
-
-# ---------------------------------------------------------------------------
-# ERROR_EXAMPLES: the mistakes we recognise, each with examples.
-# ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Explanation:
-    """What a case says about an error.
-
-    ``repair_at`` asks recovery to insert the missing `}` there: forget the
-    last ``repair_drop`` entries of the parser's stack (a keyword the lexer
-    read as a name), feed the `}`, and go on lexing at ``repair_resume``."""
-
-    code: str
-    message: str
-    start: int
-    end: int
-    hint: str | None = None
-    label: str | None = None
-    repair_at: int | None = None
-    repair_resume: int = 0
-    repair_drop: int = 0
-
-
-@dataclass(frozen=True)
-class SyntaxCase:
-    """One recognised mistake: ``explain`` returns None when the situation is not this one."""
-
-    name: str
-    explain: Callable[[ErrorSite], Explanation | None]
-    examples: tuple[str, ...] = field(default=())
-
-
-#: The recognised mistakes, most specific first.  Every example must be
-#: explained by its own case (tests/test_grammar.py checks them all).
-ERROR_EXAMPLES: list[SyntaxCase] = []
-
-
-_Explain = Callable[[ErrorSite], "Explanation | None"]
-
-
-def _case(name: str, *examples: str) -> Callable[[_Explain], _Explain]:
-    def register(fn: _Explain) -> _Explain:
-        ERROR_EXAMPLES.append(SyntaxCase(name, fn, examples))
-        return fn
-
-    return register
-
-
-def _in_rule(body: str) -> str:
-    """An example policy whose only rule reads ``rule r: <body>``."""
-    return f'principle p "Statement" {{\n    rule r: {body}\n}}\n'
-
-
-def _in_jurisdiction(body: str) -> str:
-    return f'jurisdiction FR "France" {{\n    {body}\n}}\n'
-
-
-def _in_test(body: str) -> str:
-    return f'test "t" {{\n    {body}\n}}\n'
-
-
-# -- strings and characters ----------------------------------------------------
-
-
-def _long_string_start(site: ErrorSite) -> int | None:
-    """Where an unterminated `\"\"\"` starts, if the bad quote belongs to one.
-
-    The lexer reads an unclosed `\"\"\"` as an empty text `\"\"` followed by a
-    stray `"`, so the error arrives at the third quote."""
-    for back in (0, 2):
-        s = site.start - back
-        if s >= 0 and site.text.startswith('"""', s):
-            return s
-    return None
-
-
-@_case("unterminated-long-string", _in_rule('withdraw when demand.mandatory because """a reason\n'))
-def _unterminated_long(site: ErrorSite) -> Explanation | None:
-    if site.kind != "character" or site.value != '"':
-        return None
-    s = _long_string_start(site)
-    if s is None:
-        return None
-    line_end = site.text.find("\n", s)
-    return Explanation(
-        "PE104",
-        site.context() + 'this `"""` text is never closed',
-        s,
-        len(site.text) if line_end == -1 else line_end,
-        hint='end it with `"""`',
-        label="the text starts here",
-    )
-
-
-@_case(
-    "unterminated-string",
-    _in_rule('withdraw when demand.mandatory because "a reason\n'),
-    'principle p "Statement {\n}\n',
-)
-def _unterminated(site: ErrorSite) -> Explanation | None:
-    if site.kind != "character" or site.value != '"':
-        return None
-    line_end = site.text.find("\n", site.start)
-    return Explanation(
-        "PE104",
-        site.context() + "this text has no closing quote",
-        site.start,
-        len(site.text) if line_end == -1 else line_end,
-        hint='end it with `"` on the same line; a text that runs over several lines is written between `"""`',
-    )
-
-
-@_case("single-quotes", "principle p 'Statement' {\n}\n")
-def _single_quotes(site: ErrorSite) -> Explanation | None:
-    if site.kind != "character" or site.value not in "'‘’":
-        return None
-    return Explanation(
-        "PE102",
-        site.context() + "texts are written between double quotes",
-        site.start,
-        site.end,
-        hint="write \"like this\", not 'like this'",
-    )
-
-
-@_case("typographic-quotes", "principle p “Statement” {\n}\n")
-def _curly_quotes(site: ErrorSite) -> Explanation | None:
-    if site.kind != "character" or site.value not in "“”„«»":
-        return None
-    return Explanation(
-        "PE102",
-        site.context() + f"`{site.value}` is a typographic quote",
-        site.start,
-        site.end,
-        hint='write texts between straight double quotes: "like this" '
-        "(word processors put in typographic ones: edit policies in a text editor)",
-    )
-
-
-def _foreign_operator(site: ErrorSite, written: str, ours: str) -> Explanation | None:
-    if site.kind != "character" or not site.text.startswith(written, site.start):
-        return None
-    return Explanation(
-        "PE102",
-        site.context() + f"`{written}` is not an operator of this language; write `{ours}`",
-        site.start,
-        site.start + len(written),
-        hint=f"conditions are joined with `and` and `or`, and negated with `not`: `… {ours} …`",
-    )
-
-
-@_case("and-and", _in_rule('withdraw when demand.mandatory && demand.kind == hotline because "x"'))
-def _and_and(site: ErrorSite) -> Explanation | None:
-    return _foreign_operator(site, "&&", "and") or _foreign_operator(site, "&", "and")
-
-
-@_case("or-or", _in_rule('withdraw when demand.mandatory || demand.kind == hotline because "x"'))
-def _or_or(site: ErrorSite) -> Explanation | None:
-    return _foreign_operator(site, "||", "or") or _foreign_operator(site, "|", "or")
-
-
-@_case("bang-not", _in_rule('withdraw when !demand.mandatory because "x"'))
-def _bang(site: ErrorSite) -> Explanation | None:
-    if site.text.startswith("!=", site.start):
-        return None
-    return _foreign_operator(site, "!", "not")
-
-
-@_case("dash-in-name", 'principle never-hand-keys "Statement" {\n}\n', _in_rule("").replace("rule r:", "rule no-keys:"))
-def _dash_in_name(site: ErrorSite) -> Explanation | None:
-    if site.kind != "character" or site.value != "-":
-        return None
-    m = re.compile(r"[A-Za-z_]\w*(?:-\w+)+").match(site.text, _word_start(site.text, site.start))
-    if m is None or m.end() <= site.start:
-        return None
-    word = _clip(m.group(0))
-    return Explanation(
-        "PE102",
-        site.context() + f"`{word}` is not a valid name: names cannot contain `-`",
-        m.start(),
-        m.end(),
-        hint=f"write `{word.replace('-', '_')}`",
-    )
-
-
-def _word_start(text: str, pos: int) -> int:
-    """Start of the name-and-dashes word that ends just before ``pos``."""
-    i = pos
-    while i > 0 and (text[i - 1].isalnum() or text[i - 1] in "_-") and text[i - 1].isascii():
-        i -= 1
-    return i
-
-
-def _enclosed(site: ErrorSite, closer: str) -> str:
-    """The text between the opening bracket at the error and ``closer`` on the same line."""
-    line_end = site.text.find("\n", site.start)
-    line = site.text[site.start + 1 : len(site.text) if line_end == -1 else line_end]
-    inner = line.split(closer, 1)[0] if closer in line else "…"
-    inner = " ".join(inner.split())
-    return inner if 0 < len(inner) <= 60 else "…"
-
-
-@_case("square-brackets", _in_rule('withdraw when demand.kind in [hotline, user_data] because "x"'))
-def _brackets(site: ErrorSite) -> Explanation | None:
-    if site.kind != "character" or site.value != "[":
-        return None
-    return Explanation(
-        "PE102",
-        site.context() + "a set of values is written between braces, not brackets",
-        site.start,
-        site.end,
-        hint=f"write `in {{{_enclosed(site, ']')}}}`",
-    )
-
-
-@_case("unicode-arrow", _in_test("FR.keys → withdraw"))
-def _unicode_arrow(site: ErrorSite) -> Explanation | None:
-    if site.kind != "character" or site.value not in "→⇒":
-        return None
-    message = f"`{site.value}` is not an arrow this language reads; write `->`"
-    return Explanation("PE102", site.context() + message, site.start, site.end)
-
-
-@_case("non-ascii-name", 'jurisdiction CI "Côte d\'Ivoire" {\n    rule_of_law = 0.5\n}\njurisdiction CÔ "x" {\n}\n')
-def _non_ascii(site: ErrorSite) -> Explanation | None:
-    if site.kind != "character" or not site.value.isalpha() or site.value.isascii():
-        return None
-    return Explanation(
-        "PE102",
-        site.context() + f"`{site.value}` cannot be part of a name",
-        site.start,
-        site.end,
-        hint="names use the letters A to Z, digits and `_`; accented letters belong in quoted texts",
-    )
-
-
-# -- braces ---------------------------------------------------------------------
-
-
-def _insertion_point(text: str, before: int) -> int | None:
-    """Where a missing `}` belongs: just after the last code before ``before``
-    (skipping blank lines and comments), or None when nothing separates them."""
-    p = before - 1
-    while p >= 0:
-        ls = text.rfind("\n", 0, p) + 1
-        in_comment = "#" in text[ls : p + 1] and '"' not in text[ls : p + 1]
-        if not in_comment and not text[p].isspace():
-            return p + 1 if p + 1 < before else None
-        if in_comment:
-            p = ls - 1
-            continue
-        p -= 1
-    return None
-
-
-def _unclosed(site: ErrorSite, where: str) -> Explanation | None:
-    """The innermost construct whose `{` is still open, described as never closed."""
-    for f in reversed(site.frames):
-        if f.brace is not None and not f.closed and f.kind != "set":
-            if f.kind == "expectation":
-                what = f"the test demand for `{f.name}`"
-            else:
-                what = f.describe() or f.kind
-            return Explanation(
-                "PE109",
-                f"{what} is never closed",
-                f.brace,
-                f.brace + 1,
-                hint=f"add `}}` {where}",
-                label="this `{` has no matching `}`",
-            )
-    return None
-
-
-#: The keywords that open the items of each container.
-_ITEM_OPENERS: dict[str, frozenset[str]] = {
-    "principle": frozenset({"RULE"}),
-    "jurisdiction": frozenset({"DEMAND"}),
-    "group": frozenset({"DEMAND"}),
-    "vocabulary": frozenset({"ENUM", "EXTEND", "ATTRIBUTE"}),
-    "test": frozenset({"MARKET"}),
-}
-
-
-def _repair(ex: Explanation, text: str, before: int, drop: int) -> Explanation:
-    """``ex``, asking recovery to insert the missing `}` before the keyword at ``before``."""
-    at = _insertion_point(text, before)
-    return Explanation(**{**ex.__dict__, "repair_at": at, "repair_resume": before, "repair_drop": drop})
-
-
-@_case(
-    "missing-closing-brace",
-    'principle p "Statement" {\n    rule r: comply when demand.mandatory because "x"\n\njurisdiction FR "France" {\n}\n',
-    'principle p "Statement" {\n    rule r: comply when demand.mandatory because "x"\n',
-    'jurisdiction RU "Russia" {\n    demand a "A" {\n        kind = hotline\n    demand b "B" { kind = hotline }\n}\n',
-    'jurisdiction RU "Russia" {\n    rule_of_law = 0.3\n\njurisdiction FR "France" {\n    rule_of_law = 0.7\n}\n',
-)
-def _missing_brace(site: ErrorSite) -> Explanation | None:
-    if site.kind == "end" and "RBRACE" in site.accepts:
-        return _unclosed(site, "at the end of the file")
-    if site.keyword in _TOP_KEYWORDS and "RBRACE" in site.accepts:
-        ex = _unclosed(site, f"before `{site.value}` on line {site.line_of(site.start)}")
-        return ex and _repair(ex, site.text, site.start, drop=0)
-    # The keyword of the next item (`demand b "…" {`, `extend enum …`) inside
-    # an item whose `}` is missing.
-    container = site.frames[0].kind if site.frames else ""
-    inner = next((f for f in reversed(site.frames[1:]) if f.is_open and f.kind != "set"), None)
-    if inner is not None and site.keyword in _ITEM_OPENERS.get(container, ()) and "RBRACE" in site.accepts:
-        frames = site.frames[: site.frames.index(inner) + 1]
-        where = f"before `{site.value}` on line {site.line_of(site.start)}"
-        ex = _unclosed(ErrorSite(**{**site.__dict__, "frames": frames}), where)
-        return ex and _repair(ex, site.text, site.start, drop=0)
-    # The same where the lexer read the keyword as an attribute name: the
-    # error comes at the name after it.
-    top = site.top
-    if site.kind != "token" or top is None or top.type != "NAME" or "EQUAL" not in site.accepts:
-        return None
-    top_start = top.start_pos or 0
-    at_line_start = not site.text[site.line_start(top_start) : top_start].strip()
-    if str(top) in _DECLARATIONS and at_line_start:
-        # `jurisdiction MM "…" {` after a jurisdiction whose `}` is missing.
-        where = f"before `{top}` on line {site.line_of(top_start)}"
-        ex = _unclosed(site, where)
-        return ex and _repair(ex, site.text, top_start, drop=1)
-    if str(top).upper() in _ITEM_OPENERS.get(container, ()) and inner is not None and at_line_start:
-        frames = site.frames[: site.frames.index(inner) + 1]
-        where = f"before `{top}` on line {site.line_of(top.start_pos or 0)}"
-        ex = _unclosed(ErrorSite(**{**site.__dict__, "frames": frames}), where)
-        return ex and _repair(ex, site.text, top.start_pos or 0, drop=1)
-    return None
-
-
-@_case(
-    "unclosed-set",
-    _in_rule(
-        'withdraw when demand.kind in {hotline, user_data because "x"\n    rule s: comply when demand.kind == hotline because "y"'
-    ),
-)
-def _unclosed_set(site: ErrorSite) -> Explanation | None:
-    f = site.frame("set")
-    if f is None or f.brace is None:
-        return None
-    inside = [e for e in site.stack[f.index + 1 :] if isinstance(e, Token)]
-    keyword: str | None = next((str(t) for t in inside if t.type == "NAME" and str(t) in KEYWORDS - _LITERAL_WORDS), None)
-    if keyword is None and site.keyword and site.value not in _LITERAL_WORDS:
-        keyword = site.value
-    if keyword is None and site.line_of(site.start) == site.line_of(f.brace):
-        return None
-    where = f"before `{keyword}`" if keyword is not None else "after the last value"
-    return Explanation(
-        "PE109",
-        site.context() + "this set of values is never closed",
-        f.brace,
-        f.brace + 1,
-        hint=f"add `}}` {where}",
-        label="this `{` has no matching `}`",
-    )
-
-
-@_case(
-    "unclosed-parenthesis",
-    _in_rule('withdraw when (demand.mandatory or demand.kind == hotline because "x"'),
-    _in_rule('withdraw when demand.mandatory and (demand.kind == hotline\n    rule s: comply when demand.mandatory because "y"'),
-)
-def _unclosed_paren(site: ErrorSite) -> Explanation | None:
-    if "RPAR" not in site.accepts or site.found == "RPAR" or site.frame("set") is not None:
-        return None
-    if not (site.found in ("BECAUSE", "RBRACE", "$END") or site.keyword in _TOP_KEYWORDS or site.keyword == "RULE"):
-        return None
-    opening = next((e for e in reversed(site.stack) if _is(e, "LPAR")), None)
-    if opening is None:
-        return None
-    start = opening.start_pos or 0
-    return Explanation(
-        "PE109",
-        site.context() + "this `(` is never closed",
-        start,
-        start + 1,
-        hint=f"add `)` where the group ends, before {_found(site)}",
-        label="this `(` has no matching `)`",
-    )
-
-
-@_case("stray-closing-brace", 'principle p "Statement" {\n}\n}\n')
-def _stray_brace(site: ErrorSite) -> Explanation | None:
-    if site.found != "RBRACE" or site.frames:
-        return None
-    return Explanation(
-        "PE101",
-        "this `}` closes nothing",
-        site.start,
-        site.end,
-        hint="remove it, or look above for a `{` that is missing",
-    )
-
-
-@_case(
-    "missing-open-brace",
-    'group EU "European Union"\n    rule_of_law = 0.8\n}\n',
-    'principle p "Statement"\n    rule r: comply when demand.mandatory because "x"\n}\n',
-)
-def _missing_open(site: ErrorSite) -> Explanation | None:
-    if "LBRACE" not in site.accepts or site.found == "LBRACE" or not site.frames or site.frame("set") is not None:
-        return None
-    f = site.frames[-1]
-    if f.brace is not None or f.kind in ("expectation", "assignment"):
-        return None
-    if site.top_type == "IN":
-        return None
-    what = f.describe() or f.kind
-    return Explanation(
-        "PE101",
-        f"expected `{{` to open {what}, found {_found(site)}",
-        site.start,
-        site.end,
-        hint=f"the body of {what} goes between `{{` and `}}`",
-    )
-
-
-# -- rules ------------------------------------------------------------------------
-
-
-@_case(
-    "misspelled-outcome",
-    _in_rule('withdrew when demand.mandatory because "x"'),
-    _in_rule('when demand.mandatory withdraw because "x"'),
-)
-def _outcome(site: ErrorSite) -> Explanation | None:
-    if not {"COMPLY", "NEGOTIATE", "WITHDRAW"} <= site.accepts or site.kind != "token":
-        return None
-    if site.found == "WHEN":
-        return Explanation(
-            "PE101",
-            site.context() + "the outcome comes before `when`",
-            site.start,
-            site.end,
-            hint=f"write `rule {_rule_name(site)}: withdraw when …` (or `comply`, `negotiate`)",
-        )
-    return Explanation(
-        "PE101",
-        site.context() + f"expected an outcome: `comply`, `negotiate` or `withdraw`, found {_shown(site.value)}",
-        site.start,
-        site.end,
-        hint=did_you_mean(site.value, _OUTCOMES) if site.found == "NAME" else None,
-    )
-
-
-def _rule_name(site: ErrorSite) -> str:
-    rule = site.frame("rule")
-    return rule.name if rule is not None and rule.name else "no_keys"
-
-
-def _rule_shape(site: ErrorSite) -> str:
-    return f'a rule reads `rule {_rule_name(site)}: withdraw when demand.kind == key_disclosure because "…"`'
-
-
-@_case("missing-colon", _in_rule("").replace("rule r: ", 'rule r withdraw when demand.mandatory because "x"'))
-def _missing_colon(site: ErrorSite) -> Explanation | None:
-    if "COLON" not in site.accepts or site.top_type != "NAME" or site.frame("rule") is None:
-        return None
-    name = _clip(str(site.top))
-    return Explanation(
-        "PE101",
-        site.context() + f"expected `:` after the rule name `{name}`",
-        site.start,
-        site.end,
-        hint=f"write `rule {name}: withdraw when …`",
-    )
-
-
-@_case(
-    "missing-when",
-    _in_rule('withdraw demand.mandatory because "x"'),
-    _in_rule('withdraw if demand.mandatory because "x"'),
-)
-def _missing_when(site: ErrorSite) -> Explanation | None:
-    if "WHEN" not in site.accepts:
-        return None
-    if site.found == "NAME" and site.value.lower() in ("if", "unless", "where", "whenever", "provided", "iff"):
-        return Explanation(
-            "PE101",
-            site.context() + f"write `when`, not `{site.value}`",
-            site.start,
-            site.end,
-            hint=_rule_shape(site),
-        )
-    hint = did_you_mean(site.value, ["when"]) if site.found == "NAME" else None
-    return Explanation(
-        "PE101",
-        site.context() + f"expected `when` before the condition, found {_found(site)}",
-        site.start,
-        site.end,
-        hint=hint or _rule_shape(site),
-    )
-
-
-@_case("doubled-operator", _in_rule('withdraw when demand.mandatory and and demand.kind == hotline because "x"'))
-def _doubled_operator(site: ErrorSite) -> Explanation | None:
-    if site.found not in ("AND", "OR") or site.top_type != site.found:
-        return None
-    return Explanation(
-        "PE101", site.context() + f"`{site.value}` is written twice", site.start, site.end, hint=f"remove one `{site.value}`"
-    )
-
-
-@_case(
-    "trailing-operator",
-    _in_rule('withdraw when demand.mandatory and because "x"'),
-    _in_rule('withdraw when demand.mandatory or\n        because "x"'),
-    _in_rule('withdraw when not because "x"'),
-)
-def _trailing_operator(site: ErrorSite) -> Explanation | None:
-    top = site.top
-    if top is None or top.type not in ("AND", "OR", "NOT") or site.found in _CONDITION_START or site.found == "NAME":
-        return None
-    start = top.start_pos or 0
-    return Explanation(
-        "PE101",
-        site.context() + f"`{top}` is not followed by a condition",
-        start,
-        start + len(str(top)),
-        hint=f"add the condition that `{top}` should {'negate' if top.type == 'NOT' else 'join'}, or remove `{top}`",
-        label=f"found {_found(site)} after it",
-    )
-
-
-@_case("empty-condition", _in_rule('withdraw when because "x"'))
-def _empty_condition(site: ErrorSite) -> Explanation | None:
-    if site.top_type != "WHEN" or site.found in _CONDITION_START or site.found == "NAME":
-        return None
-    return Explanation(
-        "PE101",
-        site.context() + "`when` must be followed by a condition",
-        site.start,
-        site.end,
-        hint="for a rule that always applies, test something every demand has, e.g. `demand.kind is known`",
-    )
-
-
-@_case(
-    "assign-in-condition",
-    _in_rule('comply when demand.kind = user_data because "x"'),
-)
-def _assign_in_condition(site: ErrorSite) -> Explanation | None:
-    if site.found != "EQUAL" or "COMPARATOR" not in site.accepts:
-        return None
-    ref = _ref_before(site)
-    return Explanation(
-        "PE101",
-        site.context() + "`=` sets a value; to compare, write `==`",
-        site.start,
-        site.end,
-        hint=f"write `{ref} == …`" if ref else "write `==`",
-    )
-
-
-def _ref_before(site: ErrorSite) -> str | None:
-    """The attribute the stack ends with (``demand.kind``), reduced or not."""
-    stack = site.stack
-    if stack and isinstance(stack[-1], Tree) and stack[-1].data == "attribute_ref":
-        return _clip("".join(_leaves(stack[-1])), 80)
-    if len(stack) >= 3 and _is(stack[-1], "NAME") and _is(stack[-2], "DOT"):
-        return _clip("".join(_leaves(stack[-3])) + "." + str(stack[-1]), 80)
-    return None
-
-
-def _is(entry: Any, token_type: str) -> bool:
-    return isinstance(entry, Token) and entry.type == token_type
-
-
-def _leaves(node: Any) -> list[str]:
-    """The token texts of a tree, in order (anonymous tokens are already filtered out)."""
-    if isinstance(node, Token):
-        return [str(node)]
-    if isinstance(node, Tree):
-        out: list[str] = []
-        for child in node.children:
-            out.extend(_leaves(child))
-        return out if node.data != "attribute_ref" else [out[0], ".", *out[1:]]
-    return []
-
-
-@_case(
-    "is-not-known",
-    _in_rule('withdraw when jurisdiction.rule_of_law is not known because "x"'),
-)
-def _is_not_known(site: ErrorSite) -> Explanation | None:
-    if site.top_type != "IS" or site.found != "NOT":
-        return None
-    nxt = site.text[site.end :].lstrip()
-    wanted = "unknown" if nxt.startswith("known") else "known"
-    return Explanation(
-        "PE101",
-        site.context() + f"write `is {wanted}`, not `is not {'known' if wanted == 'unknown' else 'unknown'}`",
-        site.start,
-        site.end,
-        hint="`is known` and `is unknown` are the two tests for a missing value",
-    )
-
-
-@_case("is-for-equals", _in_rule('comply when demand.kind is user_data because "x"'))
-def _is_for_equals(site: ErrorSite) -> Explanation | None:
-    if site.top_type != "IS" or site.kind != "token":
-        return None
-    return Explanation(
-        "PE101",
-        site.context() + f"`is` only tests `known` or `unknown`; to compare with {_shown(site.value)}, write `==`",
-        site.start,
-        site.end,
-        hint=f"write `== {site.value}`" if site.found == "NAME" else None,
-    )
-
-
-@_case(
-    "parentheses-for-set",
-    _in_rule('withdraw when demand.kind in (hotline, user_data) because "x"'),
-)
-def _paren_set(site: ErrorSite) -> Explanation | None:
-    if site.top_type != "IN" or "LBRACE" not in site.accepts or site.found == "LBRACE":
-        return None
-    if site.found == "LPAR":
-        message = "a set of values is written between braces, not parentheses"
-        hint = f"write `in {{{_enclosed(site, ')')}}}`"
-    else:
-        message = f"`in` takes a set of values between braces, found {_found(site)}"
-        hint = f"write `in {{{site.value}}}`, or `== {site.value}` for one value" if site.found == "NAME" else "write `in {a, b}`"
-    return Explanation("PE101", site.context() + message, site.start, site.end, hint=hint)
-
-
-@_case("bare-attribute", _in_rule('withdraw when kind == hotline because "x"'))
-def _bare_attribute(site: ErrorSite) -> Explanation | None:
-    if site.found != "NAME" or not {"DEMAND", "JURISDICTION"} <= site.accepts or "NAME" in site.accepts:
-        return None
-    return Explanation(
-        "PE101",
-        site.context() + f"`{site.value}` needs its scope: write `demand.{site.value}` or `jurisdiction.{site.value}`",
-        site.start,
-        site.end,
-        hint="conditions name attributes with their scope, such as `demand.kind` or `jurisdiction.rule_of_law`",
-    )
-
-
-@_case(
-    "missing-because",
-    _in_rule('withdraw when demand.mandatory "x"'),
-    _in_rule('withdraw when demand.mandatory\n    rule s: comply when demand.mandatory because "y"'),
-    _in_rule('withdraw when demand.mandatory Because "x"'),
-    _in_rule("withdraw when demand.mandatory because x"),
-)
-def _missing_because(site: ErrorSite) -> Explanation | None:
-    if site.top_type == "BECAUSE" and (site.found in ("NAME", "NUMBER", "$END") or site.keyword):
-        return Explanation(
-            "PE101",
-            site.context()
-            + (
-                "the file ends after `because`, before the reason"
-                if site.kind == "end"
-                else "the reason after `because` must be a quoted text"
-            ),
-            site.start,
-            site.end,
-            hint='write `because "…"`',
-        )
-    if "BECAUSE" not in site.accepts:
-        return None
-    if site.found in _STRINGS:
-        return Explanation(
-            "PE101",
-            site.context() + "expected `because` before the reason",
-            site.start,
-            site.start + 1,
-            hint='write `because "…"`',
-            label="`because` is missing here",
-        )
-    if site.found == "NAME" and (m := did_you_mean(site.value, ["because"])):
-        message = f"expected `because`, found {_shown(site.value)}"
-        return Explanation("PE101", site.context() + message, site.start, site.end, hint=m)
-    if site.found in ("RBRACE", "$END") or site.keyword == "RULE" or site.keyword in _TOP_KEYWORDS:
-        rule = site.frame("rule")
-        name = f"rule `{rule.name}`" if rule is not None and rule.name else "this rule"
-        ctx = site.context().replace(f", rule `{rule.name}`" if rule else "\0", "")
-        at = site.end_of_previous()
-        return Explanation(
-            "PE101",
-            ctx + f"{name} has no `because` text",
-            at,
-            at,
-            hint='every rule ends with `because "…"`, the reason given to the authority',
-            label='expected `because "…"` here',
-        )
-    return None
-
-
-@_case(
-    "missing-connective",
-    _in_rule('withdraw when demand.mandatory demand.kind == hotline because "x"'),
-    _in_rule('withdraw when demand.mandatory && demand.kind == hotline because "x"').replace("&&", ""),
-)
-def _missing_connective(site: ErrorSite) -> Explanation | None:
-    if not {"AND", "OR"} <= site.accepts:
-        return None
-    nxt = site.text[site.end : site.end + 1]
-    if site.found in _CONDITION_START or (site.found == "NAME" and nxt == "."):
-        return Explanation(
-            "PE101",
-            site.context() + "two conditions need `and` or `or` between them",
-            site.start,
-            site.end,
-            hint="write `… and demand.kind == …`",
-        )
-    if site.found == "NAME" and (m := did_you_mean(site.value, ["and", "or"])):
-        message = f"expected `and` or `or`, found {_shown(site.value)}"
-        return Explanation("PE101", site.context() + message, site.start, site.end, hint=m)
-    return None
-
-
-# -- jurisdictions, demands and assignments -----------------------------------------
-
-
-@_case("double-equals-in-assignment", _in_jurisdiction("rule_of_law == 0.7"))
-def _double_equals(site: ErrorSite) -> Explanation | None:
-    doubled = site.found == "EQUAL" and site.top_type == "EQUAL"
-    if not doubled and not (site.found == "COMPARATOR" and "EQUAL" in site.accepts):
-        return None
-    start = (site.top.start_pos or site.start) if doubled and site.top is not None else site.start
-    assignment = site.frame("assignment")
-    name = assignment.name if assignment is not None else "name"
-    return Explanation(
-        "PE101",
-        site.context() + f"write `=` to set a value; `{site.text[start : site.end]}` compares, in conditions",
-        start,
-        site.end,
-        hint=f"write `{name} = …`",
-    )
-
-
-@_case("colon-in-assignment", _in_jurisdiction("rule_of_law: 0.7"))
-def _colon_assign(site: ErrorSite) -> Explanation | None:
-    if site.found != "COLON" or "EQUAL" not in site.accepts:
-        return None
-    name = _clip(str(site.top)) if site.top_type == "NAME" else "name"
-    return Explanation(
-        "PE101",
-        site.context() + "values are set with `=`, not `:`",
-        site.start,
-        site.end,
-        hint=f"write `{name} = …`",
-    )
-
-
-@_case("decimal-comma", _in_jurisdiction("rule_of_law = 0,72"))
-def _decimal_comma(site: ErrorSite) -> Explanation | None:
-    if site.found != "NUMBER" or not re.search(r"\d,\Z", site.text[: site.start]):
-        return None
-    m = re.search(r"[-\d.]+,\Z", site.text[: site.start])
-    whole = _clip((m.group(0) if m else ",") + site.value)
-    return Explanation(
-        "PE101",
-        site.context() + f"`{whole}` is not a number: decimals are written with a point",
-        site.start - len(m.group(0)) if m else site.start,
-        site.end,
-        hint=f"write `{whole.replace(',', '.')}`",
-    )
-
-
-@_case(
-    "missing-description",
-    "principle encryption {\n}\n",
-    "jurisdiction FR {\n    rule_of_law = 0.7\n}\n",
-    'jurisdiction RU "Russia" {\n    demand keys {\n        kind = key_disclosure\n    }\n}\n',
-    "test basics {\n}\n",
-)
-def _missing_description(site: ErrorSite) -> Explanation | None:
-    if not _STRINGS & site.accepts or site.found in _STRINGS or not site.frames:
-        return None
-    f = site.frames[-1]
-    if f.brace is not None or f.kind not in ("principle", "jurisdiction", "group", "demand", "test"):
-        return None
-    name = f.name or "NAME"
-    what = {
-        "principle": ("the statement of", f'principle {name} "We never …" {{'),
-        "jurisdiction": ("the display name of", f'jurisdiction {name} "…" {{'),
-        "group": ("the display name of", f'group {name} "…" {{'),
-        "demand": ("the description of", f'demand {name} "Hand over …" {{'),
-        "test": ("the name of", 'test "what it checks" {'),
-    }[f.kind]
-    subject = f.describe() or "a test"
-    if f.kind == "test" and site.found == "NAME":
-        message = f'a test\'s name is a quoted text: write `test "{site.value}"`'
-    else:
-        message = f"expected {what[0]} {subject} in quotes, found {_found(site)}"
-    return Explanation("PE101", message, site.start, site.end, hint=f"write `{what[1]}`")
-
-
-# -- declarations at the top level ----------------------------------------------------
-
-
-@_case(
-    "unknown-declaration",
-    'principal p "Statement" {\n}\n',
-    'country FR "France" {\n}\n',
-)
-def _unknown_declaration(site: ErrorSite) -> Explanation | None:
-    if site.frames or not {"PRINCIPLE", "JURISDICTION"} <= site.accepts or site.found != "NAME":
-        return None
-    return Explanation(
-        "PE101",
-        f"{_shown(site.value)} does not start a declaration",
-        site.start,
-        site.end,
-        hint=did_you_mean(site.value, _DECLARATIONS)
-        or "a policy file is made of `principle`, `jurisdiction`, `group`, `vocabulary` and `test` declarations",
-    )
-
-
-@_case(
-    "item-outside-its-block",
-    'principle p "Statement" {\n}\n    rule r: comply when demand.mandatory because "x"\n',
-    'demand keys "Hand over the keys" {\n    kind = key_disclosure\n}\n',
-    "enum colour { red }\n",
-)
-def _misplaced_item(site: ErrorSite) -> Explanation | None:
-    if site.frames:
-        return None
-    owner = {
-        "RULE": "a `principle { … }`",
-        "DEMAND": "a `jurisdiction` or `group`",
-        "ENUM": "`vocabulary { … }`",
-        "EXTEND": "`vocabulary { … }`",
-        "ATTRIBUTE": "`vocabulary { … }`",
-        "MARKET": "a `test { … }`",
-    }.get(site.keyword)
-    if owner is None:
-        return None
-    return Explanation(
-        "PE101",
-        f"`{site.value}` must be inside {owner}",
-        site.start,
-        site.end,
-        hint="if it is, a `}` above closes the block too early",
-    )
-
-
-@_case("misspelled-item-keyword", _in_rule("").replace("rule r: ", 'rules r: comply when demand.mandatory because "x"'))
-def _misspelled_item(site: ErrorSite) -> Explanation | None:
-    if site.found != "NAME":
-        return None
-    for keyword, container in (("rule", "principle"), ("demand", "jurisdiction"), ("demand", "group")):
-        if keyword.upper() in site.accepts and site.frames and site.frames[-1].kind == container:
-            guess = did_you_mean(site.value, [keyword])
-            if guess or site.text[site.end : site.end + 1] == ":":
-                return Explanation(
-                    "PE101",
-                    site.context() + f"expected `{keyword}` or `}}`, found {_shown(site.value)}",
-                    site.start,
-                    site.end,
-                    hint=guess or f"write `{keyword} {site.value}: …`",
-                )
-    if {"ENUM", "ATTRIBUTE"} <= site.accepts and (guess := did_you_mean(site.value, ["enum", "extend", "attribute"])):
-        return Explanation(
-            "PE101",
-            site.context() + f"expected `enum`, `extend enum` or `attribute`, found {_shown(site.value)}",
-            site.start,
-            site.end,
-            hint=guess,
-        )
-    return None
-
-
-@_case("arrow", _in_test("RU.keys => withdraw"), _in_test("RU.keys withdraw"))
-def _arrow(site: ErrorSite) -> Explanation | None:
-    if "__ANON_0" not in site.accepts or site.found == "__ANON_0":
-        return None
-    return Explanation(
-        "PE101",
-        site.context() + f"expected `->` before the expected outcome, found {_found(site)}",
-        site.start,
-        site.end,
-        hint=f"write `{_expectation_head(site)} -> withdraw` (or `comply`, `negotiate`)",
-    )
-
-
-def _expectation_head(site: ErrorSite) -> str:
-    f = site.frame("expectation")
-    if f is None:
-        return "RU.demand"
-    head = " ".join(site.text[f.start : site.start].split())
-    return head if len(head) <= 60 else head[:59] + "…"
-
-
-# -- the fallbacks ----------------------------------------------------------------------
-
-
-def _generic(site: ErrorSite) -> Explanation:
-    expected = describe_expected(site.accepts)
-    if site.kind == "character":
-        ch = site.value
-        shown = ch if ch.isprintable() and not ch.isspace() else repr(ch)[1:-1]
-        return Explanation("PE102", site.context() + f"unexpected character `{shown}`; expected {expected}", site.start, site.end)
-    if site.kind == "end":
-        start = max(0, site.start - 1)
-        return Explanation(
-            "PE103",
-            site.context() + f"the file ends too early; expected {expected}",
-            start,
-            max(site.start, start + 1) if site.text else 0,
-        )
-    return Explanation("PE101", site.context() + f"expected {expected}, found {_shown(site.value)}", site.start, site.end)
-
-
-def explain(site: ErrorSite) -> tuple[str, Explanation]:
-    """The first case of :data:`ERROR_EXAMPLES` that recognises ``site``, or the generic message."""
-    for case in ERROR_EXAMPLES:
-        ex = case.explain(site)
-        if ex is not None:
-            if site.kind == "end" and ex.code == "PE101":
-                # Whatever was missing, what the author meets is a file that stops short.
-                ex = Explanation(**{**ex.__dict__, "code": "PE103"})
-            return case.name, ex
-    return "generic", _generic(site)
+    return ErrorSite(source, "token", start, max(end, start + 1), tok.type, clip(str(tok)), accepts, frames, stack, spelling())
 
 
 # ---------------------------------------------------------------------------
@@ -1402,7 +399,7 @@ class ParseResult:
     ``skipped`` names the declarations, rules, demands and vocabulary entries
     that error recovery had to skip: a later "no such rule" about one of
     them is an echo of the syntax error, not a second mistake.
-    ``cases`` names the :data:`ERROR_EXAMPLES` entry behind each syntax
+    ``cases`` names the :data:`~.syntax_errors.ERROR_EXAMPLES` entry behind each syntax
     diagnostic, in order (tests pin them).
     """
 
@@ -1517,7 +514,7 @@ def _parse_file(source: Source) -> ParseResult:
             try:
                 name, ex = explain(site)
             except Exception:  # a bug in a case must cost a good message, not the run
-                name, ex = "generic", _generic(site)
+                name, ex = "generic", generic(site)
             cases.append(name)
             diagnostics.append(Diagnostic(ex.code, ex.message, Span(source, ex.start, ex.end), ex.hint, ex.label))
             if len(cases) >= MAX_SYNTAX_ERRORS:
@@ -1549,7 +546,7 @@ _WORD_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 @functools.lru_cache(maxsize=1)
 def _keyword_terminals() -> frozenset[str]:
     """Terminals that are words (``RULE``, ``COMPLY``, …)."""
-    return frozenset(t.name for t in get_parser().terminals if t.pattern.type == "str" and str(t.pattern.value).isidentifier())
+    return frozenset(name for name, text in spelling().items() if text.isidentifier())
 
 
 def _glued(tok: Token, text: str) -> UnexpectedToken:
@@ -1599,11 +596,11 @@ def _recover(ip: Any, site: ErrorSite, ex: Explanation, skipped: set[str]) -> in
         if site.frames:
             skipped |= _declared_names(text[site.frames[0].start :])
         return None
-    if site.keyword not in _TOP_KEYWORDS and _parses_without(ip, site):
+    if site.keyword not in TOP_KEYWORDS and _parses_without(ip, site):
         # A stray token (a doubled `and`, `==` for `=`, a second `{`): what
         # follows it parses, so only the token itself is skipped.
         return site.end
-    top = _next_top(text, site.start + (0 if site.keyword in _TOP_KEYWORDS else 1))
+    top = _next_top(text, site.start + (0 if site.keyword in TOP_KEYWORDS else 1))
     if not site.frames:
         # Nothing open: skip the stray text up to the next declaration.
         skipped |= _declared_names(text[site.start : top])
@@ -1726,3 +723,7 @@ def _declared_names(text: str) -> set[str]:
     if re.search(r"\b(?:vocabulary|enum)\b", text):
         names |= set(_WORD.findall(text)) - KEYWORDS
     return names
+
+
+if __name__ == "__main__":
+    print(f"wrote {write_table()}")

@@ -226,12 +226,15 @@ class _Builder:
         return ast.Symbol(str(c[0]), span)
 
     def t_true(self, span: Span, c: list[Any]) -> ast.Bool:
+        """?literal: "true" -> true"""
         return ast.Bool(True, span)
 
     def t_false(self, span: Span, c: list[Any]) -> ast.Bool:
+        """?literal: "false" -> false"""
         return ast.Bool(False, span)
 
     def t_unknown(self, span: Span, c: list[Any]) -> ast.Unknown:
+        """?literal: "unknown" -> unknown"""
         return ast.Unknown(span)
 
     def t_outcome(self, span: Span, c: list[Any]) -> str:
@@ -239,6 +242,7 @@ class _Builder:
         return str(c[0])
 
     def t_scope(self, span: Span, c: list[Any]) -> str:
+        """!scope: "demand" | "jurisdiction" """
         return str(c[0])
 
     # -- conditions ----------------------------------------------------------
@@ -252,6 +256,7 @@ class _Builder:
         return ast.Comparison(c[0], str(c[1]), c[2], span)
 
     def t_value_set(self, span: Span, c: list[Any]) -> tuple[Any, ...]:
+        """value_set: "{" (literal _SEP?)* "}" """
         return tuple(c)
 
     def t_membership(self, span: Span, c: list[Any]) -> ast.Membership:
@@ -263,12 +268,15 @@ class _Builder:
         return ast.Membership(c[0], c[1], True, span)
 
     def t_known_test(self, span: Span, c: list[Any]) -> ast.KnownTest:
+        """known_test: attribute_ref "is" "known" """
         return ast.KnownTest(c[0], True, span)
 
     def t_unknown_test(self, span: Span, c: list[Any]) -> ast.KnownTest:
+        """known_test: attribute_ref "is" "unknown" -> unknown_test"""
         return ast.KnownTest(c[0], False, span)
 
     def t_truth_test(self, span: Span, c: list[Any]) -> ast.TruthTest:
+        """truth_test: attribute_ref"""
         return ast.TruthTest(c[0], span)
 
     def t_negation(self, span: Span, c: list[Any]) -> ast.Not | _Broken:
@@ -276,9 +284,11 @@ class _Builder:
         return self._deep(ast.Not(c[0], span), c, span)
 
     def t_all_of(self, span: Span, c: list[Any]) -> ast.AllOf | _Broken:
+        """?and_condition: not_condition ("and" not_condition)+ -> all_of"""
         return self._deep(ast.AllOf(tuple(c), span), c, span)
 
     def t_any_of(self, span: Span, c: list[Any]) -> ast.AnyOf | _Broken:
+        """?or_condition: and_condition ("or" and_condition)+ -> any_of"""
         return self._deep(ast.AnyOf(tuple(c), span), c, span)
 
     # -- principles ------------------------------------------------------------
@@ -306,9 +316,11 @@ class _Builder:
     # -- vocabulary ------------------------------------------------------------
 
     def t_enum_value(self, span: Span, c: list[Any]) -> ast.EnumValue:
+        """enum_value: NAME string?"""
         return ast.EnumValue(self.ident(c[0]), c[1] if len(c) > 1 else None, span)
 
     def t_enum_values(self, span: Span, c: list[Any]) -> tuple[ast.EnumValue, ...]:
+        """enum_values: (enum_value _SEP?)*"""
         return tuple(c)
 
     def t_enum_decl(self, span: Span, c: list[Any]) -> ast.EnumDecl:
@@ -317,15 +329,19 @@ class _Builder:
         return ast.EnumDecl(self.ident(c[0]), description, c[-1], False, span)
 
     def t_enum_extension(self, span: Span, c: list[Any]) -> ast.EnumDecl:
+        """enum_extension: "extend" "enum" NAME "{" enum_values "}" """
         return ast.EnumDecl(self.ident(c[0]), None, c[-1], True, span)
 
     def t_range(self, span: Span, c: list[Any]) -> tuple[ast.Number, ast.Number]:
+        """range: "from" number "to" number"""
         return (c[0], c[1])
 
     def t_unknown_allowed(self, span: Span, c: list[Any]) -> str:
+        """unknown_allowed: "or" "unknown" """
         return "unknown_allowed"
 
     def t_default(self, span: Span, c: list[Any]) -> tuple[str, Any]:
+        """default: "=" literal"""
         return ("default", c[0])
 
     def t_attribute_decl(self, span: Span, c: list[Any]) -> ast.AttributeDecl:
@@ -337,6 +353,7 @@ class _Builder:
         return ast.AttributeDecl(ref, self.ident(type_tok), value_range, "unknown_allowed" in rest, default, description, span)
 
     def t_vocabulary(self, span: Span, c: list[Any]) -> ast.Vocabulary:
+        """vocabulary: "vocabulary" "{" _vocabulary_item* "}" """
         enums = tuple(x for x in c if isinstance(x, ast.EnumDecl))
         attrs = tuple(x for x in c if isinstance(x, ast.AttributeDecl))
         return ast.Vocabulary(enums, attrs, span)
@@ -352,6 +369,7 @@ class _Builder:
         return ast.Demand(self.ident(c[0]), c[1], tuple(c[2:]), span)
 
     def t_membership_clause(self, span: Span, c: list[Any]) -> ast.Ident:
+        """membership_clause: "in" NAME"""
         return self.ident(c[0])
 
     def _jurisdiction(self, span: Span, c: list[Any], is_group: bool) -> ast.Jurisdiction:
@@ -378,9 +396,11 @@ class _Builder:
     # -- tests -----------------------------------------------------------------
 
     def t_decided_by_rule(self, span: Span, c: list[Any]) -> ast.DecidedBy:
+        """decided_by: "by" NAME "." NAME -> decided_by_rule"""
         return ast.DecidedBy(self.ident(c[0]), self.ident(c[1]), span)
 
     def t_decided_by_default(self, span: Span, c: list[Any]) -> ast.DecidedBy:
+        """decided_by: "by" "default" -> decided_by_default"""
         return ast.DecidedBy(None, None, span)
 
     def t_standing_expectation(self, span: Span, c: list[Any]) -> ast.StandingExpectation:
@@ -396,6 +416,7 @@ class _Builder:
         return ast.InlineExpectation(self.ident(c[0]), tuple(rest[:-1]), outcome, by, span)
 
     def t_market_expectation(self, span: Span, c: list[Any]) -> ast.MarketExpectation:
+        """market_expectation: "market" NAME "->" outcome"""
         return ast.MarketExpectation(self.ident(c[0]), c[1], span)
 
     def t_test(self, span: Span, c: list[Any]) -> ast.Test:
@@ -403,6 +424,7 @@ class _Builder:
         return ast.Test(c[0], tuple(c[1:]), span)
 
     def t_start(self, span: Span, c: list[Any]) -> ast.PolicyFile:
+        """start: _declaration*"""
         return ast.PolicyFile(self.source.path, tuple(c), self.span(0, len(self.source.text)))
 
 
