@@ -66,10 +66,10 @@ def _expectation_view(con: Console, e: ExpectationResult, policy_set: PolicySet,
         line.append("✗ ", style="bold red")
     line.append(safe(e.text))
     line.append(safe(f"  {e.location}"), style="dim")
-    con.print(line, soft_wrap=True)
+    con.print(line)
     if e.passed:
         return
-    con.print(Text("      " + safe(e.message)), soft_wrap=True)
+    con.print(Text("      " + safe(e.message)))
     if not explain or e.decision is None:
         return
     from ..evaluation.decision import Decision
@@ -95,7 +95,7 @@ def _coverage_table(report: TestReport, width: int) -> object:
     table = Table(title="rule coverage", title_justify="left", expand=False, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     # Rule names and locations are what an author searches for: never cut.
     # When both do not fit side by side, the location goes under the rule.
-    table.add_column("rule" if beside else "rule / source", no_wrap=beside, overflow="fold")
+    table.add_column("rule", no_wrap=beside, overflow="fold")
     table.add_column("outcome", no_wrap=True)
     table.add_column("exercised", justify="right", no_wrap=True)
     table.add_column("deciding", justify="right", no_wrap=True)
@@ -136,7 +136,7 @@ def render_human(report: TestReport, policy_set: PolicySet, show_coverage: bool,
         head.append(" ")
         head.append(safe(t.name), style="bold")
         head.append(safe(f"  {t.location}"), style="dim")
-        con.print(head, soft_wrap=True)
+        con.print(head)
         for e in t.expectations:
             if verbose or not e.passed:
                 _expectation_view(con, e, policy_set, explain=True)
@@ -153,7 +153,7 @@ def render_human(report: TestReport, policy_set: PolicySet, show_coverage: bool,
             continue
         con.print(Text(f"{label} ({len(rules)}):", style="bold"))
         for r in rules:
-            con.print(Text(safe(f"  {r.rule}  {r.location}")), soft_wrap=True)
+            con.print(Text(safe(f"  {r.rule}  {r.location}")))
     summary = Text()
     failed = report.failed
     summary.append(f"{_plural(len(report.tests), 'test')}: ", style="bold")
@@ -161,14 +161,14 @@ def render_human(report: TestReport, policy_set: PolicySet, show_coverage: bool,
     summary.append(", ")
     summary.append(f"{failed} failed", style="bold red" if failed else "")
     summary.append(f" ({_plural(report.expectations, 'expectation')})")
-    con.print(summary, soft_wrap=True)
+    con.print(summary)
     coverage = Text(
         f"coverage: {cov.percent:g}% of rules exercised ({cov.exercised} of {cov.total}), {cov.deciding} deciding at least once"
     )
-    con.print(coverage, soft_wrap=True)
+    con.print(coverage)
     if minimum is not None and not cov.meets(minimum):
         below = f"coverage {cov.percent:g}% is below the required minimum of {minimum:g}% (--min-coverage)"
-        con.print(Text(below, style="bold red"), soft_wrap=True)
+        con.print(Text(below, style="bold red"))
 
 
 def run(args: argparse.Namespace) -> int:
