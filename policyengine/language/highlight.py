@@ -117,7 +117,7 @@ class PolicyLexer(RegexLexer):  # type: ignore[misc]  # Pygments ships no type i
         ],
     }
 
-    def analyse_text(text: str) -> float:  # type: ignore[misc]  # Pygments calls it without self
+    def analyse_text(text: str) -> float:  # Pygments calls it without self
         """How likely ``text`` is policy text, for ``pygments.lexers.guess_lexer``."""
         score = 0.0
         if "principle " in text and "because" in text:
