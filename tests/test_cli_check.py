@@ -111,17 +111,16 @@ def test_missing_path_is_an_error_not_a_crash(tmp_path: Path, capsys: pytest.Cap
 @pytest.mark.parametrize("args", [["check", "--format", "xml"], ["check", "--no-such-option"]])
 def test_usage_errors_exit_2(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(args, capsys)
-    assert code == 2 and "usage:" in err
+    assert code == 2 and err.startswith("policyengine check: error: ")
 
 
 def test_an_unknown_option_is_reported_by_its_command(capsys: pytest.CaptureFixture[str]) -> None:
     # argparse reported it with the top-level usage and `policyengine: error:`, naming no command.
     code, out, err = run(["decide", "--jurisdiction", "RU", "--fromat", "json"], capsys)
     assert code == 2 and out == ""
-    assert err.startswith("usage: policyengine decide ")
-    assert "policyengine decide: error: unrecognized arguments: --fromat json (did you mean `--format`?)" in err
+    assert err == "policyengine decide: error: unrecognized option `--fromat`\n  hint: did you mean `--format`?\n"
     code, _, err = run(["check", "--strict"], capsys)
-    assert code == 2 and "policyengine check: error: unrecognized arguments: --strict\n" in err
+    assert code == 2 and err.startswith("policyengine check: error: unrecognized option `--strict`\n  hint: ")
 
 
 def test_default_path_is_the_shipped_library(capsys: pytest.CaptureFixture[str]) -> None:

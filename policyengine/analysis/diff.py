@@ -280,7 +280,7 @@ def diff_engines(before: Engine, after: Engine) -> PolicyDiff:
     for c in changes:
         key = (c.kind, c.demand, c.before, c.after)
         prev = merged.get(key)
-        merged[key] = c if prev is None else ClassChange(tuple(sorted({*prev.jurisdictions, *c.jurisdictions})), *key)  # type: ignore[arg-type]
+        merged[key] = c if prev is None else ClassChange(tuple(sorted({*prev.jurisdictions, *c.jurisdictions})), *key)
     changes = list(merged.values())
     kind_order = {k: n for n, k in enumerate(kinds)}
     changes.sort(key=lambda c: (kind_order[c.kind], c.jurisdictions[0], c.describe_demand()))

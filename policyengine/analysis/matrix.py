@@ -352,18 +352,33 @@ def render_human(matrix: Matrix, width: int = 80) -> list[RenderableType]:
     head.append(f"  (policy version {matrix.policy_version}, {len(matrix.rows)} jurisdictions)", style="dim")
     head.append("\neach column assumes (change with --category, --legal-basis, --mandatory, --set):", style="dim")
     others = _others(matrix)
+    keys = ["kind", "category", "legal_basis", "mandatory", *others]
+    values = {k: [safe(show_value(c.demand.get(k))) for c in matrix.columns] for k in keys}
+    counts = [
+        f"{totals[c.kind][Outcome.COMPLY]}/{totals[c.kind][Outcome.NEGOTIATE]}/{totals[c.kind][Outcome.WITHDRAW]}"
+        for c in matrix.columns
+    ]
+
+    def needed(shown: list[str]) -> int:
+        """The table's width: each column's widest cell, one space between columns."""
+        cells = [["column", *(safe(c.short) for c in matrix.columns)], ["C/N/W", *counts]]
+        cells += [[_header(k), *values[k]] for k in shown]
+        return sum(max(len(v) for v in col) for col in cells) + len(cells) - 1
+
+    # Identifiers are never split: when the table is too wide, the attributes
+    # every column shares leave it for one line under it.
+    shared = [k for k in keys[3:] if len(set(values[k])) == 1] if needed(keys) > width else []
+    shown = [k for k in keys if k not in shared]
+    if shared:
+        head.append("\nevery column: " + ", ".join(f"{_header(k)} = {values[k][0]}" for k in shared), style="dim")
     assumptions = Table(box=None, pad_edge=False, header_style="bold", padding=(0, 1, 0, 0))
-    for name in ("column", "kind", "category", "legal basis", "mandatory", *others):
-        # Values may wrap on a narrow terminal; they are never cut.
-        assumptions.add_column(name, no_wrap=name == "column", overflow="fold")
+    assumptions.add_column("column", no_wrap=True)
+    for k in shown:
+        # Fold only if the terminal is narrower than the kind names themselves.
+        assumptions.add_column(_header(k), overflow="fold")
     assumptions.add_column("C/N/W", no_wrap=True, justify="right")
-    for col in matrix.columns:
-        t = totals[col.kind]
-        assumptions.add_row(
-            Text(safe(col.short), style="bold"),
-            *(Text(safe(show_value(col.demand.get(k)))) for k in ("kind", "category", "legal_basis", "mandatory", *others)),
-            Text(f"{t[Outcome.COMPLY]}/{t[Outcome.NEGOTIATE]}/{t[Outcome.WITHDRAW]}"),
-        )
+    for i, col in enumerate(matrix.columns):
+        assumptions.add_row(Text(safe(col.short), style="bold"), *(Text(values[k][i]) for k in shown), Text(counts[i]))
     code_width = max([4, *(len(safe(r.code)) for r in matrix.rows)])
     cell_widths = [max(2, len(safe(c.short))) for c in matrix.columns]
     # Each column costs its width plus one space of padding.
@@ -392,6 +407,11 @@ def render_human(matrix: Matrix, width: int = 80) -> list[RenderableType]:
         legend.append(f" {outcome.value}   ")
     legend.append(f"{DEFAULT_MARK} no rule matched (default)   {UNDETERMINED_MARK} a rule needed an unknown value")
     return [head, assumptions, grid, legend]
+
+
+def _header(key: str) -> str:
+    """The assumptions table's header for a demand attribute."""
+    return "legal basis" if key == "legal_basis" else key
 
 
 def _md(text: str) -> str:

@@ -15,14 +15,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import EXIT_OK, EXIT_POLICY_ERRORS, print_diagnostics
+from .common import ExitCode, add_policies_argument, policy_paths, print_diagnostics
 
 NAME = "check"
 HELP = "check policy files and report every problem (exit 1 on errors)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="*", metavar="PATH", help="policy directories or files (default: the shipped library)")
+    add_policies_argument(parser)
     parser.add_argument(
         "--format",
         choices=("human", "plain", "json"),
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from ..language.pipeline import analyse
     from ..language.render import summary
 
-    policy_set, diagnostics = analyse(args.paths or None)
+    policy_set, diagnostics = analyse(policy_paths(args))
     fmt = args.format
     if fmt == "human" and not sys.stdout.isatty():
         fmt = "plain"
@@ -53,4 +53,4 @@ def run(args: argparse.Namespace) -> int:
             f"{_count(len(policy_set.principles), 'principle')}, {_count(len(policy_set.rules), 'rule')}, "
             f"{_count(len(policy_set.tests), 'test')}" + (f" ({summary(diagnostics)})" if diagnostics else "")
         )
-    return EXIT_POLICY_ERRORS if has_errors(diagnostics) else EXIT_OK
+    return ExitCode.POLICY_ERRORS if has_errors(diagnostics) else ExitCode.OK

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import enum
+import functools
+import json
+import os
 import sys
-from collections.abc import Sequence
-from typing import IO, TYPE_CHECKING
+from collections.abc import Collection, Sequence
+from importlib import resources
+from typing import IO, TYPE_CHECKING, Any
 
 from ..errors import PolicyEngineError
 from ..language.diagnostics import Diagnostic
+from ..language.text import json_safe, safe
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from ..evaluation.engine import Engine
+
 
 class ExitCode(enum.IntEnum):
     """Every exit code of every command, documented in docs/cli.md (Cedar's ``CedarExitCode``)."""
@@ -34,32 +41,114 @@ class ExitCode(enum.IntEnum):
     INTERRUPTED = 130
 
 
-# The names the commands used before ExitCode; being replaced by ExitCode members.
-EXIT_OK = ExitCode.OK
-EXIT_POLICY_ERRORS = ExitCode.POLICY_ERRORS
-EXIT_USAGE = ExitCode.USAGE
-EXIT_FAIL_ON = ExitCode.FAIL_ON
-
-
 class CommandError(PolicyEngineError):
-    """A usage problem found after argument parsing; printed on one line, exit 2."""
+    """A usage problem (the command line, or a file it names), exit 2; main() prints it."""
 
     code = "usage"
 
 
-def add_policies_argument(parser: argparse.ArgumentParser) -> None:
+def add_policies_argument(parser: argparse.ArgumentParser, help: str | None = None) -> None:
+    """The policy set, the same way for every command: positional PATHs, ``--policies`` an alias.
+
+    Both may be given and add up; :func:`policy_paths` reads them.
+    """
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help=help or "policy directories or .policy files (default: the shipped library)",
+    )
     parser.add_argument(
         "--policies",
-        metavar="DIR",
+        metavar="PATH",
         action="append",
-        help="policy set to use (a directory or .policy file; repeatable); default: the shipped library",
+        default=[],
+        help="the same as a PATH argument (repeatable)",
     )
+
+
+def policy_paths(args: argparse.Namespace) -> list[str] | None:
+    """The paths of :func:`add_policies_argument`, ``--policies`` first; None for the shipped library."""
+    paths = [*args.policies, *args.paths]
+    return paths or None
+
+
+def error_fields(err: PolicyEngineError) -> dict[str, Any]:
+    """An error as JSON: ``code``, ``message``, ``hint``, then the error's own public fields
+    (a :class:`~policyengine.evaluation.decide.RequestError`'s ``field`` and ``allowed``)."""
+    out: dict[str, Any] = {"code": err.code, "message": err.message, "hint": err.hint}
+    for name, value in vars(err).items():
+        if name.startswith("_") or name in out:
+            continue
+        if isinstance(value, (tuple, list, frozenset, set)):
+            value = sorted(value) if isinstance(value, (set, frozenset)) else list(value)
+        if value is None or isinstance(value, (str, int, float, bool, list)):
+            out[name] = value
+    return out
+
+
+def error_message(err: PolicyEngineError) -> str:
+    """The one-line message of an error: the field it is about first, when it has one."""
+    field = getattr(err, "field", None)
+    return f"{field}: {err.message}" if isinstance(field, str) and field else err.message
+
+
+def print_error(command: str | None, err: PolicyEngineError, json_out: bool = False) -> None:
+    """The one way an error is shown: ``policyengine CMD: error: MESSAGE`` on stderr and the hint on
+    its own line under it, control characters escaped; with ``json_out`` also ``{"error": {...}}`` on
+    stdout, for the program that reads the command's JSON there."""
+    prog = f"policyengine {command}" if command else "policyengine"
+    print(f"{prog}: error: {safe(error_message(err))}", file=sys.stderr)
+    if err.hint:
+        print(f"  hint: {safe(err.hint)}", file=sys.stderr)
+    if json_out:
+        print(json_safe(json.dumps({"error": error_fields(err)}, indent=2, ensure_ascii=False)))
+
+
+@functools.cache
+def _alpha3() -> dict[str, tuple[str, str]]:
+    rows = resources.files(__package__).joinpath("iso3166_alpha3.csv").read_text(encoding="utf-8").splitlines()
+    reader = csv.DictReader(line for line in rows if not line.startswith("#"))
+    return {row["alpha3"]: (row["alpha2"], row["name"]) for row in reader}
+
+
+def alpha2_of(code: str) -> tuple[str, str] | None:
+    """The ISO 3166-1 alpha-2 code and country name for an alpha-3 code (``RUS`` → ``RU``), or None."""
+    return _alpha3().get(code.upper()) if len(code) == 3 else None
+
+
+def alpha3_hint(code: str, loaded: Collection[str]) -> str | None:
+    """For an ISO alpha-3 code whose alpha-2 code is a loaded jurisdiction, the hint that says so.
+
+    Spelling distance alone would suggest ``US`` for ``RUS``; the table knows it is Russia.
+    """
+    found = alpha2_of(code) if code not in loaded else None
+    if found is None or found[0] not in loaded:
+        return None
+    alpha2, name = found
+    return f"did you mean `{alpha2}`? (`{code}` is the ISO 3166-1 alpha-3 code of {name}; jurisdictions use alpha-2 codes)"
+
+
+#: The width of rich output that goes to a file or a pipe: a log is read later, in a window of
+#: any size, and must not depend on where it was written (rich would take 80).
+PIPED_WIDTH = 120
+
+
+def output_width(stream: IO[str]) -> int | None:
+    """The width to render for ``stream``: ``COLUMNS`` when set (an explicit choice wins), the
+    terminal's own when it is one (None: rich measures it), else :data:`PIPED_WIDTH`."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    isatty = getattr(stream, "isatty", None)
+    return None if isatty is not None and isatty() else PIPED_WIDTH
 
 
 def console(file: IO[str] | None = None, stderr: bool = False) -> Console:
     from rich.console import Console
 
-    return Console(file=file, stderr=stderr, highlight=False, soft_wrap=False)
+    stream = file if file is not None else sys.stderr if stderr else sys.stdout
+    return Console(file=file, stderr=stderr, highlight=False, soft_wrap=False, width=output_width(stream))
 
 
 def print_diagnostics(diagnostics: Sequence[Diagnostic], fmt: str = "human", file: IO[str] | None = None) -> None:

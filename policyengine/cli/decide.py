@@ -15,16 +15,17 @@ import os
 import sys
 from typing import IO, TYPE_CHECKING, Any
 
+from ..language.diagnostics import did_you_mean
 from ..language.text import safe
 from .common import (
-    EXIT_FAIL_ON,
-    EXIT_OK,
-    EXIT_POLICY_ERRORS,
-    EXIT_USAGE,
     CommandError,
+    ExitCode,
     add_policies_argument,
+    alpha3_hint,
     console,
+    error_fields,
     load_engine,
+    policy_paths,
 )
 
 if TYPE_CHECKING:
@@ -112,13 +113,16 @@ def _limits(args: argparse.Namespace) -> RequestLimits:
     return RequestLimits(max_bytes=args.max_request_bytes, max_depth=args.max_request_depth)
 
 
+OUTCOMES = ("comply", "negotiate", "withdraw")
+
+
 def _fail_on(values: list[str]) -> set[str]:
     out: set[str] = set()
     for v in values:
         for part in v.split(","):
             part = part.strip()
-            if part not in ("comply", "negotiate", "withdraw"):
-                raise CommandError(f"--fail-on takes comply, negotiate or withdraw, not `{part}`")
+            if part not in OUTCOMES:
+                raise CommandError(f"--fail-on takes comply, negotiate or withdraw, not `{part}`", did_you_mean(part, OUTCOMES))
             out.add(part)
     return out
 
@@ -162,8 +166,9 @@ def _render(engine: Engine, result: Decision | MarketDecision, fmt: str, explain
 
 
 def error_record(err: RequestError, line: int | None = None) -> dict[str, Any]:
-    """A bad request as JSON: what --format json and --requests print instead of a decision."""
-    body = {"field": err.field, "message": err.message, "allowed": list(err.allowed), "hint": err.hint}
+    """A bad request as JSON: what --requests prints instead of a decision (the shape of every error
+    printed with --format json, with the line number)."""
+    body = error_fields(err)
     return {"line": line, "error": body} if line is not None else {"error": body}
 
 
@@ -333,7 +338,7 @@ def run_requests(
                 flush()
             print(f"{safe(name)}:{n}: error: {safe(str(err))}", file=sys.stderr)
             if on_error == "stop":
-                return EXIT_USAGE
+                return ExitCode.USAGE
     finally:
         flush()
         if progress is not None:
@@ -342,8 +347,8 @@ def run_requests(
             fh.close()
     if bad:
         print(f"{bad} bad line{'s' if bad != 1 else ''} skipped", file=sys.stderr)
-        return EXIT_USAGE
-    return EXIT_FAIL_ON if hit else EXIT_OK
+        return ExitCode.USAGE
+    return ExitCode.FAIL_ON if hit else ExitCode.OK
 
 
 def run(args: argparse.Namespace, explain: bool = False) -> int:
@@ -355,31 +360,30 @@ def run(args: argparse.Namespace, explain: bool = False) -> int:
         raise CommandError("--demand goes with --jurisdiction")
     if args.what_if and args.requests:
         raise CommandError("--what-if goes with --request or --jurisdiction, not --requests")
-    engine = load_engine(args.policies)
+    engine = load_engine(policy_paths(args))
     if engine is None:
-        return EXIT_POLICY_ERRORS
+        return ExitCode.POLICY_ERRORS
     if args.requests:
         trees = explain and args.format == "human"
         return run_requests(engine, args.requests, args.on_error, fail_on, trees=trees, limits=_limits(args))
+    # A RequestError (an unknown code or demand id, a request that does not fit the
+    # vocabulary) reaches main(), which prints it, as JSON too with --format json.
     result: Decision | MarketDecision
-    try:
-        if args.jurisdiction:
-            if args.demand:
-                result = engine.standing(args.jurisdiction, args.demand)
-            else:
-                result = engine.market(args.jurisdiction)
+    if args.jurisdiction:
+        loaded = engine.jurisdictions()
+        hint = alpha3_hint(args.jurisdiction, loaded)
+        if hint is not None:
+            raise RequestError("jurisdiction", f"`{args.jurisdiction}` is not a loaded jurisdiction", tuple(loaded), hint)
+        if args.demand:
+            result = engine.standing(args.jurisdiction, args.demand)
         else:
-            result = engine.decide(parse_json(_read_text(args.request, _limits(args)), _limits(args)))
-    except RequestError as err:
-        where = "<stdin>" if args.request == "-" else args.request or args.jurisdiction
-        print(f"policyengine {NAME if not explain else 'explain'}: error: {safe(where)}: {safe(str(err))}", file=sys.stderr)
-        if args.format == "json":
-            print(json.dumps(error_record(err), indent=2))
-        return EXIT_USAGE
+            result = engine.market(args.jurisdiction)
+    else:
+        result = engine.decide(parse_json(_read_text(args.request, _limits(args)), _limits(args)))
     if not (args.what_if and args.format == "json"):
         _render(engine, result, args.format, explain)
     if args.what_if:
         from ..analysis.whatif import print_what_if
 
         print_what_if(engine, result, args.format)
-    return EXIT_FAIL_ON if _outcomes(result) & fail_on else EXIT_OK
+    return ExitCode.FAIL_ON if _outcomes(result) & fail_on else ExitCode.OK

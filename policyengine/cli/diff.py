@@ -16,7 +16,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .common import EXIT_OK, EXIT_POLICY_ERRORS, CommandError, print_diagnostics
+from .common import CommandError, ExitCode, print_diagnostics
 
 if TYPE_CHECKING:
     from ..analysis.diff import PolicyDiff, Verdict
@@ -101,7 +101,7 @@ def _print_human(diff: PolicyDiff, before: str, after: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..analysis.diff import GitError, diff_engines, git_revision
+    from ..analysis.diff import diff_engines, git_revision
     from ..language.loader import default_policy_dir
 
     with ExitStack() as stack:
@@ -110,11 +110,9 @@ def run(args: argparse.Namespace) -> int:
                 raise CommandError("with --git, give at most one directory")
             directory = args.paths[0] if args.paths else str(default_policy_dir())
             old_rev, _, new_rev = args.git.partition("..")
-            try:
-                old_path: Path | str = stack.enter_context(git_revision(directory, old_rev))
-                new_path: Path | str = stack.enter_context(git_revision(directory, new_rev)) if new_rev else directory
-            except GitError as err:
-                raise CommandError(str(err)) from None
+            # A GitError (an unknown revision, no repository) reaches main(), which prints it.
+            old_path: Path | str = stack.enter_context(git_revision(directory, old_rev))
+            new_path: Path | str = stack.enter_context(git_revision(directory, new_rev)) if new_rev else directory
             before_label, after_label = f"{directory}@{old_rev}", f"{directory}@{new_rev}" if new_rev else directory
         else:
             if len(args.paths) != 2:
@@ -124,10 +122,10 @@ def run(args: argparse.Namespace) -> int:
         before = _load(old_path, "old", before_label)
         after = _load(new_path, "new", after_label)
         if before is None or after is None:
-            return EXIT_POLICY_ERRORS
+            return ExitCode.POLICY_ERRORS
         diff = diff_engines(before, after)
     if args.format == "json":
         print(json.dumps({"before": before_label, "after": after_label, **diff.to_json()}, indent=2, ensure_ascii=False))
     else:
         _print_human(diff, before_label, after_label)
-    return EXIT_POLICY_ERRORS if args.fail_on_change and diff.decisions_changed else EXIT_OK
+    return ExitCode.POLICY_ERRORS if args.fail_on_change and diff.decisions_changed else ExitCode.OK

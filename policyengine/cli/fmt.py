@@ -22,20 +22,17 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .common import EXIT_OK, EXIT_POLICY_ERRORS, CommandError, print_diagnostics, stderr_format
+from .common import CommandError, ExitCode, add_policies_argument, policy_paths, print_diagnostics, print_error, stderr_format
 
 NAME = "fmt"
 HELP = "rewrite policy files in the canonical layout, keeping comments (--check, --diff; - for stdin)"
 
-EXIT_INTERNAL = 70
 STDIN = "-"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "paths",
-        nargs="*",
-        metavar="PATH",
+    add_policies_argument(
+        parser,
         help="policy files or directories, or - to format standard input to standard output (default: the shipped library)",
     )
     parser.add_argument("--check", action="store_true", help="write nothing; list the files that would change and exit 1 if any")
@@ -52,12 +49,12 @@ class _Run:
     missing: int = 0  # paths that do not exist or hold no policy files
     bugs: int = 0
 
-    def exit_code(self) -> int:
+    def exit_code(self) -> ExitCode:
         if self.bugs:
-            return EXIT_INTERNAL
+            return ExitCode.INTERNAL
         if self.failed or self.missing or (self.check and self.changed):
-            return EXIT_POLICY_ERRORS
-        return EXIT_OK
+            return ExitCode.POLICY_ERRORS
+        return ExitCode.OK
 
 
 def _missing(code: str, path: str, message: str, hint: str) -> None:
@@ -135,10 +132,9 @@ def _format(run: _Run, text: str, shown: str) -> str | None:
         formatted, diagnostics = format_source(Source(shown, text))
     except FormatterBug as bug:
         run.bugs += 1
-        print(
-            f"policyengine fmt: internal error: {bug}; the file was left unchanged (this is a bug, please report it)",
-            file=sys.stderr,
-        )
+        # Reported here, not by main(): the other files are still formatted.
+        hint = "the file was left unchanged; this is a bug in policyengine, please report it"
+        print_error(NAME, FormatterBug(bug.message, hint))
         return None
     if formatted is None:
         run.failed += 1
@@ -172,7 +168,7 @@ def _one_file(run: _Run, path: Path, shown: str) -> None:
     except OSError as exc:
         run.changed.pop()
         run.failed += 1
-        print(f"policyengine fmt: error: cannot write `{shown}`: {(exc.strerror or str(exc)).lower()}", file=sys.stderr)
+        print_error(NAME, CommandError(f"cannot write `{shown}`: {(exc.strerror or str(exc)).lower()}", "check its permissions"))
         return
     print(f"reformatted {shown}", file=listing)
 
@@ -223,7 +219,7 @@ def run(args: argparse.Namespace) -> int:
     from ..language.loader import default_policy_dir, policy_files
 
     state = _Run(check=args.check, diff=args.diff)
-    paths: list[str] = args.paths or [str(default_policy_dir())]
+    paths: list[str] = policy_paths(args) or [str(default_policy_dir())]
     if STDIN in paths:
         if len(paths) > 1:
             raise CommandError("`-` (standard input) cannot be combined with other paths")

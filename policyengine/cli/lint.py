@@ -9,14 +9,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import EXIT_OK, EXIT_POLICY_ERRORS, print_diagnostics
+from .common import ExitCode, add_policies_argument, policy_paths, print_diagnostics
 
 NAME = "lint"
 HELP = "find rules that never match or never decide, duplicates, uncovered demands and more (exact, over every demand)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="*", metavar="PATH", help="policy directories or files (default: the shipped library)")
+    add_policies_argument(parser)
     parser.add_argument("--format", choices=("human", "plain", "json"), default="human", help="output format (default: human)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when there is any finding")
     parser.add_argument(
@@ -35,10 +35,10 @@ def run(args: argparse.Namespace) -> int:
     fmt = args.format
     if fmt == "human" and not sys.stdout.isatty():
         fmt = "plain"
-    policy_set, diagnostics = analyse(args.paths or None)
+    policy_set, diagnostics = analyse(policy_paths(args))
     if policy_set is None:
         print_diagnostics(diagnostics, fmt, file=sys.stdout)
-        return EXIT_POLICY_ERRORS
+        return ExitCode.POLICY_ERRORS
     report = lint(compile_policy(policy_set))
     shown = list(report.findings)
     if args.show_allowed:
@@ -57,4 +57,4 @@ def run(args: argparse.Namespace) -> int:
             + f" ({len(space.cells):,} demand classes over {len(space.jurisdiction_classes)} jurisdiction classes,"
             f" {space.size():,} jurisdiction × demand classes)"
         )
-    return EXIT_POLICY_ERRORS if args.strict and report.findings else EXIT_OK
+    return ExitCode.POLICY_ERRORS if args.strict and report.findings else ExitCode.OK

@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from .common import EXIT_OK, EXIT_POLICY_ERRORS, CommandError, add_policies_argument, console, load_engine
+from .common import CommandError, ExitCode, add_policies_argument, alpha3_hint, console, load_engine, policy_paths
 
 if TYPE_CHECKING:
     from ..evaluation.decision import AttributeValue
@@ -122,39 +122,42 @@ def run(args: argparse.Namespace) -> int:
 
     category = _split(args.category, "--category")
     legal_basis = _split(args.legal_basis, "--legal-basis")
-    engine = load_engine(args.policies)
+    engine = load_engine(policy_paths(args))
     if engine is None:
-        return EXIT_POLICY_ERRORS
-    try:
-        cols = columns(
-            engine,
-            _list(args.kinds),
-            category=category,
-            legal_basis=legal_basis,
-            mandatory=args.mandatory,
-            extra=_extra(engine, args.set),
-        )
-        codes = rows_for(engine, _list(args.jurisdictions), include_groups=args.groups)
-        if not codes:
-            raise MatrixError("no jurisdictions to show", "the policy set declares none, or pass --groups to show groups")
-        matrix = build_matrix(engine, cols, codes)
-    except MatrixError as err:
-        raise CommandError(err.message + (f"; {err.hint}" if err.hint else "")) from None
+        return ExitCode.POLICY_ERRORS
+    # A MatrixError (an unknown kind, category or jurisdiction) reaches main(), which prints it.
+    cols = columns(
+        engine,
+        _list(args.kinds),
+        category=category,
+        legal_basis=legal_basis,
+        mandatory=args.mandatory,
+        extra=_extra(engine, args.set),
+    )
+    wanted = _list(args.jurisdictions)
+    loaded = set(engine.jurisdictions())
+    for code in wanted or ():
+        hint = alpha3_hint(code, loaded)
+        if hint is not None:
+            raise MatrixError(f"--jurisdictions: `{code}` is not a loaded jurisdiction", hint)
+    codes = rows_for(engine, wanted, include_groups=args.groups)
+    if not codes:
+        raise MatrixError("no jurisdictions to show", "the policy set declares none, or pass --groups to show groups")
+    matrix = build_matrix(engine, cols, codes)
     if args.format != "human":
         _write(RENDERERS[args.format](matrix), args.output)
-        return EXIT_OK
+        return ExitCode.OK
     import io
 
     from rich.console import Console
-    from rich.text import Text
 
     to_file = bool(args.output) and args.output != "-"
     buf = io.StringIO()
     # A file gets a wide, colourless grid: it is read later, not in this terminal.
     con = Console(file=buf, width=200, highlight=False, color_system=None) if to_file else console()
     for item in render_human(matrix, width=con.width):
-        # Lines of text stay whole (grep-able in logs); tables fit the width.
-        con.print(item, soft_wrap=isinstance(item, Text))
+        # Lines of text wrap between words, tables fit the width: nothing is cut mid-word.
+        con.print(item)
     if to_file:
         _write(buf.getvalue(), args.output)
-    return EXIT_OK
+    return ExitCode.OK

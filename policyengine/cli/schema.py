@@ -5,14 +5,21 @@ from __future__ import annotations
 import argparse
 import json
 
-from .common import EXIT_OK
+from .common import ExitCode
 
 NAME = "schema"
 HELP = "print the JSON Schema of requests and decisions"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("which", nargs="?", choices=("all", "request", "decision", "market"), default="all")
+    parser.add_argument(
+        "which",
+        nargs="?",
+        metavar="SCHEMA",
+        choices=("all", "request", "decision", "market"),
+        default="all",
+        help="all (the default), request, decision or market",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -26,4 +33,4 @@ def run(args: argparse.Namespace) -> int:
     else:
         out = models[args.which].model_json_schema()
     print(json.dumps(out, indent=2, sort_keys=True))
-    return EXIT_OK
+    return ExitCode.OK

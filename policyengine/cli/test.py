@@ -12,7 +12,7 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
-from .common import EXIT_OK, EXIT_POLICY_ERRORS, CommandError, console, print_diagnostics, stderr_format
+from .common import CommandError, ExitCode, add_policies_argument, console, policy_paths, print_diagnostics, stderr_format
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -35,7 +35,7 @@ def _percent(text: str) -> float:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="*", metavar="PATH", help="policy directories or files (default: the shipped library)")
+    add_policies_argument(parser)
     parser.add_argument("--format", choices=("human", "json"), default="human", help="output format (default: human)")
     parser.add_argument("--run", metavar="SUBSTRING", help="run only the tests whose name contains SUBSTRING")
     parser.add_argument("--coverage", action="store_true", help="show the per-rule coverage table (always in JSON)")
@@ -66,10 +66,10 @@ def _expectation_view(con: Console, e: ExpectationResult, policy_set: PolicySet,
         line.append("✗ ", style="bold red")
     line.append(safe(e.text))
     line.append(safe(f"  {e.location}"), style="dim")
-    con.print(line, soft_wrap=True)
+    con.print(line)
     if e.passed:
         return
-    con.print(Text("      " + safe(e.message)), soft_wrap=True)
+    con.print(Text("      " + safe(e.message)))
     if not explain or e.decision is None:
         return
     from ..evaluation.decision import Decision
@@ -79,7 +79,7 @@ def _expectation_view(con: Console, e: ExpectationResult, policy_set: PolicySet,
         con.print(Padding(explanation_tree(d, policy_set), (0, 0, 0, 6)))
 
 
-def _coverage_table(report: TestReport) -> object:
+def _coverage_table(report: TestReport, width: int) -> object:
     from rich import box
     from rich.table import Table
     from rich.text import Text
@@ -87,22 +87,33 @@ def _coverage_table(report: TestReport) -> object:
     from ..evaluation.explain import outcome_text
     from ..language.text import safe
 
+    rules = report.coverage.rules
+    rule_w = max(len("rule"), *(len(safe(r.rule)) for r in rules))
+    source_w = max(len("source"), *(len(safe(r.location)) for r in rules))
+    # rule, outcome, exercised, deciding, source; SIMPLE_HEAD puts three characters between columns.
+    beside = rule_w + len("negotiate") + len("exercised") + len("deciding") + source_w + 3 * 4 <= width
     table = Table(title="rule coverage", title_justify="left", expand=False, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    # Rule names and locations are what an author searches for: never cut
-    # them (on a narrow terminal the location folds onto a second line).
-    table.add_column("rule", no_wrap=True)
+    # Rule names and locations are what an author searches for: never cut.
+    # When both do not fit side by side, the location goes under the rule.
+    table.add_column("rule", no_wrap=beside, overflow="fold")
     table.add_column("outcome", no_wrap=True)
     table.add_column("exercised", justify="right", no_wrap=True)
     table.add_column("deciding", justify="right", no_wrap=True)
-    table.add_column("source", overflow="fold")
-    for r in report.coverage.rules:
+    if beside:
+        table.add_column("source", no_wrap=True)
+    for r in rules:
         style = "red" if r.exercised == 0 else "yellow" if r.deciding == 0 else ""
+        location = Text(safe(r.location), style="dim")
+        name = Text(safe(r.rule), style=style)
+        if not beside:
+            name.append("\n")
+            name.append_text(location)
         table.add_row(
-            Text(safe(r.rule), style=style),
+            name,
             outcome_text(r.outcome),
             Text(str(r.exercised), style=style),
             Text(str(r.deciding), style=style),
-            Text(safe(r.location), style="dim"),
+            *((location,) if beside else ()),
         )
     return table
 
@@ -125,14 +136,14 @@ def render_human(report: TestReport, policy_set: PolicySet, show_coverage: bool,
         head.append(" ")
         head.append(safe(t.name), style="bold")
         head.append(safe(f"  {t.location}"), style="dim")
-        con.print(head, soft_wrap=True)
+        con.print(head)
         for e in t.expectations:
             if verbose or not e.passed:
                 _expectation_view(con, e, policy_set, explain=True)
     cov = report.coverage
     if show_coverage and cov.rules:
         con.print()
-        con.print(_coverage_table(report))
+        con.print(_coverage_table(report, con.width))
     con.print()
     # A rule never exercised is never deciding either; list it once.
     unexercised = cov.never_exercised
@@ -142,7 +153,7 @@ def render_human(report: TestReport, policy_set: PolicySet, show_coverage: bool,
             continue
         con.print(Text(f"{label} ({len(rules)}):", style="bold"))
         for r in rules:
-            con.print(Text(safe(f"  {r.rule}  {r.location}")), soft_wrap=True)
+            con.print(Text(safe(f"  {r.rule}  {r.location}")))
     summary = Text()
     failed = report.failed
     summary.append(f"{_plural(len(report.tests), 'test')}: ", style="bold")
@@ -150,14 +161,14 @@ def render_human(report: TestReport, policy_set: PolicySet, show_coverage: bool,
     summary.append(", ")
     summary.append(f"{failed} failed", style="bold red" if failed else "")
     summary.append(f" ({_plural(report.expectations, 'expectation')})")
-    con.print(summary, soft_wrap=True)
+    con.print(summary)
     coverage = Text(
         f"coverage: {cov.percent:g}% of rules exercised ({cov.exercised} of {cov.total}), {cov.deciding} deciding at least once"
     )
-    con.print(coverage, soft_wrap=True)
+    con.print(coverage)
     if minimum is not None and not cov.meets(minimum):
         below = f"coverage {cov.percent:g}% is below the required minimum of {minimum:g}% (--min-coverage)"
-        con.print(Text(below, style="bold red"), soft_wrap=True)
+        con.print(Text(below, style="bold red"))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -166,23 +177,24 @@ def run(args: argparse.Namespace) -> int:
     from ..language.diagnostics import PolicyError
 
     try:
-        engine = load(list(args.paths) or None)
+        engine = load(policy_paths(args))
     except PolicyError as err:
         if args.format == "json":
             print_diagnostics(err.diagnostics, "json", file=sys.stdout)
         else:
             print_diagnostics(err.diagnostics, stderr_format())
             print("the policy set has errors, so its tests were not run", file=sys.stderr)
-        return EXIT_POLICY_ERRORS
+        return ExitCode.POLICY_ERRORS
     report = run_tests(engine, args.run)
     if not report.tests:
         if args.run is not None and engine.policy_set.tests:
-            raise CommandError(f"no test name contains `{args.run}` ({_plural(len(engine.policy_set.tests), 'test')} in the set)")
+            n = _plural(len(engine.policy_set.tests), "test")
+            raise CommandError(f"no test name contains `{args.run}`", f"the set has {n}; --run takes part of a test's name")
         # A CI gate that ran nothing must not report success.
         print('no tests found: add `test "…" { … }` blocks to the policy set', file=sys.stderr)
         if args.format == "json":
             print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
-        return EXIT_POLICY_ERRORS
+        return ExitCode.POLICY_ERRORS
     below = args.min_coverage is not None and not report.coverage.meets(args.min_coverage)
     if args.format == "json":
         data = report.to_json()
@@ -191,4 +203,4 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(data, indent=2, ensure_ascii=False))
     else:
         render_human(report, engine.policy_set, args.coverage, args.verbose, args.min_coverage)
-    return EXIT_POLICY_ERRORS if report.failed or below else EXIT_OK
+    return ExitCode.POLICY_ERRORS if report.failed or below else ExitCode.OK

@@ -123,7 +123,7 @@ def partial(node: ast.Condition, env: Mapping[str, Value]) -> Residual:
             return None if inner is None else not inner
 
         def negate(d: DemandAttrs) -> bool | None:
-            r = inner(d)  # type: ignore[operator]
+            r = inner(d)
             return None if r is None else not r
 
         return negate
@@ -260,7 +260,7 @@ def allowed_values(
         # constrains it only if it constrains every operand.
         common = set(parts[0]).intersection(*parts[1:])
         return {name: frozenset().union(*(p[name] for p in parts)) for name in common}
-    dotted = node.ref.dotted  # type: ignore[union-attr]
+    dotted = node.ref.dotted
     domain = domains.get(dotted)
     if domain is None:
         return {}

@@ -245,7 +245,7 @@ def collect_facts(node: ast.Condition, env: Mapping[str, Value], origins: Mappin
             if need_all or _truth(operand, env) is (not negated):
                 out.extend(collect_facts(operand, env, origins, negated))
         return out
-    ref = node.ref  # type: ignore[union-attr]
+    ref = node.ref
     value = env.get(ref.dotted)
     if evaluate_atom(node, value) is not (not negated):
         return []
@@ -266,7 +266,7 @@ def _truth(node: ast.Condition, env: Mapping[str, Value]) -> bool | None:
                 return decisive
             unknown = unknown or r is None
         return None if unknown else not decisive
-    return evaluate_atom(node, env.get(node.ref.dotted))  # type: ignore[union-attr]
+    return evaluate_atom(node, env.get(node.ref.dotted))
 
 
 def fill_template(template: ast.Template, env: Mapping[str, Value]) -> str:
@@ -316,7 +316,7 @@ def _compile_facts(node: ast.Condition, negated: bool = False) -> _FactsFn:
                     part(d, j, origins, out)
 
         return parts_that_hold
-    ref = node.ref  # type: ignore[union-attr]
+    ref = node.ref
     dotted, name, on_demand = ref.dotted, ref.name, ref.scope == "demand"
     test = describe_test(node, negated)
     want = not negated
@@ -357,7 +357,7 @@ def _explainer(compiled: CompiledPolicy, rule: CompiledRule) -> tuple[_FactsFn, 
     if found is None:
         m = rule.model
         found = compiled.explainers[rule.index] = (_compile_facts(m.condition), _compile_because(m.because))
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def _origins(compiled: CompiledPolicy, jurisdiction: JurisdictionModel) -> dict[str, str]:
@@ -368,7 +368,7 @@ def _origins(compiled: CompiledPolicy, jurisdiction: JurisdictionModel) -> dict[
         found = compiled.explainers[key] = {
             f"jurisdiction.{k}": o for k, o in jurisdiction.attr_origin.items() if o and o != jurisdiction.code
         }
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def explain_rule(
@@ -410,7 +410,7 @@ def _cached_reason(
         found = explain_rule(compiled, rule, jurisdiction, demand)
         if len(cache) < REASON_CACHE_SIZE:
             cache[key] = found
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def _undetermined(
@@ -426,7 +426,7 @@ def _undetermined(
         )
         if cache is not None and len(cache) < REASON_CACHE_SIZE:
             cache[key] = found
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def _reason(rule: CompiledRule, env: Mapping[str, Value], origins: Mapping[str, str]) -> Reason:
@@ -661,7 +661,7 @@ class Decider:
             checked = check(value)
             if checked is _MISSING:
                 return None
-            out[name] = checked  # type: ignore[assignment]
+            out[name] = checked
         return out
 
     def _evaluate(self, code: str, demand: dict[str, Value]) -> Decision:

@@ -1,7 +1,8 @@
-"""Serialising once: decision_json and the repeated-line path of `decide --requests`.
+"""`decide --requests` answers a repeated line from its first copy: exactly the same output and exit code.
 
-Reusing a serialised answer must never change it: the text is the decision's
-own model_dump_json(), and a repeated line answers exactly as its first copy.
+The stream keeps the serialised answer of each distinct line (cli/decide.py,
+run_requests); reusing it must never change what a line gets, nor lose a
+bad line's report or a --fail-on hit.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-import policyengine
 from policyengine.cli import main
 
 PolicyDir = Callable[..., Path]
@@ -30,27 +30,6 @@ principle p "P" {
 
 def request(code: str, kind: str, **extra: object) -> dict[str, object]:
     return {"jurisdiction": code, "demand": {"kind": kind, "category": "fraud", "legal_basis": "statute", **extra}}
-
-
-def test_decision_json_is_the_decisions_own_json(policy_dir: PolicyDir) -> None:
-    e = policyengine.load(policy_dir(TEXT))
-    for r in (request("FR", "key_disclosure"), request("RU", "user_data"), request("XX", "hotline")):
-        d = e.decide(r)
-        first = e.decision_json(d)
-        assert first == d.model_dump_json()
-        assert e.decision_json(e.decide(r)) is first  # the memo hands out the same decision, and its text
-    # A request with an id is decided through its shape and not memoised (ids
-    # rarely repeat): its text is still its own, and nothing is kept for it.
-    kept = len(e._decider._json)
-    with_id = request("FR", "hotline", id="a")
-    assert e.decision_json(e.decide(with_id)) == e.decide(with_id).model_dump_json()
-    assert len(e._decider._json) == kept
-
-
-def test_without_memo_the_json_is_still_right(policy_dir: PolicyDir) -> None:
-    e = policyengine.load(policy_dir(TEXT), memo=False)
-    d = e.decide(request("RU", "user_data"))
-    assert e.decision_json(d) == d.model_dump_json()
 
 
 def test_repeated_lines_answer_like_their_first_copy(

@@ -1,4 +1,4 @@
-"""Regressions found in the lead's review of the whole product."""
+"""What `policyengine.load` reads: no argument is the shipped library, an empty list of paths is an error."""
 
 from __future__ import annotations
 
