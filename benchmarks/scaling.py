@@ -81,7 +81,7 @@ def cold(root: Path) -> dict[str, Any]:
     candidates = 0
     index = engine.compiled.index
     for r in reqs[:1000]:
-        normal = engine._decider._fast_normalize(r["demand"])
+        normal = engine._decider._checks.fast(r["demand"])
         j = engine.compiled.jurisdictions[r["jurisdiction"]]
         candidates += len(index.candidates(j, normal).select(normal)) if normal is not None else 0
     warm = measure(engine.decide, reqs, passes=5, overhead=overhead)

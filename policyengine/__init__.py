@@ -51,7 +51,7 @@ _WHERE = {
     "Engine": "evaluation.engine",
     "load": "evaluation.engine",
     "PolicyError": "language.diagnostics",
-    "RequestError": "evaluation.decide",
+    "RequestError": "evaluation.requests",
     "PolicyStore": "evaluation.store",
     "StoreStatus": "evaluation.store",
     "RequestLimits": "evaluation.jsonio",
@@ -63,7 +63,6 @@ _WHERE = {
 }
 
 if TYPE_CHECKING:
-    from .evaluation.decide import RequestError
     from .evaluation.decision import (
         Alternative,
         Change,
@@ -79,6 +78,7 @@ if TYPE_CHECKING:
     )
     from .evaluation.engine import Engine, load
     from .evaluation.jsonio import RequestLimits, parse_json
+    from .evaluation.requests import RequestError
     from .evaluation.store import PolicyStore, StoreStatus
     from .language.diagnostics import PolicyError
 

@@ -299,8 +299,9 @@ def test_requests_with_bad_lines_skip(capsys: pytest.CaptureFixture[str], tmp_pa
     records = [json.loads(line) for line in out.splitlines()]
     assert [r.get("outcome") or r["line"] for r in records] == ["withdraw", 2, 3, "comply"]
     assert records[1]["error"]["field"] == "request"
+    assert records[1]["error"]["code"] == "request.bad-json"
     assert records[2]["error"] == {
-        "code": "request",
+        "code": "request.bad-value",
         "field": "demand.kind",
         "message": records[2]["error"]["message"],
         "allowed": records[2]["error"]["allowed"],
@@ -336,7 +337,7 @@ def test_requests_line_that_is_not_utf8(capsys: pytest.CaptureFixture[str], tmp_
     assert json.loads(out.splitlines()[1]) == {
         "line": 2,
         "error": {
-            "code": "request",
+            "code": "request.not-unicode",
             "field": "request",
             "message": "is not UTF-8 text (byte 1 of the line)",
             "allowed": [],

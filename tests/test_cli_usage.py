@@ -155,7 +155,7 @@ def test_a_bad_request_in_json_format_is_the_same_object(capsys: pytest.CaptureF
     assert code == ExitCode.USAGE
     assert err.startswith("policyengine decide: error: jurisdiction: `RUS` is not a loaded jurisdiction")
     error = json.loads(out)["error"]
-    assert (error["code"], error["field"], error["allowed"]) == ("request", "jurisdiction", ["BR"])
+    assert (error["code"], error["field"], error["allowed"]) == ("request.unknown-jurisdiction", "jurisdiction", ["BR"])
 
 
 def test_internal_errors_and_interrupts_have_their_codes(

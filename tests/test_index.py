@@ -17,12 +17,15 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from reference_evaluator import environment, reason
+from reference_evaluator import truth as _truth
 
 import policyengine
 from policyengine import RequestError
 from policyengine.evaluation.compile import allowed_values, bit_indices, compile_condition, evaluate_atom
-from policyengine.evaluation.decide import Decider, _truth
+from policyengine.evaluation.decide import Decider, Explanations, evaluate
 from policyengine.evaluation.decision import Request
+from policyengine.evaluation.requests import normalize_demand
 from policyengine.language import ast
 
 PolicyDir = Callable[..., Path]
@@ -228,11 +231,10 @@ def test_every_request_matches_the_reference(engine: policyengine.Engine) -> Non
 
 def test_fast_and_slow_paths_build_identical_decisions(engine: policyengine.Engine) -> None:
     """The fast normalisation must give what normalize_demand gives, defaults included."""
-    from policyengine.evaluation.decide import evaluate, normalize_demand
-
     fast = Decider(engine.compiled, memo=False)
     raw = {"kind": "user_data", "category": "fraud", "legal_basis": "court_order", "users": 3, "id": "r1"}
-    slow = evaluate(engine.compiled, engine.compiled.jurisdictions["FR"], normalize_demand(engine.compiled, raw))
+    j = engine.compiled.jurisdictions["FR"]
+    slow = evaluate(engine.compiled, Explanations(engine.compiled, memo=False), j, normalize_demand(engine.compiled, raw))
     assert fast.decide({"jurisdiction": "FR", "demand": raw}) == slow
     assert fast.decide({"jurisdiction": "FR", "demand": raw}).request == slow.request
 
@@ -278,11 +280,10 @@ def test_load_without_memo(policy_dir: PolicyDir) -> None:
 
 
 def test_compiled_explanations_match_the_reference(engine: policyengine.Engine) -> None:
-    """explain_rule (compiled, facts interned) builds exactly the Reason that collect_facts and
-    fill_template give, for every rule that holds on every request shape."""
-    from policyengine.evaluation.decide import _env, _reason, explain_rule
-
+    """Explanations.explain (compiled, facts interned) builds exactly the Reason that the plain
+    reference (tests/reference_evaluator.py) gives, for every rule that holds on every request shape."""
     compiled = engine.compiled
+    explanations = Explanations(compiled)
     checked = 0
     for code in ("FR", "RU", "XX", "EU"):
         j = compiled.jurisdictions[code]
@@ -300,10 +301,10 @@ def test_compiled_explanations_match_the_reference(engine: policyengine.Engine) 
                     "id": None,
                     "description": None,
                 }
-                env, origins = _env(j, demand)
+                env, origins = environment(j, demand)
                 for rule in compiled.rules:
                     if _truth(rule.model.condition, env) is True:
                         for _ in range(2):  # built, then from the interned facts
-                            assert explain_rule(compiled, rule, j, demand) == _reason(rule, env, origins)
+                            assert explanations.explain(rule, j, demand) == reason(rule, env, origins)
                         checked += 1
     assert checked > 100

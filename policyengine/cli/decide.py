@@ -34,10 +34,10 @@ if TYPE_CHECKING:
     from rich.console import RenderableType
     from rich.text import Text
 
-    from ..evaluation.decide import RequestError
     from ..evaluation.decision import Decision, MarketDecision
     from ..evaluation.engine import Engine
     from ..evaluation.jsonio import RequestLimits
+    from ..evaluation.requests import RequestError
 
 NAME = "decide"
 HELP = "decide demands: standing ones of a jurisdiction, a JSON request, or a JSON-lines file"
@@ -214,10 +214,61 @@ def _t(text: str, style: str) -> Text:
     return Text(safe(text), style=style)
 
 
-#: Distinct request lines whose answers ``--requests`` keeps (see run_requests).
+#: Distinct request lines whose answers ``--requests`` keeps (:class:`AnsweredLines`) ...
 ANSWERED_LINES = 50_000
+#: ... and the most memory they take, in bytes: a line may be 1 MB, so the count
+#: alone would allow some 50 GB.
+ANSWERED_BYTES = 64 * 1024 * 1024
+#: Memory of one entry besides its two strings: the (answer, failed) tuple and
+#: the dict slot (``sys.getsizeof`` of the tuple, plus the key, value and hash words).
+_ENTRY_BYTES = 56 + 24
 #: Output lines ``--requests`` gathers before one write.
 FLUSH_EVERY = 256
+#: Lines between two updates of the progress bar.
+_PROGRESS_EVERY = 1000
+
+
+class AnsweredLines:
+    """The JSON answers of the request lines already decided in this run.
+
+    The engine is deterministic, so the same line always gets the same answer:
+    a repeated line skips JSON parsing and the decision.  Bounded twice, by
+    :data:`ANSWERED_LINES` entries and by :data:`ANSWERED_BYTES` of memory
+    (``nbytes``: the line and answer strings as ``sys.getsizeof`` counts them,
+    plus :data:`_ENTRY_BYTES` per entry); past either bound nothing more is
+    kept and later lines are decided as usual, so a file of distinct lines
+    does not grow memory past it.
+    """
+
+    __slots__ = ("_answers", "max_bytes", "max_lines", "nbytes")
+
+    def __init__(self, max_lines: int | None = None, max_bytes: int | None = None):
+        self.max_lines = ANSWERED_LINES if max_lines is None else max_lines
+        self.max_bytes = ANSWERED_BYTES if max_bytes is None else max_bytes
+        self.nbytes = 0
+        self._answers: dict[str, tuple[str, bool]] = {}
+
+    def get(self, line: str) -> tuple[str, bool] | None:
+        return self._answers.get(line)
+
+    def put(self, line: str, answer: str, failed: bool) -> None:
+        if len(self._answers) >= self.max_lines or line in self._answers:
+            return
+        size = entry_bytes(line, answer)
+        if self.nbytes + size <= self.max_bytes:
+            self._answers[line] = (answer, failed)
+            self.nbytes += size
+
+    def __len__(self) -> int:
+        return len(self._answers)
+
+    def items(self) -> list[tuple[str, tuple[str, bool]]]:
+        return list(self._answers.items())
+
+
+def entry_bytes(line: str, answer: str) -> int:
+    """What one :class:`AnsweredLines` entry costs, in bytes."""
+    return sys.getsizeof(line) + sys.getsizeof(answer) + _ENTRY_BYTES
 
 
 def _bounded_lines(fh: IO[bytes], limit: int) -> Iterator[tuple[bytes | None, int]]:
@@ -240,6 +291,110 @@ def _bounded_lines(fh: IO[bytes], limit: int) -> Iterator[tuple[bytes | None, in
         yield None, size
 
 
+# --- --requests: a reader, the decisions, a writer ------------------------------------------
+
+_Line = tuple[int, "str | RequestError"]
+#: (line number, the JSON answer or the Decision, or the line's error; whether --fail-on hit)
+_Result = tuple[int, "str | Decision | RequestError", bool]
+
+
+def request_lines(fh: IO[bytes], limit: int, progress: Callable[[int], None] | None = None) -> Iterator[_Line]:
+    """The reader: each non-blank line's number (from 1) and text, or the
+    :class:`RequestError` that makes it unreadable (longer than ``limit``
+    bytes, not UTF-8).  ``progress`` is told the bytes read, now and then."""
+    from ..evaluation.requests import RequestError
+
+    done = 0
+    for n, (raw, length) in enumerate(_bounded_lines(fh, limit), 1):
+        done += length
+        if progress is not None and n % _PROGRESS_EVERY == 0:
+            progress(done)
+        if raw is None:
+            yield n, RequestError("request", f"is a line of {length:,} bytes; the limit is {limit:,}", code="request.too-large")
+            continue
+        try:
+            line = raw.decode("utf-8-sig" if n == 1 else "utf-8")
+        except UnicodeDecodeError as exc:
+            yield n, RequestError("request", f"is not UTF-8 text (byte {exc.start + 1} of the line)", code="request.not-unicode")
+            continue
+        if line.strip():
+            yield n, line
+
+
+def _decide_line(engine: Engine, line: str, limits: RequestLimits) -> Decision | RequestError:
+    from ..evaluation.jsonio import parse_json
+    from ..evaluation.requests import RequestError
+
+    try:
+        return engine.decide(parse_json(line.rstrip("\r\n"), limits))
+    except RequestError as exc:
+        return exc
+
+
+def decisions(engine: Engine, lines: Iterator[_Line], limits: RequestLimits, fail_on: set[str]) -> Iterator[_Result]:
+    """The decisions, for explanation trees: each line's Decision (or error)."""
+    for n, line in lines:
+        result = line if not isinstance(line, str) else _decide_line(engine, line, limits)
+        yield n, result, not isinstance(result, Exception) and result.outcome.value in fail_on
+
+
+def json_answers(
+    engine: Engine, lines: Iterator[_Line], limits: RequestLimits, fail_on: set[str], answered: AnsweredLines | None = None
+) -> Iterator[_Result]:
+    """The decisions, as JSON lines: each line's serialised decision (or error).
+    A line seen before is answered from ``answered`` without being parsed."""
+    answered = AnsweredLines() if answered is None else answered
+    for n, line in lines:
+        if not isinstance(line, str):
+            yield n, line, False
+            continue
+        found = answered.get(line)
+        if found is None:
+            decision = _decide_line(engine, line, limits)
+            if isinstance(decision, Exception):
+                yield n, decision, False
+                continue
+            found = (engine.decision_json(decision), decision.outcome.value in fail_on)  # serialised once per memoised decision
+            # A line with an id is almost always unique: not worth keeping.
+            if decision.request.get("id") is None and decision.request.get("description") is None:
+                answered.put(line, *found)
+        yield n, found[0], found[1]
+
+
+class _Writer:
+    """The writer: JSON lines to stdout in batches of :data:`FLUSH_EVERY` (one
+    write per line costs more than the decision it carries when that is a memo hit)."""
+
+    def __init__(self) -> None:
+        self._write = sys.stdout.write
+        self._out: list[str] = []
+
+    def line(self, text: str) -> None:
+        self._out.append(text)
+        if len(self._out) >= FLUSH_EVERY:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._out:
+            self._out.append("")
+            self._write("\n".join(self._out))
+            self._out.clear()
+
+
+def _progress_bar(size: int | None) -> tuple[Callable[[int], None] | None, Callable[[], None]]:
+    """(update, stop) of a progress bar on stderr, shown only when the output goes
+    elsewhere than the terminal (`--requests big.jsonl > out.jsonl`); otherwise
+    the output is the progress."""
+    if not (sys.stderr.isatty() and not sys.stdout.isatty()):
+        return None, lambda: None
+    from rich.progress import Progress
+
+    progress = Progress(transient=True, console=console(stderr=True))
+    task = progress.add_task("deciding", total=size)
+    progress.start()
+    return (lambda done: progress.update(task, completed=done)), progress.stop
+
+
 def run_requests(
     engine: Engine, path: str, on_error: str, fail_on: set[str], trees: bool = False, limits: RequestLimits | None = None
 ) -> int:
@@ -253,96 +408,38 @@ def run_requests(
     human format) each decision is an explanation tree instead, and bad
     lines are reported on stderr only.
     """
-    from ..evaluation.decide import RequestError
-    from ..evaluation.jsonio import RequestLimits, parse_json
+    from ..evaluation.jsonio import RequestLimits
+    from ..evaluation.requests import RequestError
 
     limits = limits or RequestLimits()
     name = "<stdin>" if path == "-" else path
     fh, size = _open(path)
-    write = sys.stdout.write
+    update, stop = _progress_bar(size)
+    writer = _Writer()
     show = _tree_printer(engine) if trees else None
-    decide = engine.decide
-    to_json = engine.decision_json
-    # The same line always gets the same answer (the engine is deterministic):
-    # a repeated line skips JSON parsing and the decision.  Bounded, so a file
-    # of distinct lines does not grow memory past it.
-    answered: dict[str, tuple[str, bool]] = {}
-    # Output lines are written in batches: one write per line costs more than
-    # the decision it carries when the decision is a memo hit.
-    out: list[str] = []
-
-    def flush() -> None:
-        if out:
-            out.append("")
-            write("\n".join(out))
-            out.clear()
-
     bad = 0
     hit = False
-    progress = None
-    # A progress bar only when the output goes elsewhere than the terminal
-    # (`--requests big.jsonl > out.jsonl`); otherwise the output is the progress.
-    if sys.stderr.isatty() and not sys.stdout.isatty():
-        from rich.progress import Progress
-
-        progress = Progress(transient=True, console=console(stderr=True))
-        task = progress.add_task("deciding", total=size)
-        progress.start()
-    done = 0
     try:
-        for n, (raw, length) in enumerate(_bounded_lines(fh, limits.max_bytes), 1):
-            done += length
-            if progress is not None and n % 1000 == 0:
-                progress.update(task, completed=done)
-            try:
-                if raw is None:
-                    raise RequestError("request", f"is a line of {length:,} bytes; the limit is {limits.max_bytes:,}")
-                line = raw.decode("utf-8-sig" if n == 1 else "utf-8")
-            except RequestError as exc:
-                err = exc
-            except UnicodeDecodeError as exc:
-                err = RequestError("request", f"is not UTF-8 text (byte {exc.start + 1} of the line)")
-            else:
+        lines = request_lines(fh, limits.max_bytes, update)
+        results = decisions(engine, lines, limits, fail_on) if trees else json_answers(engine, lines, limits, fail_on)
+        for n, result, failed in results:
+            if isinstance(result, RequestError):
+                bad += 1
                 if show is None:
-                    found = answered.get(line)
-                    if found is not None:
-                        out.append(found[0])
-                        hit = hit or found[1]
-                        if len(out) >= FLUSH_EVERY:
-                            flush()
-                        continue
-                if not line.strip():
-                    continue
-                try:
-                    decision = decide(parse_json(line.rstrip("\r\n"), limits))
-                except RequestError as exc:
-                    err = exc
-                else:
-                    failed = decision.outcome.value in fail_on
-                    if show is not None:
-                        show(n, decision)
-                    else:
-                        text = to_json(decision)  # serialised once per memoised decision
-                        out.append(text)
-                        # A line with an id is almost always unique: not worth keeping.
-                        request = decision.request
-                        if len(answered) < ANSWERED_LINES and request.get("id") is None and request.get("description") is None:
-                            answered[line] = (text, failed)
-                        if len(out) >= FLUSH_EVERY:
-                            flush()
-                    hit = hit or failed
-                    continue
-            bad += 1
-            if show is None:
-                out.append(json.dumps(error_record(err, n)))
-                flush()
-            print(f"{safe(name)}:{n}: error: {safe(str(err))}", file=sys.stderr)
-            if on_error == "stop":
-                return ExitCode.USAGE
+                    writer.line(json.dumps(error_record(result, n)))
+                    writer.flush()
+                print(f"{safe(name)}:{n}: error: {safe(str(result))}", file=sys.stderr)
+                if on_error == "stop":
+                    return ExitCode.USAGE
+                continue
+            hit = hit or failed
+            if show is not None:
+                show(n, result)  # type: ignore[arg-type]
+            else:
+                writer.line(result)  # type: ignore[arg-type]
     finally:
-        flush()
-        if progress is not None:
-            progress.stop()
+        writer.flush()
+        stop()
         if fh is not sys.stdin.buffer:
             fh.close()
     if bad:
@@ -352,8 +449,8 @@ def run_requests(
 
 
 def run(args: argparse.Namespace, explain: bool = False) -> int:
-    from ..evaluation.decide import RequestError
     from ..evaluation.jsonio import parse_json
+    from ..evaluation.requests import RequestError
 
     fail_on = _fail_on(args.fail_on)
     if args.demand and not args.jurisdiction:

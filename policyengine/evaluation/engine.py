@@ -15,12 +15,12 @@ import gc
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from ..language.diagnostics import Diagnostic, PolicyError, did_you_mean
+from ..language.diagnostics import Diagnostic, PolicyError
 from ..language.loader import Limits
 from ..language.model import PolicySet
 from ..language.pipeline import PathLike, analyse
 from .compile import CompiledPolicy, compile_policy
-from .decide import Decider, RequestError
+from .decide import Decider
 from .decision import Decision, MarketDecision, WhatIf
 
 #: What-if is analysis over the demand space, a layer above evaluation, so the
@@ -90,7 +90,7 @@ class Engine:
     def decide(self, request: Any) -> Decision:
         """Decide one request: a dict ``{"jurisdiction": "FR", "demand": {...}}`` or a
         :class:`~policyengine.decision.Request`.  Raises
-        :class:`~policyengine.decide.RequestError` when the request does not fit the
+        :class:`~policyengine.evaluation.requests.RequestError` when the request does not fit the
         vocabulary; an unknown jurisdiction is a negotiate decision, not an error."""
         return self._decider.decide(request)
 
@@ -107,15 +107,10 @@ class Engine:
         return [decide(r) for r in requests]
 
     def standing(self, jurisdiction: str, demand: str) -> Decision:
-        """Decide standing demand ``demand`` of ``jurisdiction`` (inherited ones included)."""
-        j = self._decider.jurisdiction(jurisdiction)
-        d = j.demand(demand)
-        if d is None:
-            ids = tuple(x.id for x in j.demands)
-            raise RequestError(
-                "demand", f"`{jurisdiction}` makes no standing demand `{demand[:64]}`", ids, did_you_mean(demand[:64], ids)
-            )
-        return self._decider.decide_standing(j, d)
+        """Decide standing demand ``demand`` of ``jurisdiction`` (inherited ones included).
+        Raises :class:`~policyengine.evaluation.requests.RequestError` for a code or an
+        id the set does not define (``request.unknown-jurisdiction``, ``request.unknown-demand``)."""
+        return self._decider.standing(jurisdiction, demand)
 
     def market(self, jurisdiction: str) -> MarketDecision:
         """Every standing demand of a jurisdiction and the market outcome."""

@@ -1,8 +1,9 @@
 """Untrusted JSON → Python values, with explicit limits.
 
 Stage contract: :func:`parse_json` turns one JSON document (a request) into
-Python values or raises :class:`~policyengine.decide.RequestError` naming what
-is wrong.  Limits are explicit and configurable (:class:`RequestLimits`):
+Python values or raises :class:`~policyengine.evaluation.requests.RequestError`
+naming what is wrong (field ``request``; codes ``request.too-large``,
+``request.bad-json``, ``request.not-unicode``).  Limits are explicit and configurable (:class:`RequestLimits`):
 document size, nesting depth; NaN and infinities are rejected because no
 policy can reason about them; so is an object that names a key twice, which
 says two things at once; and so are unpaired UTF-16 surrogates
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .decide import RequestError
+    from .requests import RequestError
 
 
 @dataclass(frozen=True)
@@ -100,35 +101,35 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 _DECODER = json.JSONDecoder(parse_constant=_no_constants, object_pairs_hook=_unique_keys)
 
 
-def _bad(message: str) -> RequestError:
-    """The error for a bad request document.  :mod:`.decide` (and pydantic with it)
+def _bad(message: str, code: str) -> RequestError:
+    """The error for a bad request document.  :mod:`.requests` (and pydantic with it)
     is imported only here: the CLI imports this module for the defaults of
     ``--max-request-bytes``/``--max-request-depth``, and ``--help``, ``fmt`` or
     ``check`` should not pay a tenth of a second for that."""
-    from .decide import RequestError
+    from .requests import RequestError
 
-    return RequestError("request", message)
+    return RequestError("request", message, code=code)
 
 
 def parse_json(text: str, limits: RequestLimits = RequestLimits()) -> Any:
     if len(text) > limits.max_bytes:
-        raise _bad(f"is {len(text):,} characters long; the limit is {limits.max_bytes:,}")
+        raise _bad(f"is {len(text):,} characters long; the limit is {limits.max_bytes:,}", "request.too-large")
     # Counting brackets is cheap; scanning strings only when there are many.
     if text.count("[") + text.count("{") > limits.max_depth and _depth(text) > limits.max_depth:
-        raise _bad(f"is nested more than {limits.max_depth} levels deep")
+        raise _bad(f"is nested more than {limits.max_depth} levels deep", "request.too-large")
     try:
         if text.startswith("\ufeff"):  # json.loads rejects a BOM; keep its message
             value = json.loads(text, parse_constant=_no_constants, object_pairs_hook=_unique_keys)
         else:
             value = _DECODER.decode(text)
     except json.JSONDecodeError as exc:
-        raise _bad(f"is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+        raise _bad(f"is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}", "request.bad-json") from None
     except ValueError as exc:
-        raise _bad(str(exc)) from None
+        raise _bad(str(exc), "request.bad-json") from None
     except RecursionError:
-        raise _bad("is nested too deeply") from None
+        raise _bad("is nested too deeply", "request.too-large") from None
     # Only a text that spells a surrogate escape needs the walk.
     if _SURROGATE_ESCAPE.search(text) and (bad := _unpaired_surrogate(value)) is not None:
         shown = bad.encode("utf-8", "backslashreplace").decode("ascii")[:60]
-        raise _bad(f"has a string with an unpaired surrogate escape: `{shown}`")
+        raise _bad(f"has a string with an unpaired surrogate escape: `{shown}`", "request.not-unicode")
     return value

@@ -1,0 +1,138 @@
+"""A plain reference evaluator and explainer, for tests only.
+
+Written from docs/semantics.md straight over the AST, with no index, no
+closures, no memo and nothing imported from the engine's evaluation code: the
+package keeps one implementation (compiled, memoised) and the tests compare
+it with this one.
+
+* :func:`truth` — Kleene three-valued logic: a test of an unknown value is
+  unknown; ``and``/``or``/``not`` follow Kleene's tables; only
+  ``is known``/``is unknown`` look at unknown values;
+* :func:`facts` — the atoms that make a condition hold, as facts (an ``and``
+  that holds needs all its parts, an ``or`` the parts that hold; negation
+  swaps the two, De Morgan);
+* :func:`fill` — a ``because`` text with its placeholders filled;
+* :func:`reason` — a matching rule's Reason built from the two;
+* :func:`environment` — dotted names → values, and the group each inherited
+  jurisdiction value came from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from policyengine.evaluation.compile import CompiledRule
+from policyengine.evaluation.decision import Fact, Outcome, Reason
+from policyengine.language import ast
+from policyengine.language.model import JurisdictionModel
+
+Value = str | bool | float | None
+
+_NEGATE = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
+
+
+def literal(lit: Any) -> Value:
+    if isinstance(lit, ast.Symbol):
+        return lit.name
+    if isinstance(lit, ast.Unknown):
+        return None
+    return lit.value  # type: ignore[no-any-return]
+
+
+def show(value: Value) -> str:
+    """As policy text writes a value (docs/semantics.md, "Explanations")."""
+    if value is None:
+        return "unknown"
+    if value is True or value is False:
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e16 else repr(value)
+    return str(value)
+
+
+def atom_truth(node: Any, value: Value) -> bool | None:
+    if isinstance(node, ast.KnownTest):
+        return (value is not None) == node.known
+    if value is None:
+        return None
+    if isinstance(node, ast.TruthTest):
+        return bool(value)
+    if isinstance(node, ast.Membership):
+        return (value in [literal(v) for v in node.values]) != node.negated
+    other = literal(node.value)
+    return {
+        "==": lambda: value == other,
+        "!=": lambda: value != other,
+        "<": lambda: value < other,  # type: ignore[operator]
+        "<=": lambda: value <= other,  # type: ignore[operator]
+        ">": lambda: value > other,  # type: ignore[operator]
+        ">=": lambda: value >= other,  # type: ignore[operator]
+    }[node.op]()
+
+
+def truth(node: Any, env: Mapping[str, Value]) -> bool | None:
+    if isinstance(node, ast.Not):
+        inner = truth(node.operand, env)
+        return None if inner is None else not inner
+    if isinstance(node, (ast.AllOf, ast.AnyOf)):
+        results = [truth(op, env) for op in node.operands]
+        decisive = isinstance(node, ast.AnyOf)
+        if decisive in results:
+            return decisive
+        return None if None in results else not decisive
+    return atom_truth(node, env.get(node.ref.dotted))
+
+
+def describe(node: Any, negated: bool = False) -> str:
+    """The test an atom applies, as written (negated: as its negation reads)."""
+    if isinstance(node, ast.Comparison):
+        return f"{_NEGATE[node.op] if negated else node.op} {show(literal(node.value))}"
+    if isinstance(node, ast.Membership):
+        word = "not in" if node.negated != negated else "in"
+        return f"{word} {{{', '.join(show(literal(v)) for v in node.values)}}}"
+    if isinstance(node, ast.KnownTest):
+        return "is known" if node.known != negated else "is unknown"
+    return "is false" if negated else "is true"
+
+
+def facts(node: Any, env: Mapping[str, Value], origins: Mapping[str, str], negated: bool = False) -> list[Fact]:
+    """The atoms that make ``node`` evaluate to ``not negated``."""
+    if isinstance(node, ast.Not):
+        return facts(node.operand, env, origins, not negated)
+    if isinstance(node, (ast.AllOf, ast.AnyOf)):
+        need_all = isinstance(node, ast.AllOf) != negated
+        out: list[Fact] = []
+        for operand in node.operands:
+            if need_all or truth(operand, env) is (not negated):
+                out.extend(facts(operand, env, origins, negated))
+        return out
+    dotted = node.ref.dotted
+    value = env.get(dotted)
+    if atom_truth(node, value) is not (not negated):
+        return []
+    return [Fact(attribute=dotted, value=value, test=describe(node, negated), origin=origins.get(dotted) or None)]
+
+
+def fill(template: ast.Template, env: Mapping[str, Value]) -> str:
+    return "".join(p if isinstance(p, str) else show(env.get(p.ref.dotted)) for p in template.parts)
+
+
+def reason(rule: CompiledRule, env: Mapping[str, Value], origins: Mapping[str, str]) -> Reason:
+    m = rule.model
+    return Reason(
+        principle=m.principle,
+        statement=m.statement,
+        rule=m.rule,
+        outcome=Outcome(m.outcome),
+        because=fill(m.because, env),
+        source=rule.source,
+        facts=tuple(facts(m.condition, env, origins)),
+    )
+
+
+def environment(jurisdiction: JurisdictionModel, demand: Mapping[str, Value]) -> tuple[dict[str, Value], dict[str, str]]:
+    env: dict[str, Value] = {f"jurisdiction.{k}": v for k, v in jurisdiction.attrs.items()}
+    env.update((f"demand.{k}", v) for k, v in demand.items())
+    origins = {f"jurisdiction.{k}": o for k, o in jurisdiction.attr_origin.items() if o and o != jurisdiction.code}
+    return env, origins
