@@ -33,6 +33,7 @@ COMMANDS = (
     "matrix",
     "lint",
     "diff",
+    "lsp",
 )
 
 EXIT_INTERNAL = 70
