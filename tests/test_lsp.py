@@ -20,15 +20,16 @@ from typing import Any
 import pytest
 
 pytest.importorskip("pytest_lsp")
-import pytest_lsp  # noqa: E402
-from lsprotocol import types  # noqa: E402
-from pytest_lsp import ClientServerConfig, LanguageClient  # noqa: E402
+import pytest_lsp
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient
 
 ROOT = Path(__file__).resolve().parent.parent
 LIBRARY = ROOT / "policies"
 PRELUDE = ROOT / "policyengine" / "language" / "prelude" / "vocabulary.policy"
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
+Workspace = dict[str, Path]
 #: What the server said it can do, at initialize.
 SERVER_CAPABILITIES: list[types.ServerCapabilities] = []
 
@@ -95,7 +96,7 @@ async def client(lsp_client: LanguageClient, workspace: dict[str, Path]) -> Any:
     await lsp_client.shutdown_session()
 
 
-# --- helpers -------------------------------------------------------------------------------
+# --- helpers ---------------------------------------------------------------------------------------
 
 
 def uri(path: Path) -> str:
@@ -181,7 +182,7 @@ def apply(text: str, edits: Sequence[types.TextEdit]) -> str:
     return text
 
 
-# --- diagnostics and quick fixes ---------------------------------------------------------------------------
+# --- diagnostics and quick fixes -------------------------------------------------------------------
 
 
 async def test_typo_gets_a_did_you_mean_and_a_quick_fix_and_clears_when_fixed(
@@ -221,7 +222,9 @@ async def test_typo_gets_a_did_you_mean_and_a_quick_fix_and_clears_when_fixed(
     close_doc(client, path)
 
 
-async def test_a_change_in_one_file_is_reported_in_the_files_it_breaks(client: LanguageClient, workspace: dict[str, Path]) -> None:
+async def test_a_change_in_one_file_is_reported_in_the_files_it_breaks(
+    client: LanguageClient, workspace: dict[str, Path]
+) -> None:
     """Renaming a rule by hand breaks the tests that name it: the whole set is re-checked."""
     path = workspace["library"] / "principles" / "encryption.policy"
     tests = workspace["library"] / "tests" / "acceptance.policy"
@@ -234,7 +237,7 @@ async def test_a_change_in_one_file_is_reported_in_the_files_it_breaks(client: L
     close_doc(client, path)
 
 
-async def test_binary_and_huge_files_get_a_diagnostic_not_a_crash(client: LanguageClient, workspace: dict[str, Path]) -> None:
+async def test_binary_and_huge_files_get_a_diagnostic_not_a_crash(client: LanguageClient, workspace: Workspace) -> None:
     blob = workspace["library"] / "jurisdictions" / "blob.policy"
     (d,) = await wait_for_diagnostics(client, blob, lambda ds: bool(ds))
     assert d.code == "PE003"
@@ -252,7 +255,7 @@ async def test_binary_and_huge_files_get_a_diagnostic_not_a_crash(client: Langua
     await wait_for_diagnostics(client, huge, lambda ds: not ds)
 
 
-# --- hover -------------------------------------------------------------------------------------------------------
+# --- hover -----------------------------------------------------------------------------------------
 
 
 async def test_hover_on_a_standing_expectation_shows_the_decision_and_the_deciding_rule(
@@ -266,7 +269,9 @@ async def test_hover_on_a_standing_expectation_shows_the_decision_and_the_decidi
     assert "Test expectation passes" in shown
 
 
-async def test_hover_on_a_demand_in_its_jurisdiction_shows_the_decision(client: LanguageClient, workspace: dict[str, Path]) -> None:
+async def test_hover_on_a_demand_in_its_jurisdiction_shows_the_decision(
+    client: LanguageClient, workspace: dict[str, Path]
+) -> None:
     path = workspace["library"] / "jurisdictions" / "world.policy"
     text = path.read_text(encoding="utf-8")
     shown = await hover_text(client, path, position(text, "demand fsb_keys", 8))
@@ -274,7 +279,7 @@ async def test_hover_on_a_demand_in_its_jurisdiction_shows_the_decision(client: 
     assert "`kind` = `key_disclosure`" in shown
 
 
-async def test_hover_on_each_kind_of_name(client: LanguageClient, workspace: dict[str, Path]) -> None:
+async def test_hover_on_each_kind_of_name(client: LanguageClient, workspace: Workspace) -> None:
     world = workspace["library"] / "jurisdictions" / "world.policy"
     w = world.read_text(encoding="utf-8")
     shown = await hover_text(client, world, position(w, 'jurisdiction RU "Russia"', 13))
@@ -317,10 +322,10 @@ async def test_hover_while_the_set_has_errors_says_the_decision_is_from_the_last
     close_doc(client, enc)
 
 
-# --- navigation -----------------------------------------------------------------------------------------------
+# --- navigation ------------------------------------------------------------------------------------
 
 
-async def test_definition_from_a_test_to_the_rule_and_elsewhere(client: LanguageClient, workspace: dict[str, Path]) -> None:
+async def test_definition_from_a_test_to_the_rule_and_elsewhere(client: LanguageClient, workspace: Workspace) -> None:
     tests = workspace["library"] / "tests" / "acceptance.policy"
     s = tests.read_text(encoding="utf-8")
     enc = workspace["library"] / "principles" / "encryption.policy"
@@ -349,7 +354,7 @@ async def test_definition_from_a_test_to_the_rule_and_elsewhere(client: Language
     assert loc.uri == PRELUDE.as_uri()
 
 
-async def test_references_of_a_rule_include_its_tests(client: LanguageClient, workspace: dict[str, Path]) -> None:
+async def test_references_of_a_rule_include_its_tests(client: LanguageClient, workspace: Workspace) -> None:
     enc = workspace["library"] / "principles" / "encryption.policy"
     t = enc.read_text(encoding="utf-8")
     params = types.ReferenceParams(
@@ -367,7 +372,7 @@ async def test_references_of_a_rule_include_its_tests(client: LanguageClient, wo
     assert all(x.uri != uri(enc) for x in without)
 
 
-async def test_references_of_an_enumeration_value_and_a_jurisdiction(client: LanguageClient, workspace: dict[str, Path]) -> None:
+async def test_references_of_an_enumeration_value_and_a_jurisdiction(client: LanguageClient, workspace: Workspace) -> None:
     enc = workspace["library"] / "principles" / "encryption.policy"
     t = enc.read_text(encoding="utf-8")
     found = await client.text_document_references_async(
@@ -392,10 +397,10 @@ async def test_references_of_an_enumeration_value_and_a_jurisdiction(client: Lan
     assert found is not None and any(x.uri.endswith("acceptance.policy") for x in found)
 
 
-# --- completion --------------------------------------------------------------------------------------------------------
+# --- completion ------------------------------------------------------------------------------------
 
 
-async def test_completion_by_context(client: LanguageClient, workspace: dict[str, Path]) -> None:
+async def test_completion_by_context(client: LanguageClient, workspace: Workspace) -> None:
     scratch = workspace["library"] / "principles" / "scratch.policy"
     text = 'principle scratch "s" {\n    rule r:\n        withdraw when demand.\n}\n'
     open_doc(client, scratch, text)
@@ -435,10 +440,10 @@ async def test_completion_by_context(client: LanguageClient, workspace: dict[str
     close_doc(client, tests)
 
 
-# --- formatting, outline, tokens -------------------------------------------------------------------------------------------
+# --- formatting, outline, tokens -------------------------------------------------------------------
 
 
-async def test_formatting_equals_policyengine_fmt(client: LanguageClient, workspace: dict[str, Path]) -> None:
+async def test_formatting_equals_policyengine_fmt(client: LanguageClient, workspace: Workspace) -> None:
     path = workspace["library"] / "principles" / "messy.policy"
     messy = 'principle   messy "m"{rule a: withdraw when demand.kind==key_disclosure and demand.mandatory because "x"}\n'
     open_doc(client, path, messy)
@@ -465,7 +470,7 @@ async def test_formatting_equals_policyengine_fmt(client: LanguageClient, worksp
     close_doc(client, path)
 
 
-async def test_document_and_workspace_symbols(client: LanguageClient, workspace: dict[str, Path]) -> None:
+async def test_document_and_workspace_symbols(client: LanguageClient, workspace: Workspace) -> None:
     enc = workspace["library"] / "principles" / "encryption.policy"
     symbols = await client.text_document_document_symbol_async(
         types.DocumentSymbolParams(text_document=types.TextDocumentIdentifier(uri=uri(enc)))
@@ -480,7 +485,7 @@ async def test_document_and_workspace_symbols(client: LanguageClient, workspace:
     assert any(s.name == "encryption.no_keys" for s in found)
 
 
-async def test_semantic_tokens_tell_values_from_jurisdictions(client: LanguageClient, workspace: dict[str, Path]) -> None:
+async def test_semantic_tokens_tell_values_from_jurisdictions(client: LanguageClient, workspace: Workspace) -> None:
     legend = SERVER_CAPABILITIES[-1].semantic_tokens_provider
     assert isinstance(legend, types.SemanticTokensOptions)
     types_, modifiers = legend.legend.token_types, legend.legend.token_modifiers
@@ -509,10 +514,10 @@ async def test_semantic_tokens_tell_values_from_jurisdictions(client: LanguageCl
     close_doc(client, path)
 
 
-# --- rename ------------------------------------------------------------------------------------------------------------------------
+# --- rename ----------------------------------------------------------------------------------------
 
 
-async def test_rename_a_rule_across_the_set_with_its_tests(client: LanguageClient, workspace: dict[str, Path]) -> None:
+async def test_rename_a_rule_across_the_set_with_its_tests(client: LanguageClient, workspace: Workspace) -> None:
     enc = workspace["library"] / "principles" / "encryption.policy"
     t = enc.read_text(encoding="utf-8")
     where = position(t, "rule no_keys", 6)
@@ -524,26 +529,30 @@ async def test_rename_a_rule_across_the_set_with_its_tests(client: LanguageClien
         types.RenameParams(text_document=types.TextDocumentIdentifier(uri=uri(enc)), position=where, new_name="never_keys")
     )
     assert edit is not None and edit.changes is not None
-    renamed = {u.rsplit("/", 1)[-1]: apply(Path(u[len("file://") :]).read_text(encoding="utf-8"), e) for u, e in edit.changes.items()}
+    renamed = {
+        u.rsplit("/", 1)[-1]: apply(Path(u[len("file://") :]).read_text(encoding="utf-8"), e) for u, e in edit.changes.items()
+    }
     assert {"encryption.policy", "acceptance.policy", "hard_lines.policy"} <= set(renamed)
     assert "rule never_keys:" in renamed["encryption.policy"]
     assert "by encryption.never_keys" in renamed["acceptance.policy"] and "no_keys" not in renamed["acceptance.policy"]
     # The renamed set is valid: written to a copy, it checks clean.
     copy = enc.parent.parent.parent / "renamed"
     shutil.copytree(workspace["library"], copy, ignore=shutil.ignore_patterns("blob.policy"))
-    for u, e in edit.changes.items():
+    for u in edit.changes:
         rel = Path(u[len("file://") :]).relative_to(workspace["library"])
         (copy / rel).write_text(renamed[rel.name], encoding="utf-8")
     check = subprocess.run([sys.executable, "-m", "policyengine", "check", str(copy)], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
 
 
-async def test_rename_refuses_what_cannot_be_renamed(client: LanguageClient, workspace: dict[str, Path]) -> None:
+async def test_rename_refuses_what_cannot_be_renamed(client: LanguageClient, workspace: Workspace) -> None:
     enc = workspace["library"] / "principles" / "encryption.policy"
     t = enc.read_text(encoding="utf-8")
     with pytest.raises(Exception, match="standard vocabulary"):
         await client.text_document_prepare_rename_async(
-            types.PrepareRenameParams(text_document=types.TextDocumentIdentifier(uri=uri(enc)), position=position(t, "key_disclosure"))
+            types.PrepareRenameParams(
+                text_document=types.TextDocumentIdentifier(uri=uri(enc)), position=position(t, "key_disclosure")
+            )
         )
     with pytest.raises(Exception, match="already a rule"):
         await client.text_document_rename_async(
@@ -556,12 +565,14 @@ async def test_rename_refuses_what_cannot_be_renamed(client: LanguageClient, wor
     with pytest.raises(Exception, match="keyword"):
         await client.text_document_rename_async(
             types.RenameParams(
-                text_document=types.TextDocumentIdentifier(uri=uri(enc)), position=position(t, "rule no_keys", 6), new_name="withdraw"
+                text_document=types.TextDocumentIdentifier(uri=uri(enc)),
+                position=position(t, "rule no_keys", 6),
+                new_name="withdraw",
             )
         )
 
 
-async def test_rename_an_enumeration_value_of_the_set(client: LanguageClient, workspace: dict[str, Path]) -> None:
+async def test_rename_an_enumeration_value_of_the_set(client: LanguageClient, workspace: Workspace) -> None:
     vocabulary = workspace["library"] / "vocabulary.policy"
     v = vocabulary.read_text(encoding="utf-8")
     edit = await client.text_document_rename_async(
@@ -576,10 +587,12 @@ async def test_rename_an_enumeration_value_of_the_set(client: LanguageClient, wo
     assert all(e.new_text == "contents" for edits in edit.changes.values() for e in edits)
 
 
-# --- broken files -------------------------------------------------------------------------------------------------------------------
+# --- broken files ----------------------------------------------------------------------------------
 
 
-async def test_a_file_with_syntax_errors_still_gets_hover_and_completion(client: LanguageClient, workspace: dict[str, Path]) -> None:
+async def test_a_file_with_syntax_errors_still_gets_hover_and_completion(
+    client: LanguageClient, workspace: dict[str, Path]
+) -> None:
     path = workspace["broken"] / "principles.policy"
     text = BROKEN["principles.policy"]
     found = await wait_for_diagnostics(client, path, lambda ds: bool(ds))
@@ -599,7 +612,7 @@ async def test_a_file_with_syntax_errors_still_gets_hover_and_completion(client:
     assert "No decision" not in shown  # a jurisdiction hover says what it can
 
 
-async def test_a_file_outside_every_set_is_a_set_of_its_own(client: LanguageClient, workspace: dict[str, Path]) -> None:
+async def test_a_file_outside_every_set_is_a_set_of_its_own(client: LanguageClient, workspace: Workspace) -> None:
     path = workspace["outside"] / "alone.policy"
     text = 'principle alone "a" {\n    rule r:\n        withdraw when demand.kind == hotline\n        because "b"\n}\n'
     open_doc(client, path, text.replace("hotline", "hotlne"))
@@ -609,7 +622,7 @@ async def test_a_file_outside_every_set_is_a_set_of_its_own(client: LanguageClie
     await wait_for_diagnostics(client, path, lambda ds: not ds)
 
 
-async def test_files_changed_on_disk_are_read_again(client: LanguageClient, workspace: dict[str, Path]) -> None:
+async def test_files_changed_on_disk_are_read_again(client: LanguageClient, workspace: Workspace) -> None:
     path = workspace["broken"] / "new.policy"
     path.write_text('jurisdiction XB "B" in XX { rule_of_law = 0.5 }\n', encoding="utf-8")
     client.workspace_did_change_watched_files(

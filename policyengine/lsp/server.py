@@ -597,8 +597,18 @@ def build_server(settings: Settings = Settings()) -> PolicyServer:
     return PolicyServer(settings)
 
 
+class _RefusalsAreNotErrors(logging.Filter):
+    """pygls logs every error response with its traceback; a refusal the server
+    answers on purpose (this name cannot be renamed) is an answer, not a fault."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(exc, JsonRpcException) and exc.code == types.LSPErrorCodes.RequestFailed)
+
+
 def serve(policies: Sequence[str] = (), debounce_ms: int = DEFAULT_DEBOUNCE_MS, lint: bool = True) -> None:
     """Run the language server on stdin/stdout until the client asks it to exit."""
+    logging.getLogger("pygls.protocol.json_rpc").addFilter(_RefusalsAreNotErrors())
     server = build_server(Settings(tuple(policies), debounce_ms, lint))
     server.ls.start_io()
 
