@@ -342,3 +342,28 @@ def test_settings_ignore_what_they_do_not_know() -> None:
     assert s == Settings(("policies",), 40, False)
     assert Settings().updated({"debounceMs": True, "lint": "yes", "policies": [1]}) == Settings()
     assert Settings().updated(None) == Settings()
+
+
+def test_the_vscode_extension_passes_the_settings_the_server_reads() -> None:
+    import json
+
+    from policyengine.cli.main import build_parser
+    from policyengine.lsp.server import DEFAULT_DEBOUNCE_MS
+
+    vscode = ROOT / "editors" / "vscode"
+    package = json.loads((vscode / "package.json").read_text(encoding="utf-8"))
+    assert (vscode / package["main"]).is_file()
+    assert "vscode-languageclient" in package["dependencies"]
+    properties = package["contributes"]["configuration"]["properties"]
+    passed = {k.removeprefix("policyengine.") for k in properties if not k.startswith("policyengine.server.")}
+    assert passed == {"policies", "debounceMs", "lint"}
+    defaults = {k: properties[f"policyengine.{k}"]["default"] for k in passed}
+    assert Settings().updated(defaults) == Settings()
+    assert defaults["debounceMs"] == DEFAULT_DEBOUNCE_MS
+    script = (vscode / "extension.js").read_text(encoding="utf-8")
+    for key in [*passed, "server.path", "server.args"]:
+        assert f'"{key}"' in script, key
+    lsp_command = build_parser().parse_args(["lsp"])
+    assert lsp_command.debounce == DEFAULT_DEBOUNCE_MS
+    scopes = package["contributes"]["semanticTokenScopes"][0]["scopes"]
+    assert {k.split(".")[1] for k in scopes} == {"comply", "negotiate", "withdraw"} <= set(tokens.TOKEN_MODIFIERS)
