@@ -635,3 +635,37 @@ async def test_files_changed_on_disk_are_read_again(client: LanguageClient, work
         types.DidChangeWatchedFilesParams(changes=[types.FileEvent(uri=uri(path), type=types.FileChangeType.Deleted)])
     )
     await wait_for_diagnostics(client, path, lambda ds: not ds)
+
+
+async def test_the_standard_vocabulary_opened_from_a_definition_is_read_not_checked(client: LanguageClient) -> None:
+    text = open_doc(client, PRELUDE)
+    shown = await hover_text(client, PRELUDE, position(text, "key_disclosure"))
+    assert "kind.key_disclosure" in shown
+    found = await client.text_document_references_async(
+        types.ReferenceParams(
+            text_document=types.TextDocumentIdentifier(uri=uri(PRELUDE)),
+            position=position(text, "key_disclosure"),
+            context=types.ReferenceContext(include_declaration=False),
+        )
+    )
+    assert found and any(x.uri.endswith("encryption.policy") for x in found)
+    # Checked as a set of its own it would declare every enumeration twice.
+    await asyncio.sleep(0.2)
+    assert not client.diagnostics.get(uri(PRELUDE))
+    close_doc(client, PRELUDE)
+
+
+async def test_a_workspace_folder_added_is_a_policy_set(client: LanguageClient, workspace: Workspace) -> None:
+    extra = workspace["outside"].parent / "extra"
+    extra.mkdir()
+    (extra / "j.policy").write_text('jurisdiction XC "C" { rule_of_law = 7 }\n', encoding="utf-8")
+    folder = types.WorkspaceFolder(uri=uri(extra), name="extra")
+    client.workspace_did_change_workspace_folders(
+        types.DidChangeWorkspaceFoldersParams(event=types.WorkspaceFoldersChangeEvent(added=[folder], removed=[]))
+    )
+    (d,) = await wait_for_diagnostics(client, extra / "j.policy", lambda ds: bool(ds))
+    assert d.code == "PE214"
+    client.workspace_did_change_workspace_folders(
+        types.DidChangeWorkspaceFoldersParams(event=types.WorkspaceFoldersChangeEvent(added=[], removed=[folder]))
+    )
+    await wait_for_diagnostics(client, extra / "j.policy", lambda ds: not ds)

@@ -367,3 +367,12 @@ def test_the_vscode_extension_passes_the_settings_the_server_reads() -> None:
     assert lsp_command.debounce == DEFAULT_DEBOUNCE_MS
     scopes = package["contributes"]["semanticTokenScopes"][0]["scopes"]
     assert {k.split(".")[1] for k in scopes} == {"comply", "negotiate", "withdraw"} <= set(tokens.TOKEN_MODIFIERS)
+
+
+def test_the_lsp_command_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from policyengine.cli import main
+
+    assert main(["lsp", "--help"]) == 0
+    assert "--policies" in capsys.readouterr().out
+    assert main(["lsp", "--debounce", "-5"]) == 2
+    assert "--debounce must be 0 or more" in capsys.readouterr().err

@@ -171,8 +171,20 @@ class _Overlay:
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
+def standard_path(file: Path) -> str | None:
+    """The name (``<standard>/vocabulary.policy``) of the installed file of the standard
+    vocabulary at ``file``, or None when ``file`` is not one."""
+    absolute = Path(os.path.abspath(file))
+    for source in prelude_sources():
+        installed = standard_file(source.path)
+        if installed is not None and Path(os.path.abspath(installed)) == absolute:
+            return source.path
+    return None
+
+
 class Project:
-    """One policy set: a directory (``root``) or a single file outside every root."""
+    """One policy set: a directory (``root``), a single file outside every root, or
+    (neither) the standard vocabulary alone."""
 
     def __init__(self, root: Path | None, limits: Limits = Limits(), encoding: str = UTF16, single: Path | None = None):
         self.root = Path(os.path.abspath(root)) if root is not None else None
@@ -194,7 +206,8 @@ class Project:
         absolute = Path(os.path.abspath(file))
         if self.single is not None:
             return absolute.name if absolute == self.single else None
-        assert self.root is not None
+        if self.root is None:
+            return None
         try:
             rel = absolute.relative_to(self.root)
         except ValueError:
@@ -209,8 +222,7 @@ class Project:
             return standard_file(path)
         if self.single is not None:
             return self.single if path == self.single.name else None
-        assert self.root is not None
-        return self.root.joinpath(*path.split("/"))
+        return self.root.joinpath(*path.split("/")) if self.root is not None else None
 
     # -- inputs -------------------------------------------------------------------
 

@@ -48,9 +48,10 @@ from pygls.uris import from_fs_path, to_fs_path
 from .. import __version__
 from ..language.diagnostics import Diagnostic
 from ..language.format import FormatterBug, format_source
+from ..language.validate import PRELUDE_PREFIX
 from . import completion, diagnostics, hover, outline, rename, tokens
 from .index import Kind, Occurrence
-from .project import Project, Snapshot, project_for
+from .project import Project, Snapshot, project_for, standard_path
 from .rename import RenameError
 
 logger = logging.getLogger(__name__)
@@ -113,6 +114,7 @@ class PolicyServer:
         self.lint_cache: dict[int, tuple[Snapshot, list[Diagnostic]]] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._waiting: list[Project] = []
+        self._standard: Project | None = None
         self._register()
 
     # -- setup -------------------------------------------------------------------------
@@ -166,6 +168,7 @@ class PolicyServer:
         ls.feature(types.TEXT_DOCUMENT_DID_CLOSE)(_handler(self.did_close))
         ls.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)(_handler(self.did_change_watched_files))
         ls.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)(_handler(self.did_change_configuration))
+        ls.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)(_handler(self.did_change_workspace_folders))
         ls.feature(types.TEXT_DOCUMENT_HOVER)(_handler(self.hover))
         ls.feature(types.TEXT_DOCUMENT_DEFINITION)(_handler(self.definition))
         ls.feature(types.TEXT_DOCUMENT_REFERENCES)(_handler(self.references))
@@ -215,6 +218,10 @@ class PolicyServer:
     def _locate(self, uri: str, create: bool = False) -> tuple[Project, str] | None:
         fs = to_fs_path(uri)
         file = Path(fs) if fs else Path(uri.rsplit("/", 1)[-1] or "untitled.policy")
+        if fs and (standard := standard_path(file)) is not None:
+            # Opened from a definition: read from the set it was reached from
+            # (the first, it is the same in every set), never checked as a set of its own.
+            return (self.projects or [*self.singles.values()] or [self._standard_only()])[0], standard
         found = project_for(self.projects, file) if fs else None
         if found is not None:
             return found
@@ -225,6 +232,11 @@ class PolicyServer:
         if single is None:
             return None
         return single, key.name
+
+    def _standard_only(self) -> Project:
+        if self._standard is None:
+            self._standard = Project(None, encoding=self.encoding)
+        return self._standard
 
     def uri_of(self, project: Project, path: str) -> str | None:
         uri = self.uris.get((id(project), path))
@@ -239,6 +251,8 @@ class PolicyServer:
         if found is None:
             return
         project, path = found
+        if path.startswith(PRELUDE_PREFIX):
+            return  # the standard vocabulary is read as installed; edits to it are not the set's
         self.uris[(id(project), path)] = doc.uri
         project.open(path, doc.text, doc.version)
         self._schedule(project, 0)
@@ -248,6 +262,8 @@ class PolicyServer:
         if found is None:
             return
         project, path = found
+        if path.startswith(PRELUDE_PREFIX):
+            return
         text = self.ls.workspace.get_text_document(params.text_document.uri).source
         project.open(path, text, params.text_document.version)
         self._schedule(project, self.settings.debounce_ms)
@@ -257,6 +273,8 @@ class PolicyServer:
         if found is None:
             return
         project, path = found
+        if path.startswith(PRELUDE_PREFIX):
+            return
         project.close(path)
         self.uris.pop((id(project), path), None)
         if project.single is not None:
@@ -289,6 +307,12 @@ class PolicyServer:
         elif self.settings.lint != before.lint:
             for project in self.projects:
                 self._schedule(project, 0)
+
+    def did_change_workspace_folders(self, params: types.DidChangeWorkspaceFoldersParams) -> None:
+        # pygls has updated its list of folders; the sets follow it.
+        self._make_projects()
+        for project in self.projects:
+            self._schedule(project, 0)
 
     # -- analysis and diagnostics ------------------------------------------------------------------
 
