@@ -451,6 +451,9 @@ class SetIndex:
             for o in found:
                 self._references.setdefault((o.kind, o.key), []).append(o)
         self._starts = {path: [o.span.start for o in occ] for path, occ in self._by_file.items()}
+        # Built on first use (completion, hovers): most analyses are followed by no such request.
+        self._declarations: dict[Kind, list[Occurrence]] | None = None
+        self._demands: dict[str, list[tuple[str, Occurrence]]] | None = None
 
     def _resolve(self, f: FileIndex) -> Iterator[Occurrence]:
         for t in f.typed:
@@ -486,12 +489,15 @@ class SetIndex:
 
     def demands_of(self, code: str) -> list[tuple[str, Occurrence]]:
         """``(id, declaration)`` of every demand ``code`` makes, inherited ones included, by id."""
-        seen: dict[str, Occurrence] = {}
-        for link in self.chain(code):
+        if self._demands is None:
+            self._demands = {}
             for o in self.declarations(Kind.DEMAND):
                 owner, _, did = o.key.partition(".")
-                if owner == link and did not in seen:
-                    seen[did] = o
+                self._demands.setdefault(owner, []).append((did, o))
+        seen: dict[str, Occurrence] = {}
+        for link in self.chain(code):
+            for did, o in self._demands.get(link, ()):
+                seen.setdefault(did, o)
         return sorted(seen.items())
 
     def definitions(self, kind: Kind, key: str) -> list[Occurrence]:
@@ -499,7 +505,11 @@ class SetIndex:
 
     def declarations(self, kind: Kind) -> list[Occurrence]:
         """The first declaration of every ``kind`` of thing, sorted by key."""
-        return [defs[0] for (k, _), defs in sorted(self._definitions.items(), key=lambda kv: kv[0][1]) if k is kind]
+        if self._declarations is None:
+            self._declarations = {k: [] for k in Kind}
+            for (k, _), defs in sorted(self._definitions.items(), key=lambda kv: kv[0][1]):
+                self._declarations[k].append(defs[0])
+        return list(self._declarations[kind])
 
     def references(self, kind: Kind, key: str) -> list[Occurrence]:
         """Every occurrence of the thing, its declarations included, in file order."""

@@ -23,6 +23,7 @@ exactly what ``analyse_sources`` gives.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -41,6 +42,8 @@ from ..language.validate import PRELUDE_PREFIX, validate
 from .decisions import Decisions
 from .index import FileIndex, SetIndex, index_file
 from .positions import UTF16, LineIndex
+
+logger = logging.getLogger(__name__)
 
 #: Codes that say a name is not declared; after a syntax error they are held
 #: back when the name is one recovery skipped (the rule of
@@ -242,6 +245,8 @@ class Project:
                 source, found = disk.get(d.span.path, (None, []))
                 disk[d.span.path] = (source, [*found, d])
             else:
+                # No file to show it on (an unreadable directory): the server's log says it.
+                logger.warning("%s", d)
                 self._unplaced.append(d)
         self._disk = disk
 

@@ -36,7 +36,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,7 @@ from ..language.diagnostics import Diagnostic
 from ..language.format import FormatterBug, format_source
 from ..language.validate import PRELUDE_PREFIX
 from . import completion, diagnostics, hover, outline, rename, tokens
-from .index import Kind, Occurrence
+from .index import Occurrence
 from .project import Project, Snapshot, project_for, standard_path
 from .rename import RenameError
 
@@ -86,11 +86,6 @@ class Settings:
         return out
 
 
-@dataclass
-class _Published:
-    by_uri: dict[str, list[types.Diagnostic]] = field(default_factory=dict)
-
-
 def _handler(method: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """A plain function for a bound method: pygls marks the functions it registers."""
 
@@ -110,7 +105,8 @@ class PolicyServer:
         self.projects: list[Project] = []
         self.singles: dict[Path, Project] = {}
         self.uris: dict[tuple[int, str], str] = {}  # (id(project), path) → the client's URI of an open document
-        self.published = _Published()
+        #: What each file was last told (files never told anything are not in it).
+        self.published: dict[str, list[types.Diagnostic]] = {}
         self.lint_cache: dict[int, tuple[Snapshot, list[Diagnostic]]] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._waiting: list[Project] = []
@@ -366,8 +362,6 @@ class PolicyServer:
         for d in self._lint(snapshot):
             if d.span.path in by_path:
                 by_path[d.span.path].append(d)
-        for d in project.unplaced:
-            logger.warning("%s", d)
         seen: set[str] = set()
         for path, found in sorted(by_path.items()):
             uri = self.uri_of(project, path)
@@ -378,7 +372,7 @@ class PolicyServer:
             converted = [diagnostics.to_lsp(d, snapshot, lines, lambda p: self.uri_of(project, p)) for d in found]
             seen.add(uri)
             self._send(uri, converted, doc.version if doc is not None else None)
-        for uri in list(self.published.by_uri):
+        for uri in list(self.published):
             if uri not in seen and self._owner(uri) is project:
                 self._send(uri, [], None)
 
@@ -387,18 +381,18 @@ class PolicyServer:
         return found[0] if found else None
 
     def _send(self, uri: str, found: list[types.Diagnostic], version: int | None) -> None:
-        previous = self.published.by_uri.get(uri)
+        previous = self.published.get(uri)
         # A file that never had diagnostics is not told it has none: a set of
         # a thousand clean files costs no messages.
         if previous == found or (previous is None and not found):
             return
-        self.published.by_uri[uri] = found
+        self.published[uri] = found
         if not found:
-            self.published.by_uri.pop(uri, None)
+            self.published.pop(uri, None)
         self.ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=found, version=version))
 
     def _clear(self, project: Project) -> None:
-        for uri in list(self.published.by_uri):
+        for uri in list(self.published):
             found = self._locate(uri)
             if found is None or found[0] is project:
                 self._send(uri, [], None)
@@ -635,6 +629,3 @@ def serve(policies: Sequence[str] = (), debounce_ms: int = DEFAULT_DEBOUNCE_MS, 
     logging.getLogger("pygls.protocol.json_rpc").addFilter(_RefusalsAreNotErrors())
     server = build_server(Settings(tuple(policies), debounce_ms, lint))
     server.ls.start_io()
-
-
-__all__ = ["Kind", "PolicyServer", "Settings", "build_server", "serve"]
