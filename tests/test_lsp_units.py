@@ -13,8 +13,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from fuzz_strategies import hostile_files
+from hypothesis import HealthCheck, given, settings
 
 pytest.importorskip("lsprotocol")
+import contextlib
+
 from lsprotocol import types
 
 from policyengine.language import ast
@@ -376,3 +380,33 @@ def test_the_lsp_command_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--policies" in capsys.readouterr().out
     assert main(["lsp", "--debounce", "-5"]) == 2
     assert "--debounce must be 0 or more" in capsys.readouterr().err
+
+
+# --- hostile input ---------------------------------------------------------------------------------------------------
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(files=hostile_files())
+def test_no_feature_raises_on_hostile_files(files: dict[str, bytes], tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Damaged files, as an editor would send them: every feature answers at every place."""
+    project = Project(tmp_path_factory.mktemp("hostile"))
+    for name, data in files.items():
+        project.open(name, data.decode("utf-8", errors="surrogateescape"), 1)
+    snap = project.analyse()
+    for d in snap.diagnostics:
+        diagnostics.fix(d)
+        if d.span.path in snap.documents:
+            diagnostics.to_lsp(d, snap, None, lambda p: f"file:///{p}")
+    for path, doc in snap.documents.items():
+        if doc.parsed is None or doc.standard:
+            continue
+        text = doc.parsed.source.text
+        outline.document_symbols(doc.parsed.result.file, doc.parsed.lines)
+        tokens.semantic_tokens(snap.index, path, doc.parsed.lines)
+        for offset in range(0, len(text) + 1, max(1, len(text) // 40)):
+            hover.hover(snap, path, offset)
+            completion.complete(snap, text[:offset])
+            pos = doc.parsed.lines.position(offset)
+            assert doc.parsed.lines.offset(pos) == offset
+            with contextlib.suppress(rename.RenameError):
+                rename.rename_edits(snap.index, path, offset, "renamed")
