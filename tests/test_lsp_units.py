@@ -382,6 +382,20 @@ def test_the_lsp_command_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--debounce must be 0 or more" in capsys.readouterr().err
 
 
+def test_the_lsp_command_says_what_to_install_when_the_extra_is_missing(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from policyengine.cli import main
+
+    for name in [m for m in sys.modules if m == "pygls" or m.startswith(("pygls.", "policyengine.lsp.server"))]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "pygls", None)
+    assert main(["lsp"]) == 2
+    assert "needs the `lsp` extra (pygls is not installed): pip install 'policyengine[lsp]'" in capsys.readouterr().err
+
+
 # --- hostile input ---------------------------------------------------------------------------------------------------
 
 

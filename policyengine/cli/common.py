@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from ..evaluation.engine import Engine
 
+
 class ExitCode(enum.IntEnum):
     """Every exit code of every command, documented in docs/cli.md (Cedar's ``CedarExitCode``)."""
 

@@ -51,8 +51,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         from ..lsp.server import serve
     except ImportError as exc:
+        missing = (exc.name or "pygls").split(".")[0]
         raise CommandError(
-            f"the language server needs the `lsp` extra ({exc.name} is not installed): pip install 'policyengine[lsp]'"
+            f"the language server needs the `lsp` extra ({missing} is not installed): pip install 'policyengine[lsp]'"
         ) from None
     logging.basicConfig(level=args.log_level.upper(), format="policyengine lsp: %(levelname)s: %(name)s: %(message)s")
     serve(args.policies or (), debounce_ms=args.debounce, lint=not args.no_lint)
