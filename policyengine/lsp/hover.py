@@ -12,6 +12,7 @@ by :class:`~policyengine.lsp.index.Kind`.
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Callable, Iterable
 
 from ..evaluation.decision import Decision
@@ -54,6 +55,14 @@ def block(text: str) -> str:
     while fence in body:
         fence += "`"
     return f"{fence}policy\n{body}\n{fence}"
+
+
+def as_written(span: Span) -> str:
+    """The text of ``span`` as it stands in the file, without the indentation it shares."""
+    text = span.source.text
+    line_start = text.rfind("\n", 0, span.start) + 1
+    lead = text[line_start : span.start]
+    return textwrap.dedent((lead if not lead.strip() else "") + span.text)
 
 
 def listing(items: list[str], limit: int = MAX_ITEMS) -> str:
@@ -114,7 +123,7 @@ class _Hover:
             return self.undeclared(o, "rule", [r.key for r in self.index.declarations(Kind.RULE)])
         r = decl.node
         principle = o.key.rsplit(".", 1)[0]
-        parts = [block(r.span.text)]
+        parts = [block(as_written(r.span))]
         owner = self.index.definitions(Kind.PRINCIPLE, principle)
         if owner and isinstance(owner[0].node, ast.Principle):
             parts.append(f"Rule of principle {code(principle)}: {md(owner[0].node.statement.value)}")
