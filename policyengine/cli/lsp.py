@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from .common import EXIT_OK, CommandError
+from .common import CommandError, ExitCode
 
 NAME = "lsp"
 HELP = "run the language server for editors (LSP over stdio; needs the `lsp` extra)"
@@ -57,4 +57,4 @@ def run(args: argparse.Namespace) -> int:
         ) from None
     logging.basicConfig(level=args.log_level.upper(), format="policyengine lsp: %(levelname)s: %(name)s: %(message)s")
     serve(args.policies or (), debounce_ms=args.debounce, lint=not args.no_lint)
-    return EXIT_OK
+    return ExitCode.OK
