@@ -36,6 +36,7 @@ COMMANDS = (
     "matrix",
     "lint",
     "diff",
+    "lsp",
 )
 
 
