@@ -11,11 +11,14 @@ is the contract documented in docs/embedding.md.
 
 from __future__ import annotations
 
+import datetime
 import enum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-AttributeValue = bool | float | str | None
+#: A value as decisions carry it: the language's values (docs/semantics.md §2),
+#: a date for a `date` attribute and a tuple of texts for a `list of text`.
+AttributeValue = bool | float | str | datetime.date | tuple[str, ...] | None
 
 
 class Outcome(str, enum.Enum):
@@ -49,7 +52,16 @@ def show_value(value: AttributeValue) -> str:
         return "true" if value else "false"
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() and abs(value) < 1e16 else repr(value)
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_quoted(v) for v in value) + "]"
     return str(value)
+
+
+def _quoted(text: str) -> str:
+    """A text inside a list as the policy language writes it: in double quotes."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 class _Frozen(BaseModel):
