@@ -475,16 +475,24 @@ def unknown_jurisdiction(compiled: CompiledPolicy, code: str, demand: Mapping[st
     )
 
 
-_DAY: list[tuple[int, datetime.date]] = [(-1, datetime.date(1970, 1, 1))]
+#: [(the UTC timestamp at which today ends, today)]: one list item, replaced whole,
+#: so that threads never see an end paired with another day.
+_DAY: list[tuple[float, datetime.date]] = [(-1.0, datetime.date(1970, 1, 1))]
+_clock = time.time
 
 
 def today() -> datetime.date:
     """Today's date in UTC, computed once a day (a memo hit must not pay for a calendar)."""
-    day = int(time.time() // 86_400)
     cached = _DAY[0]
-    if cached[0] != day:
-        cached = _DAY[0] = (day, datetime.date(1970, 1, 1) + datetime.timedelta(days=day))
+    if _clock() >= cached[0]:
+        cached = _new_day()
     return cached[1]
+
+
+def _new_day() -> tuple[float, datetime.date]:
+    day = int(_clock() // 86_400)
+    cached = _DAY[0] = ((day + 1) * 86_400.0, datetime.date(1970, 1, 1) + datetime.timedelta(days=day))
+    return cached
 
 
 class Decider:
@@ -561,7 +569,12 @@ class Decider:
             return self._decide_slow(request, as_of)
         if type(demand) is not dict or type(jurisdiction) is not str or not demand.keys() <= self._keys:
             return self._decide_slow(request, as_of)
-        when = today() if as_of is None else as_of
+        if as_of is None:
+            # today(), inlined: this is the memo-hit path.
+            day = _DAY[0]
+            when = (day if _clock() < day[0] else _new_day())[1]
+        else:
+            when = as_of
         get = demand.get
         key = (jurisdiction, when, *map(get, self._names, self._absent))
         try:
