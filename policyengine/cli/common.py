@@ -152,7 +152,7 @@ def find_project_set(start: Path | None = None) -> PolicySetChoice | None:
                 )
             target = (directory / named).resolve()
             if not target.is_dir():
-                raise CommandError(f"{project}: `policies = \"{named}\"` is not a directory", f"create {target} or fix the name")
+                raise CommandError(f'{project}: `policies = "{named}"` is not a directory', f"create {target} or fix the name")
             return PolicySetChoice("project", [str(target)], target, directory, project)
         candidate = directory / "policies"
         if (candidate / "vocabulary.policy").is_file():

@@ -16,7 +16,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .common import CommandError, ExitCode, shown_path, choose_policy_set, print_diagnostics
+from .common import CommandError, ExitCode, choose_policy_set, print_diagnostics, shown_path
 
 if TYPE_CHECKING:
     from ..analysis.diff import PolicyDiff, Verdict

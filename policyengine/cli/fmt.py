@@ -42,7 +42,8 @@ STDIN = "-"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_policies_argument(
         parser,
-        help="policy files or directories, or - to format standard input to standard output (default: the project's policy set; never the installed library)",
+        help="policy files or directories, or - to format standard input to standard output"
+        " (default: the project's policy set; never the installed library)",
     )
     parser.add_argument("--check", action="store_true", help="write nothing; list the files that would change and exit 1 if any")
     parser.add_argument("--diff", action="store_true", help="write nothing; print a unified diff of the changes")

@@ -12,7 +12,16 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
-from .common import CommandError, ExitCode, add_policies_argument, console, policy_paths, policy_set_json, print_diagnostics, stderr_format
+from .common import (
+    CommandError,
+    ExitCode,
+    add_policies_argument,
+    console,
+    policy_paths,
+    policy_set_json,
+    print_diagnostics,
+    stderr_format,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -22,9 +22,11 @@ of mistakes we expect authors to make.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from importlib import resources
 from typing import Any
 
 from lark import Token, Tree
@@ -547,12 +549,19 @@ _ATTRIBUTE_DECLARATION = re.compile(r"\battribute\s+(demand|jurisdiction)\s*\.\s
 _BUILTIN_ATTRIBUTES = ("jurisdiction.code", "jurisdiction.name", "demand.id", "demand.description")
 
 
+@functools.cache
+def _prelude_texts() -> tuple[str, ...]:
+    """The standard vocabulary's files (read here, not through pipeline.py, which imports this module)."""
+    folder = resources.files("policyengine.language").joinpath("prelude")
+    return tuple(
+        e.read_text(encoding="utf-8") for e in sorted(folder.iterdir(), key=lambda e: e.name) if e.name.endswith(".policy")
+    )
+
+
 def _known_attributes(text: str) -> list[str]:
     """``scope.name`` of the attributes a parse can know of: the standard vocabulary's, the
     built-in ones and those this file declares (other files of the set are not read yet)."""
-    from .pipeline import prelude_sources
-
-    texts = [s.text for s in prelude_sources()] + [text]
+    texts = [*_prelude_texts(), text]
     found = {f"{scope}.{name}" for t in texts for scope, name in _ATTRIBUTE_DECLARATION.findall(t)}
     return sorted(found | set(_BUILTIN_ATTRIBUTES))
 
