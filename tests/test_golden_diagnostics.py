@@ -44,6 +44,8 @@ def _write_recipe(recipe: dict[str, Any], root: Path) -> list[str]:
             target.write_bytes(bytes.fromhex(spec["hex"]))
         elif "repeat" in spec:
             target.write_bytes(spec["repeat"].encode("utf-8") * spec["times"])
+        elif "symlink" in spec:
+            target.symlink_to(spec["symlink"])
         elif spec.get("fifo"):
             if not hasattr(os, "mkfifo"):
                 pytest.skip("no FIFOs on this platform")
