@@ -10,7 +10,6 @@ answers who a request comes from, or raises the 401/403 problem.  The API
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -132,11 +131,21 @@ class Service:
         """Journal decisions (blocking: call it in a thread); ids in order, None without a journal."""
         if self.journal is None:
             return [None] * len(items)
+        from ..journal import JournalError
+
         ids: list[str | None] = []
-        for request, decision in items:
-            start = time.perf_counter()
-            ids.append(self.journal.record(request, decision, policy_version=decision.policy_version))
-            self.metrics.journal_write.observe(time.perf_counter() - start)
+        try:
+            # One commit per policy version (a batch has one; the loop is for safety).
+            for version in dict.fromkeys(d.policy_version for _, d in items):
+                group = [(r if isinstance(r, Mapping) else {}, d) for r, d in items if d.policy_version == version]
+                start = time.perf_counter()
+                ids.extend(self.journal.record_many(group, policy_version=version))
+                self.metrics.journal_write.observe((time.perf_counter() - start) / max(1, len(group)))
+        except JournalError as exc:
+            # Fail closed: a decision the journal could not keep is not handed out.
+            raise ServiceProblem(
+                503, "journal.unavailable", f"the decision could not be journaled: {exc.message}", hint=exc.hint
+            ) from None
         return ids
 
     def close(self) -> None:
@@ -150,18 +159,14 @@ class Service:
 
 def open_journal(target: str, mode: str) -> tuple[Any, str]:
     """Open the journal at ``target``; also return the target with any password masked."""
+    from ..journal import JournalError
+    from ..journal import open_journal as open_it
+
     try:
-        from .. import journal as journal_module
-    except ImportError as exc:  # pragma: no cover - the journal ships with the package
-        raise ServiceSetupError(
-            f"this build has no journal ({exc})", "install a policyengine that includes policyengine.journal"
-        ) from None
-    opened = journal_module.open_journal(target, mode=mode)
-    return opened, mask_url(target)
-
-
-def mask_url(target: str) -> str:
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", target)
+        opened = open_it(target, mode=mode)  # type: ignore[arg-type]
+    except JournalError as exc:
+        raise ServiceSetupError(f"--journal: {exc.message}", exc.hint) from None
+    return opened, opened.target
 
 
 class ServiceSetupError(Exception):
@@ -197,7 +202,7 @@ def parse_effect(value: Any) -> models.EffectRequest:
     except ValidationError as exc:
         first = exc.errors()[0]
         field_name = ".".join(str(p) for p in first["loc"]) or "request"
-        allowed = models.EFFECTS if field_name == "effect" else ()
+        allowed = (*models.EFFECTS, *models.EFFECT_ALIASES) if field_name == "effect" else ()
         code = "request.unknown-field" if first["type"] == "extra_forbidden" else "request.bad-value"
         if first["type"] == "missing":
             code = "request.missing"
@@ -205,7 +210,7 @@ def parse_effect(value: Any) -> models.EffectRequest:
         if field_name == "effect" and isinstance(value.get("effect"), str):
             from ..language.diagnostics import did_you_mean
 
-            hint = did_you_mean(value["effect"], models.EFFECTS)
+            hint = did_you_mean(value["effect"], allowed)
         raise ServiceProblem(
             400, code, f"{field_name}: {first['msg'].lower()}", field=field_name, allowed=allowed, hint=hint
         ) from None
@@ -219,15 +224,23 @@ def record_effect(service: Service, effect: models.EffectRequest, who: Principal
             "this service keeps no journal, so there is no decision to record an effect on",
             hint="start it with `policyengine serve --journal URL`",
         )
+    from ..journal import JournalError
+
+    name = models.EFFECT_ALIASES.get(effect.effect, effect.effect)
+    start = time.perf_counter()
     try:
-        effect_id: str = service.journal.record_effect(effect.decision_id, effect.effect, by=who.name, note=effect.note)
-    except KeyError:
-        raise ServiceProblem(
-            404,
-            "journal.unknown-decision",
-            f"decision_id: the journal has no decision `{effect.decision_id}`",
-            field="decision_id",
-        ) from None
-    except ValueError as exc:
-        raise ServiceProblem(400, "journal.bad-effect", str(exc), field="effect") from None
+        effect_id: str = service.journal.record_effect(effect.decision_id, name, by=who.name, note=effect.note)
+    except JournalError as exc:
+        if exc.code == "journal.unknown-decision":
+            raise ServiceProblem(
+                404,
+                exc.code,
+                f"decision_id: the journal has no decision `{effect.decision_id}`",
+                field="decision_id",
+                hint="the ids are in each decision's `decision_id` and in the review queue",
+            ) from None
+        if exc.code == "journal.unknown-effect":
+            raise ServiceProblem(400, exc.code, exc.message, field="effect", hint=exc.hint, allowed=models.EFFECTS) from None
+        raise ServiceProblem(503, "journal.unavailable", f"the effect could not be journaled: {exc.message}") from None
+    service.metrics.journal_write.observe(time.perf_counter() - start)
     return effect_id

@@ -20,9 +20,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..evaluation.decision import Decision, MarketDecision, Request
 from ..evaluation.store import StoreDiagnostic, StoreStatus
 
-#: The effects a reviewer can record on a negotiate decision (docs/service.md).
-EFFECTS = ("complied", "refused", "narrowed", "challenged", "escalated")
-Effect = Literal["complied", "refused", "narrowed", "challenged", "escalated"]
+#: The effects a reviewer can record on a negotiate decision: the journal's own
+#: (``policyengine.journal.EFFECTS``; tests/test_service_journal.py keeps them equal).
+EFFECTS = ("given", "refused", "narrowed", "escalated", "challenged")
+#: ``complied`` (the word of the issue that asked for the queue) is taken as ``given``.
+EFFECT_ALIASES = {"complied": "given"}
+Effect = Literal["given", "refused", "narrowed", "escalated", "challenged", "complied"]
 
 
 class _Model(BaseModel):
@@ -108,7 +111,7 @@ class EffectRequest(_Model):
     """``POST /v1/effects``: what was done about a journaled decision."""
 
     decision_id: str = Field(min_length=1, max_length=200)
-    effect: Effect
+    effect: Effect = Field(description="given (alias: complied), refused, narrowed, escalated or challenged")
     note: str = Field(default="", max_length=10_000)
 
 

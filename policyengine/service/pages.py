@@ -373,20 +373,28 @@ def _deadline(entry: Any, hours: float) -> datetime | None:
     return None
 
 
-def _decision_dict(entry: Any) -> dict[str, Any]:
-    raw = getattr(entry, "decision", None)
-    if isinstance(raw, str):
+def _explanation(service: Service, entry: Any) -> tuple[str, str]:
+    """The explanation of a journaled decision, and the reasons as HTML list items.
+
+    The journal keeps the deciding rules, not their texts; when the live set is
+    the one that decided, deciding the recorded request again gives the same
+    decision (the engine is deterministic) with its explanation.
+    """
+    engine = service.store.engine
+    if entry.policy_version == engine.version:
         try:
-            value = json.loads(raw)  # the journal's own record, written by this engine, not a request body
-        except ValueError:
-            return {}
-        return value if isinstance(value, dict) else {}
-    if isinstance(raw, dict):
-        return raw
-    if raw is not None and hasattr(raw, "model_dump"):
-        dumped: dict[str, Any] = raw.model_dump(mode="json")
-        return dumped
-    return {}
+            decision = engine.decide(entry.input)
+        except RequestError:
+            decision = None
+        if decision is not None:
+            items = "".join(
+                f"<li><b>{_esc(r.qualified)}</b>: {_esc(r.because)} <span class=note>{_esc(r.source)}</span></li>"
+                for r in decision.reasons
+            )
+            return explanation_text(decision, engine.policy_set), items or "<li>no rule matched: the default applied</li>"
+    rules = "".join(f"<li><b>{_esc(r)}</b></li>" for r in entry.rules)
+    note = f"decided by policy version {entry.policy_version}; the live set is {engine.version}"
+    return note, rules or "<li>no rule matched: the default (negotiate) applied</li>"
 
 
 async def review_page(request: Request) -> Response:
@@ -402,27 +410,32 @@ async def review_page(request: Request) -> Response:
     now = datetime.now(UTC)
     items = []
     for entry in entries:
-        decision = _decision_dict(entry)
         due = _deadline(entry, service.config.review_hours)
         late = due is not None and due < now
-        reasons = (
-            "".join(
-                f"<li><b>{_esc(r.get('principle'))}.{_esc(r.get('rule'))}</b>: {_esc(r.get('because'))}"
-                f" <span class=note>{_esc(r.get('source'))}</span></li>"
-                for r in decision.get("reasons", [])
-            )
-            or "<li>no rule matched: the default (negotiate) applied</li>"
-        )
+        explanation, reasons = await run_in_threadpool(_explanation, service, entry)
         effect_options = "".join(f"<option>{e}</option>" for e in models.EFFECTS)
         did = _esc(entry.decision_id)
+        record = {
+            "decision_id": entry.decision_id,
+            "timestamp": entry.timestamp.isoformat(),
+            "policy_version": entry.policy_version,
+            "jurisdiction_chain": list(entry.jurisdiction_chain),
+            "request": entry.request,
+            "outcome": entry.outcome,
+            "rules": list(entry.rules),
+            "actions": list(entry.actions),
+            "as_of": entry.as_of,
+            "hash": entry.hash,
+        }
+        title = f"{entry.jurisdiction}{'.' + entry.demand if entry.demand else ''}: {entry.outcome}"
         items.append(
             f"<li class='entry{' late' if late else ''}' data-decision='{did}'>"
-            f"<h3>{_esc(decision.get('jurisdiction', '?'))}: {_esc(decision.get('summary', ''))}</h3>"
-            f"<p class=note>decision <code>{did}</code> · {_esc(getattr(entry, 'timestamp', ''))}"
+            f"<h3>{_esc(title)}</h3>"
+            f"<p class=note>decision <code>{did}</code> · {_esc(entry.timestamp.isoformat(timespec='seconds'))}"
             f" · due {_esc(due.isoformat(timespec='minutes') if due else 'unknown')}{' (late)' if late else ''}</p>"
-            f"<ul>{reasons}</ul>"
-            f"<details><summary>legal record</summary><pre>{_esc(json.dumps(decision, indent=2, ensure_ascii=False))}</pre>"
-            f"<pre>{_esc(json.dumps(getattr(entry, 'request', None), indent=2, ensure_ascii=False, default=str))}</pre></details>"
+            f"<ul>{reasons}</ul><pre class=explanation>{_esc(explanation)}</pre>"
+            f"<details><summary>legal record</summary>"
+            f"<pre>{_esc(json.dumps(record, indent=2, ensure_ascii=False, default=str))}</pre></details>"
             f"<form method=post action=/review/effect><input type=hidden name=decision_id value='{did}'>"
             f"<label>Effect <select name=effect>{effect_options}</select></label>"
             f"<label>Note <input name=note maxlength=10000></label> <button type=submit>Record</button></form></li>"
