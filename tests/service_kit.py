@@ -8,7 +8,13 @@ production.
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
+import signal
+import statistics
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -75,3 +81,110 @@ def live(config: ServiceConfig | None = None) -> Iterator[LiveServer]:
         yield server
     finally:
         server.stop()
+
+
+# --- `policyengine serve` as a subprocess ------------------------------------------------------
+
+LISTENING = re.compile(r"on (https?://[\w.\[\]:]+)")
+
+
+class Served:
+    def __init__(self, proc: subprocess.Popen[str], url: str, lines: list[str]):
+        self.proc = proc
+        self.url = url
+        self.lines = lines
+
+
+@contextmanager
+def serve(*args: str, env: dict[str, str] | None = None) -> Iterator[Served]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "policyengine", "serve", "--port", "0", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    lines: list[str] = []
+    url = None
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 60
+    while url is None and time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        lines.append(line)
+        if (m := LISTENING.search(line)) is not None:
+            url = m.group(1)
+    if url is None:
+        proc.kill()
+        proc.wait()
+        rest = proc.stderr.read()
+        proc.stderr.close()
+        raise AssertionError("the server did not start: " + "".join(lines) + rest)
+
+    def drain() -> None:  # keep stderr flowing so the server never blocks on a full pipe
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.append(line)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        yield Served(proc, url, lines)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        reader.join(5)
+        proc.stderr.close()
+
+
+# --- a bounded load ------------------------------------------------------------------------------
+
+
+def load(url: str, bodies: list[bytes], *, clients: int = 8, seconds: float = 5.0, max_requests: int = 200_000) -> dict[str, Any]:
+    """``clients`` keep-alive clients posting ``bodies`` round robin to /v1/decide for ``seconds``.
+
+    Bounded in time and in count.  Returns every answer's (status, body
+    index, outcome, policy version) and the latencies, and the figures.
+    """
+    results: list[list[tuple[int, int, str | None, str | None, float]]] = [[] for _ in range(clients)]
+    deadline = time.monotonic() + seconds
+    per_client = max_requests // clients
+
+    def client(n: int) -> None:
+        out = results[n]
+        with httpx.Client(base_url=url, timeout=30, headers={"Content-Type": "application/json"}) as http:
+            i = n
+            while time.monotonic() < deadline and len(out) < per_client:
+                body = bodies[i % len(bodies)]
+                start = time.perf_counter()
+                r = http.post("/v1/decide", content=body)
+                took = time.perf_counter() - start
+                data = r.json() if r.status_code == 200 else {}
+                out.append((r.status_code, i % len(bodies), data.get("outcome"), data.get("policy_version"), took))
+                i += 1
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(seconds + 60)
+    elapsed = time.perf_counter() - started
+    answers = [a for r in results for a in r]
+    latencies = sorted(a[4] for a in answers)
+    q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else latencies * 99
+    return {
+        "answers": answers,
+        "requests": len(answers),
+        "seconds": elapsed,
+        "rps": len(answers) / elapsed,
+        "p50_ms": q[49] * 1000,
+        "p99_ms": q[98] * 1000,
+        "clients": clients,
+    }

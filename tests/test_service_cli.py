@@ -11,80 +11,18 @@ file, policy errors) exit with their codes before anything listens.
 
 from __future__ import annotations
 
-import os
-import re
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
-from service_kit import ADMIN_TOKEN, DECIDE_TOKEN, RU_KEYS, TOKEN_TABLE, copy_library
+from service_kit import ADMIN_TOKEN, DECIDE_TOKEN, RU_KEYS, TOKEN_TABLE, copy_library, serve
 
 from policyengine.cli import main
 from policyengine.journal import open_journal
-
-LISTENING = re.compile(r"on (https?://[\w.\[\]:]+)")
-
-
-class Served:
-    def __init__(self, proc: subprocess.Popen[str], url: str, lines: list[str]):
-        self.proc = proc
-        self.url = url
-        self.lines = lines
-
-
-@contextmanager
-def serve(*args: str, env: dict[str, str] | None = None) -> Iterator[Served]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "policyengine", "serve", "--port", "0", *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **(env or {})},
-    )
-    lines: list[str] = []
-    url = None
-    assert proc.stderr is not None
-    deadline = time.monotonic() + 60
-    while url is None and time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if not line:
-            break
-        lines.append(line)
-        if (m := LISTENING.search(line)) is not None:
-            url = m.group(1)
-    if url is None:
-        proc.kill()
-        proc.wait()
-        rest = proc.stderr.read()
-        proc.stderr.close()
-        raise AssertionError("the server did not start: " + "".join(lines) + rest)
-
-    def drain() -> None:  # keep stderr flowing so the server never blocks on a full pipe
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            lines.append(line)
-
-    reader = threading.Thread(target=drain, daemon=True)
-    reader.start()
-    try:
-        yield Served(proc, url, lines)
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        reader.join(5)
-        proc.stderr.close()
 
 
 def _wait_for(check: object, timeout: float = 20.0) -> None:
