@@ -83,7 +83,7 @@ def test_load_with_reloads_of_good_and_broken_sets(tmp_path: Path, record_proper
     served = {a[3] for a in answers}
     assert served <= set(expected), f"served versions {served - set(expected)} that are not good sets"
     assert not served & rejected
-    for status, index, outcome, version, _ in answers:
+    for _status, index, outcome, version, _ in answers:
         assert (outcome, version) == expected[version][index]  # type: ignore[index]
     names = [name for name, _, _ in reloads]
     assert "broken" in names and ("good-b" in names)
