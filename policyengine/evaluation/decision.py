@@ -173,6 +173,9 @@ class Decision(_Frozen):
     jurisdiction_known: bool = Field(
         default=True, description="false for a well-formed code the policy set does not define (every attribute unknown)"
     )
+    decision_id: str | None = Field(
+        default=None, description="the id of the decision's journal entry (a UUIDv7) when a journal recorded it"
+    )
 
 
 class ContextDemand(_Frozen):
