@@ -101,7 +101,7 @@ def market_outcome(j: JurisdictionModel, decisions: tuple[Decision, ...], versio
             outcome, decisive = Outcome.COMPLY, []
             why_text = "no standing demands"
     if context:
-        why_text += f" ({len(context)} more listed as context)"
+        why_text += f" ({len(context)} not counted, listed as context)"
     return MarketDecision(
         jurisdiction=j.code,
         name=j.name,
