@@ -524,7 +524,7 @@ def test_schema_one(capsys: pytest.CaptureFixture[str], which: str) -> None:
 def test_schema_validates_a_real_decision(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     import jsonschema  # a dev dependency: the schema must accept what decide prints
 
-    _, out, _ = run(capsys, "schema", "decision")
+    _, out, _ = run(capsys, "schema", "decision", *POLICIES)  # the schema of the set that decides
     schema = json.loads(out)
     stdin(monkeypatch, json.dumps(RU_ADMIN))
     _, decision, _ = run(capsys, "decide", "--request", "-", "--format", "json", *POLICIES)
