@@ -73,6 +73,21 @@ def policy_paths(args: argparse.Namespace) -> list[str] | None:
     return paths or None
 
 
+def policy_root(paths: Sequence[str] | None) -> str:
+    """The directory a policy set's ``source`` paths are relative to: the directory given,
+    or the deepest one holding every path given (as the loader names files); the shipped
+    library's directory when ``paths`` is None.  Absolute, so that human output can show
+    each source as a path that opens from the working directory."""
+    from pathlib import Path
+
+    from ..language.loader import _base, default_policy_dir
+
+    if not paths:
+        return str(default_policy_dir())
+    base = _base([Path(p) for p in paths])
+    return str(base) if base is not None else os.getcwd()
+
+
 def error_fields(err: PolicyEngineError) -> dict[str, Any]:
     """An error as JSON: ``code``, ``message``, ``hint``, then the error's own public fields
     (a :class:`~policyengine.evaluation.decide.RequestError`'s ``field`` and ``allowed``)."""

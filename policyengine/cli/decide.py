@@ -26,6 +26,7 @@ from .common import (
     error_fields,
     load_engine,
     policy_paths,
+    policy_root,
 )
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
     from ..evaluation.decision import Decision, MarketDecision
     from ..evaluation.engine import Engine
+    from ..evaluation.explain import SourcePaths
     from ..evaluation.jsonio import RequestLimits
     from ..evaluation.requests import RequestError
 
@@ -150,7 +152,7 @@ def _print_json(obj: Any, out: IO[str]) -> None:
     out.write("\n")
 
 
-def _render(engine: Engine, result: Decision | MarketDecision, fmt: str, explain: bool) -> None:
+def _render(engine: Engine, result: Decision | MarketDecision, fmt: str, explain: bool, paths: SourcePaths) -> None:
     from ..evaluation.decision import MarketDecision
     from ..evaluation.explain import decision_blocks, explanation_tree, market_trees, market_view, tidy
 
@@ -159,9 +161,9 @@ def _render(engine: Engine, result: Decision | MarketDecision, fmt: str, explain
         return
     view: RenderableType
     if isinstance(result, MarketDecision):
-        view = market_trees(result, engine.policy_set) if explain else market_view(result)
+        view = market_trees(result, engine.policy_set, paths) if explain else market_view(result, paths)
     else:
-        view = explanation_tree(result, engine.policy_set) if explain else decision_blocks([result])
+        view = explanation_tree(result, engine.policy_set, paths) if explain else decision_blocks([result], paths)
     console().print(tidy(view))
 
 
@@ -195,14 +197,14 @@ def _open(path: str) -> tuple[IO[bytes], int | None]:
     return fh, size
 
 
-def _tree_printer(engine: Engine) -> Callable[[int, Decision], None]:
+def _tree_printer(engine: Engine, paths: SourcePaths) -> Callable[[int, Decision], None]:
     from ..evaluation.explain import explanation_tree, tidy
 
     con = console()
 
     def show(n: int, decision: Decision) -> None:
         con.print(_t(f"line {n}", "dim"))
-        con.print(tidy(explanation_tree(decision, engine.policy_set)))
+        con.print(tidy(explanation_tree(decision, engine.policy_set, paths)))
         con.print()
 
     return show
@@ -396,7 +398,13 @@ def _progress_bar(size: int | None) -> tuple[Callable[[int], None] | None, Calla
 
 
 def run_requests(
-    engine: Engine, path: str, on_error: str, fail_on: set[str], trees: bool = False, limits: RequestLimits | None = None
+    engine: Engine,
+    path: str,
+    on_error: str,
+    fail_on: set[str],
+    trees: bool = False,
+    limits: RequestLimits | None = None,
+    paths: SourcePaths | None = None,
 ) -> int:
     """Stream JSON lines: one decision (or error record) per non-blank input line.
 
@@ -416,7 +424,10 @@ def run_requests(
     fh, size = _open(path)
     update, stop = _progress_bar(size)
     writer = _Writer()
-    show = _tree_printer(engine) if trees else None
+    from ..evaluation.explain import AS_CARRIED
+
+    paths = paths or AS_CARRIED
+    show = _tree_printer(engine, paths) if trees else None
     bad = 0
     hit = False
     try:
@@ -457,12 +468,15 @@ def run(args: argparse.Namespace, explain: bool = False) -> int:
         raise CommandError("--demand goes with --jurisdiction")
     if args.what_if and args.requests:
         raise CommandError("--what-if goes with --request or --jurisdiction, not --requests")
+    from ..evaluation.explain import SourcePaths
+
     engine = load_engine(policy_paths(args))
     if engine is None:
         return ExitCode.POLICY_ERRORS
+    paths = SourcePaths(policy_root(policy_paths(args)))
     if args.requests:
         trees = explain and args.format == "human"
-        return run_requests(engine, args.requests, args.on_error, fail_on, trees=trees, limits=_limits(args))
+        return run_requests(engine, args.requests, args.on_error, fail_on, trees=trees, limits=_limits(args), paths=paths)
     # A RequestError (an unknown code or demand id, a request that does not fit the
     # vocabulary) reaches main(), which prints it, as JSON too with --format json.
     result: Decision | MarketDecision
@@ -478,7 +492,7 @@ def run(args: argparse.Namespace, explain: bool = False) -> int:
     else:
         result = engine.decide(parse_json(_read_text(args.request, _limits(args)), _limits(args)))
     if not (args.what_if and args.format == "json"):
-        _render(engine, result, args.format, explain)
+        _render(engine, result, args.format, explain, paths)
     if args.what_if:
         from ..analysis.whatif import print_what_if
 

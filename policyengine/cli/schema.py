@@ -49,7 +49,6 @@ def attribute_schema(attr: AttributeType) -> dict[str, Any]:
     from ..evaluation.requests import MAX_TEXT
     from ..language.model import Kind
 
-    kind = attr.kind.value
     out: dict[str, Any]
     if attr.kind is Kind.ENUM:
         out = {"enum": list(attr.values)}
@@ -61,9 +60,9 @@ def attribute_schema(attr: AttributeType) -> dict[str, Any]:
             out["minimum"] = attr.lo
         if attr.hi is not None:
             out["maximum"] = attr.hi
-    elif kind == "date":
+    elif attr.kind.name == "DATE":
         out = {"type": "string", "format": "date", "pattern": DATE_PATTERN}
-    elif kind == "texts":
+    elif attr.kind.name == "TEXTS":
         out = {"type": "array", "items": {"type": "string", "maxLength": MAX_TEXT}}
     else:  # text (and any kind added later: a text is what the checks fall back to)
         out = {"type": "string", "maxLength": MAX_TEXT}

@@ -23,7 +23,9 @@ neither terminal escapes nor rich markup in policy text can take effect.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..language.text import safe
@@ -45,6 +47,46 @@ _HIDDEN = ("id", "description")
 #: Most lines of a rule shown as written; longer rules end with "…".
 MAX_RULE_LINES = 12
 DEFAULT_TEXT = "no rule matched: the default (negotiate) applies, so a person reviews this demand"
+
+
+@dataclass(frozen=True)
+class SourcePaths:
+    """How a ``source`` (``path:line``, the path relative to the policy set's root) is shown.
+
+    Decisions cite rules relative to the policy set's root, which keeps them
+    stable wherever the set is installed (and keeps their JSON comparable).
+    A person reads them in a terminal, somewhere else: a cited file must open
+    as printed from there.  So a file under the working directory is shown
+    relative to it, and any other (the installed library, a sibling directory)
+    by its absolute path, which opens from anywhere and does not make the
+    reader count ``../``.  Without a ``root`` (a caller that did not say where
+    the set lives) sources are shown as the decision carries them.
+    """
+
+    root: str | None = None
+    cwd: str = field(default_factory=os.getcwd)
+
+    def show(self, source: str) -> str:
+        if self.root is None or source.startswith("<"):
+            return source  # engine-made reasons (`<engine>`) cite no file
+        # `path:line` or `path:line:col`: the numbers stay as they are.
+        path = source
+        while True:
+            head, sep, number = path.rpartition(":")
+            if not (sep and head and number.isdigit()):
+                break
+            path = head
+        full = os.path.normpath(os.path.join(self.root, path))
+        try:
+            relative = os.path.relpath(full, self.cwd)
+        except ValueError:  # another drive
+            relative = full
+        shown = full if relative == os.pardir or relative.startswith(os.pardir + os.sep) else relative
+        return shown + source[len(path) :]
+
+
+#: Sources as the decision carries them.
+AS_CARRIED = SourcePaths(None, "")
 
 
 def outcome_text(outcome: Outcome) -> Text:
@@ -125,12 +167,12 @@ def _heading(d: Decision) -> Text:
     return head
 
 
-def _rule_line(prefix: str, r: Reason) -> Text:
+def _rule_line(prefix: str, r: Reason, paths: SourcePaths) -> Text:
     from rich.text import Text
 
     line = Text(prefix)
     line.append(safe(r.qualified), style="bold")
-    line.append(safe(f"  {r.source}"), style="dim")
+    line.append(safe(f"  {paths.show(r.source)}"), style="dim")
     return line
 
 
@@ -138,7 +180,7 @@ def _names(reasons: Iterable[Reason]) -> str:
     return ", ".join(f"{r.qualified} ({r.outcome.value})" for r in reasons)
 
 
-def decision_block(d: Decision) -> RenderableType:
+def decision_block(d: Decision, paths: SourcePaths = AS_CARRIED) -> RenderableType:
     """One decision as an indented block: heading, demand, deciding rules with their texts."""
     from rich.console import Group
 
@@ -150,7 +192,7 @@ def decision_block(d: Decision) -> RenderableType:
     if d.default_applied and not d.reasons:
         lines.append(_indent(_t("by default: no principle covers this demand, so a person reviews it", "yellow"), 1))
     for r in d.reasons:
-        lines.append(_indent(_rule_line("by ", r), 1))
+        lines.append(_indent(_rule_line("by ", r, paths), 1))
         lines.append(_indent(_prose(r.because), 2))
     if d.outranked:
         lines.append(_indent(_t("outranked: " + _names(d.outranked), "dim"), 1))
@@ -168,7 +210,7 @@ def decision_block(d: Decision) -> RenderableType:
     return Group(*lines)
 
 
-def decision_blocks(decisions: Sequence[Decision]) -> RenderableType:
+def decision_blocks(decisions: Sequence[Decision], paths: SourcePaths = AS_CARRIED) -> RenderableType:
     """Blocks separated by blank lines, then the policy version once."""
     from rich.console import Group
     from rich.text import Text
@@ -177,7 +219,7 @@ def decision_blocks(decisions: Sequence[Decision]) -> RenderableType:
     for i, d in enumerate(decisions):
         if i:
             parts.append(Text())
-        parts.append(decision_block(d))
+        parts.append(decision_block(d, paths))
     if decisions:
         parts.append(Text())
         parts.append(_t(f"policy version {decisions[0].policy_version}", "dim"))
@@ -198,14 +240,14 @@ def _market_heading(m: MarketDecision) -> RenderableType:
     return Group(head, _indent(_prose(why), 1))
 
 
-def market_view(m: MarketDecision) -> RenderableType:
+def market_view(m: MarketDecision, paths: SourcePaths = AS_CARRIED) -> RenderableType:
     """A market: its outcome and why, then one block per standing demand."""
     from rich.console import Group
     from rich.text import Text
 
     if not m.decisions:
         return Group(_market_heading(m), Text(), _t(f"policy version {m.policy_version}", "dim"))
-    return Group(_market_heading(m), Text(), decision_blocks(m.decisions))
+    return Group(_market_heading(m), Text(), decision_blocks(m.decisions, paths))
 
 
 # --- explanation trees --------------------------------------------------------------
@@ -227,14 +269,14 @@ def _source_lines(policy_set: PolicySet | None, reason: Reason) -> list[tuple[in
     return shown
 
 
-def _reason_node(parent: Tree, reason: Reason, policy_set: PolicySet | None, label: str, lines: bool) -> None:
+def _reason_node(parent: Tree, reason: Reason, policy_set: PolicySet | None, label: str, lines: bool, paths: SourcePaths) -> None:
     from rich.text import Text
 
     head = Text(label)
     head.append(safe(reason.qualified), style="bold")
     head.append(" → ")
     head.append_text(outcome_text(reason.outcome))
-    head.append(safe(f"  {reason.source}"), style="dim")
+    head.append(safe(f"  {paths.show(reason.source)}"), style="dim")
     node = parent.add(head)
     node.add(_prose(f"principle {reason.principle}: {reason.statement}", "italic"))
     node.add(_prose(f"because: {reason.because}"))
@@ -259,7 +301,7 @@ def _reason_node(parent: Tree, reason: Reason, policy_set: PolicySet | None, lab
             facts.add(_t(str(f)))
 
 
-def explanation_tree(d: Decision, policy_set: PolicySet | None = None) -> Tree:
+def explanation_tree(d: Decision, policy_set: PolicySet | None = None, paths: SourcePaths = AS_CARRIED) -> Tree:
     """Why ``d``: chain, demand, deciding rules (as written, with facts), outranked, undetermined."""
     from rich.tree import Tree
 
@@ -273,17 +315,17 @@ def explanation_tree(d: Decision, policy_set: PolicySet | None = None) -> Tree:
     if d.default_applied and not d.reasons:
         tree.add(_t(DEFAULT_TEXT, "yellow"))
     for r in d.reasons:
-        _reason_node(tree, r, policy_set, "decided by ", lines=True)
+        _reason_node(tree, r, policy_set, "decided by ", lines=True, paths=paths)
     for r in d.outranked:
-        _reason_node(tree, r, policy_set, "outranked: ", lines=False)
+        _reason_node(tree, r, policy_set, "outranked: ", lines=False, paths=paths)
     for u in d.undetermined:
-        node = tree.add(_t(f"undetermined: {u.principle}.{u.rule} (would {u.outcome.value})  {u.source}", "magenta"))
+        node = tree.add(_t(f"undetermined: {u.principle}.{u.rule} (would {u.outcome.value})  {paths.show(u.source)}", "magenta"))
         node.add(_t(f"unknown: {', '.join(u.unknown)}"))
     tree.add(_t(f"policy version {d.policy_version}", "dim"))
     return tree
 
 
-def market_trees(m: MarketDecision, policy_set: PolicySet | None = None) -> RenderableType:
+def market_trees(m: MarketDecision, policy_set: PolicySet | None = None, paths: SourcePaths = AS_CARRIED) -> RenderableType:
     """A market's outcome and why, then the explanation tree of every standing demand."""
     from rich.console import Group
     from rich.text import Text
@@ -293,5 +335,5 @@ def market_trees(m: MarketDecision, policy_set: PolicySet | None = None) -> Rend
         parts.append(_indent(_t("no standing demands", "dim"), 1))
     for d in m.decisions:
         parts.append(Text())
-        parts.append(explanation_tree(d, policy_set))
+        parts.append(explanation_tree(d, policy_set, paths))
     return Group(*parts)
