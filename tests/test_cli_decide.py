@@ -113,7 +113,16 @@ def test_unknown_jurisdiction_is_a_decision_not_an_error(capsys: pytest.CaptureF
     code, out, _ = run(capsys, "decide", "--request", write(tmp_path, "r.json", request), "--format", "json", *POLICIES)
     assert code == 0
     d = json.loads(out)
-    assert d["outcome"] == "negotiate" and d["reasons"][0]["source"] == "<engine>"
+    # The encryption rule needs no jurisdiction fact: it holds for a code the set does not define.
+    assert d["outcome"] == "withdraw" and d["jurisdiction_known"] is False
+    assert [r["source"] for r in d["outranked"]] == ["<engine>"]
+
+
+def test_a_mis_cased_code_exits_2_suggesting_the_exact_one(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    request = {**RU_KEYS, "jurisdiction": "ru"}
+    code, _, err = run(capsys, "decide", "--request", write(tmp_path, "r.json", request), *POLICIES)
+    assert code == 2
+    assert "jurisdiction: `ru` is not a jurisdiction code" in err and "hint: did you mean `RU`?" in err
 
 
 # --- bad requests: exit 2, one line naming the field --------------------------------------------------
@@ -226,7 +235,7 @@ def test_one_standing_demand(capsys: pytest.CaptureFixture[str]) -> None:
             "demand: `RU` makes no standing demand `fsb_key`\n  hint: did you mean `fsb_keys`?",
         ),
         (["-j", "XX"], "jurisdiction: `XX` is not a loaded jurisdiction\n"),
-        (["-j", "Ru", "-d", "fsb_keys"], "jurisdiction: `Ru` is not a loaded jurisdiction\n  hint: did you mean `RU`?"),
+        (["-j", "Ru", "-d", "fsb_keys"], "jurisdiction: `Ru` is not a jurisdiction code"),
     ],
 )
 def test_bad_jurisdiction_or_demand_exits_2(capsys: pytest.CaptureFixture[str], argv: list[str], expected: str) -> None:
@@ -479,8 +488,8 @@ def test_policy_and_request_text_is_never_markup_or_escapes(
         assert "evil \\x1b[31mred [red]markup[/red]" in out
         assert "d\\x1b[2J [blink]x" in out
     stdin(monkeypatch, json.dumps({"jurisdiction": "X\x1b[2J[red]", "demand": demand}))
-    _, out, _ = run(capsys, "explain", "--request", "-", *policies)
-    assert "\x1b" not in out and "X\\x1b[2J[red]" in out
+    _, out, err = run(capsys, "explain", "--request", "-", *policies)  # not a code: refused, echoed escaped
+    assert "\x1b" not in out + err and "X\\x1b[2J[red]" in err
     stdin(monkeypatch, json.dumps({"jurisdiction": "FR", "demand": {**demand, "kind": "\x1b[2J"}}))
     _, _, err = run(capsys, "decide", "--request", "-", *policies)
     assert "\x1b" not in err and "\\x1b[2J" in err

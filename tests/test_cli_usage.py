@@ -104,7 +104,7 @@ def test_an_abbreviated_option_still_works(capsys: pytest.CaptureFixture[str], p
 
 
 def test_the_alpha3_table_covers_every_shipped_jurisdiction() -> None:
-    text = (Path(common.__file__).parent / "iso3166_alpha3.csv").read_text(encoding="utf-8")
+    text = (Path(common.__file__).parent.parent / "evaluation" / "iso3166_alpha3.csv").read_text(encoding="utf-8")
     rows = list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
     assert all(re.fullmatch(r"[A-Z]{3}", r["alpha3"]) and re.fullmatch(r"[A-Z]{2}", r["alpha2"]) for r in rows)
     assert len({r["alpha3"] for r in rows}) == len(rows)
@@ -152,11 +152,12 @@ def test_any_policyengine_error_is_printed_one_way(capsys: pytest.CaptureFixture
 
 def test_a_bad_request_in_json_format_is_the_same_object(capsys: pytest.CaptureFixture[str], policy_dir: PolicyDir) -> None:
     code, out, err = run(capsys, "decide", "-j", "RUS", "--format", "json", str(policy_dir(BR)))
-    # RU is not in this set, so there is no alpha-2 code to suggest: the engine's own error.
+    # RU is not in this set, but `RUS` is not an exact code either: the engine names the one meant.
     assert code == ExitCode.USAGE
-    assert err.startswith("policyengine decide: error: jurisdiction: `RUS` is not a loaded jurisdiction")
+    assert err.startswith("policyengine decide: error: jurisdiction: `RUS` is not a jurisdiction code")
     error = json.loads(out)["error"]
-    assert (error["code"], error["field"], error["allowed"]) == ("request.unknown-jurisdiction", "jurisdiction", ["BR"])
+    assert (error["code"], error["field"], error["allowed"]) == ("request.bad-jurisdiction", "jurisdiction", ["BR"])
+    assert error["hint"].startswith("did you mean `RU`?")
 
 
 def test_internal_errors_and_interrupts_have_their_codes(

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import enum
-import functools
 import json
 import os
 import sys
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -240,16 +237,11 @@ def print_error(command: str | None, err: PolicyEngineError, json_out: bool = Fa
         print(json_safe(json.dumps({"error": error_fields(err)}, indent=2, ensure_ascii=False)))
 
 
-@functools.cache
-def _alpha3() -> dict[str, tuple[str, str]]:
-    rows = resources.files(__package__).joinpath("iso3166_alpha3.csv").read_text(encoding="utf-8").splitlines()
-    reader = csv.DictReader(line for line in rows if not line.startswith("#"))
-    return {row["alpha3"]: (row["alpha2"], row["name"]) for row in reader}
-
-
 def alpha2_of(code: str) -> tuple[str, str] | None:
     """The ISO 3166-1 alpha-2 code and country name for an alpha-3 code (``RUS`` → ``RU``), or None."""
-    return _alpha3().get(code.upper()) if len(code) == 3 else None
+    from ..evaluation.codes import alpha2_of as lookup
+
+    return lookup(code)
 
 
 def alpha3_hint(code: str, loaded: Collection[str]) -> str | None:
