@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +98,7 @@ def test_human_output_of_one_request(capsys: pytest.CaptureFixture[str], tmp_pat
     assert f"  by encryption.no_keys  {shown('principles.policy')}:{rule_line('rule no_keys')}" in lines
     assert "    handing over key_disclosure would expose every user's messages" in lines
     assert "  outranked: due_process.no_order (negotiate)" in lines
-    assert lines[-1].startswith("policy version ")
+    assert re.fullmatch(r"as of \d{4}-\d{2}-\d{2} · policy version [0-9a-f]{16}", lines[-1]), lines[-1]
 
 
 def test_human_output_of_the_default(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

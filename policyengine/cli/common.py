@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import enum
 import json
 import os
@@ -177,6 +178,39 @@ def policy_set(args: argparse.Namespace) -> PolicySetChoice:
         choice = choose_policy_set([*args.policies, *args.paths])
         args._policy_set = choice
     return choice
+
+
+#: What a bad ``--as-of`` is told to write instead.
+DATE_HINT = "write the date as YYYY-MM-DD, e.g. 2015-01-01"
+
+
+def add_as_of_argument(parser: argparse.ArgumentParser, what: str = "decide") -> None:
+    """``--as-of DATE``, the same for every command that decides: the date markets and standing
+    demands are evaluated on (a demand not yet issued, or lifted by then, does not count).
+    Read by :func:`as_of`, which names the option in its error."""
+    parser.add_argument(
+        "--as-of",
+        metavar="DATE",
+        default=None,
+        help=f"{what} as of this date, YYYY-MM-DD (default: today, UTC)",
+    )
+
+
+def as_of(args: argparse.Namespace) -> datetime.date | None:
+    """The ``--as-of`` date, or None (today); a :class:`CommandError` (exit 2) naming the
+    option and what is wrong when it is not a day of the calendar written ``YYYY-MM-DD``."""
+    import re
+
+    text = getattr(args, "as_of", None)
+    if text is None:
+        return None
+    match = re.fullmatch(r"([0-9]{4})-([0-9]{2})-([0-9]{2})", text)
+    if match is None:
+        raise CommandError(f"--as-of: `{text}` is not a date written YYYY-MM-DD", DATE_HINT)
+    try:
+        return datetime.date(*(int(g) for g in match.groups()))
+    except ValueError as exc:  # 2024-02-30, month 13: the calendar's own words
+        raise CommandError(f"--as-of: `{text}` is not a day of the calendar: {exc}", DATE_HINT) from None
 
 
 def policy_paths(args: argparse.Namespace) -> list[str] | None:

@@ -10,6 +10,7 @@ differs only in its human output.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import sys
@@ -20,8 +21,10 @@ from ..language.text import safe
 from .common import (
     CommandError,
     ExitCode,
+    add_as_of_argument,
     add_policies_argument,
     alpha3_hint,
+    as_of,
     console,
     error_fields,
     load_engine,
@@ -62,6 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser, explain: bool = False) -> Non
         help="also show the smallest changes to the demand that would change the outcome (not with --requests)",
     )
     parser.add_argument("--format", choices=("human", "json"), default="human", help="output format (default: human)")
+    add_as_of_argument(parser, "explain" if explain else "decide")
     parser.add_argument(
         "--fail-on",
         metavar="OUTCOME",
@@ -160,11 +164,34 @@ def _render(engine: Engine, result: Decision | MarketDecision, fmt: str, explain
         _print_json(result, sys.stdout)
         return
     view: RenderableType
+    would = would_decide(engine)
     if isinstance(result, MarketDecision):
-        view = market_trees(result, engine.policy_set, paths) if explain else market_view(result, paths)
+        view = market_trees(result, engine.policy_set, paths, would) if explain else market_view(result, paths)
     else:
-        view = explanation_tree(result, engine.policy_set, paths) if explain else decision_blocks([result], paths)
+        view = explanation_tree(result, engine.policy_set, paths, would(result)) if explain else decision_blocks([result], paths)
     console().print(tidy(view))
+
+
+#: Most changes an explanation of the default decision lists under "would decide".
+WOULD_DECIDE = 6
+
+
+def would_decide(engine: Engine) -> Callable[[Decision], list[str]]:
+    """For a decision no rule made (the default), the smallest changes of the demand that a
+    rule would decide (what-if), for its explanation; nothing for the others."""
+
+    def changes(d: Decision) -> list[str]:
+        if not d.default_applied or d.reasons:
+            return []
+        from ..analysis.whatif import what_if_decision
+
+        found = what_if_decision(engine, d)
+        out = [c.summary for a in found.alternatives for c in a.changes if not c.default_applied]
+        return out[:WOULD_DECIDE] + (
+            [f"… and {len(out) - WOULD_DECIDE} more (--what-if lists them)"] if len(out) > WOULD_DECIDE else []
+        )
+
+    return changes
 
 
 def error_record(err: RequestError, line: int | None = None) -> dict[str, Any]:
@@ -202,9 +229,11 @@ def _tree_printer(engine: Engine, paths: SourcePaths) -> Callable[[int, Decision
 
     con = console()
 
+    would = would_decide(engine)
+
     def show(n: int, decision: Decision) -> None:
         con.print(_t(f"line {n}", "dim"))
-        con.print(tidy(explanation_tree(decision, engine.policy_set, paths)))
+        con.print(tidy(explanation_tree(decision, engine.policy_set, paths, would(decision))))
         con.print()
 
     return show
@@ -323,28 +352,37 @@ def request_lines(fh: IO[bytes], limit: int, progress: Callable[[int], None] | N
             yield n, line
 
 
-def _decide_line(engine: Engine, line: str, limits: RequestLimits) -> Decision | RequestError:
+def _decide_line(engine: Engine, line: str, limits: RequestLimits, as_of: datetime.date | None = None) -> Decision | RequestError:
     from ..evaluation.jsonio import parse_json
     from ..evaluation.requests import RequestError
 
     try:
-        return engine.decide(parse_json(line.rstrip("\r\n"), limits))
+        return engine.decide(parse_json(line.rstrip("\r\n"), limits), as_of=as_of)
     except RequestError as exc:
         return exc
 
 
-def decisions(engine: Engine, lines: Iterator[_Line], limits: RequestLimits, fail_on: set[str]) -> Iterator[_Result]:
-    """The decisions, for explanation trees: each line's Decision (or error)."""
+def decisions(
+    engine: Engine, lines: Iterator[_Line], limits: RequestLimits, fail_on: set[str], as_of: datetime.date | None = None
+) -> Iterator[_Result]:
+    """The decisions, for explanation trees: each line's Decision (or error); ``as_of`` for the
+    lines that give no date of their own (None: today)."""
     for n, line in lines:
-        result = line if not isinstance(line, str) else _decide_line(engine, line, limits)
+        result = line if not isinstance(line, str) else _decide_line(engine, line, limits, as_of)
         yield n, result, not isinstance(result, Exception) and result.outcome.value in fail_on
 
 
 def json_answers(
-    engine: Engine, lines: Iterator[_Line], limits: RequestLimits, fail_on: set[str], answered: AnsweredLines | None = None
+    engine: Engine,
+    lines: Iterator[_Line],
+    limits: RequestLimits,
+    fail_on: set[str],
+    answered: AnsweredLines | None = None,
+    as_of: datetime.date | None = None,
 ) -> Iterator[_Result]:
     """The decisions, as JSON lines: each line's serialised decision (or error).
-    A line seen before is answered from ``answered`` without being parsed."""
+    A line seen before is answered from ``answered`` without being parsed (one run has
+    one ``as_of``, so the same line always gets the same answer)."""
     answered = AnsweredLines() if answered is None else answered
     for n, line in lines:
         if not isinstance(line, str):
@@ -352,7 +390,7 @@ def json_answers(
             continue
         found = answered.get(line)
         if found is None:
-            decision = _decide_line(engine, line, limits)
+            decision = _decide_line(engine, line, limits, as_of)
             if isinstance(decision, Exception):
                 yield n, decision, False
                 continue
@@ -405,6 +443,7 @@ def run_requests(
     trees: bool = False,
     limits: RequestLimits | None = None,
     paths: SourcePaths | None = None,
+    as_of: datetime.date | None = None,
 ) -> int:
     """Stream JSON lines: one decision (or error record) per non-blank input line.
 
@@ -432,7 +471,11 @@ def run_requests(
     hit = False
     try:
         lines = request_lines(fh, limits.max_bytes, update)
-        results = decisions(engine, lines, limits, fail_on) if trees else json_answers(engine, lines, limits, fail_on)
+        results = (
+            decisions(engine, lines, limits, fail_on, as_of)
+            if trees
+            else json_answers(engine, lines, limits, fail_on, as_of=as_of)
+        )
         for n, result, failed in results:
             if isinstance(result, RequestError):
                 bad += 1
@@ -464,6 +507,7 @@ def run(args: argparse.Namespace, explain: bool = False) -> int:
     from ..evaluation.requests import RequestError
 
     fail_on = _fail_on(args.fail_on)
+    when = as_of(args)  # a bad date is a usage error before anything is loaded
     if args.demand and not args.jurisdiction:
         raise CommandError("--demand goes with --jurisdiction")
     if args.what_if and args.requests:
@@ -476,7 +520,9 @@ def run(args: argparse.Namespace, explain: bool = False) -> int:
     paths = SourcePaths(policy_root(policy_paths(args)))
     if args.requests:
         trees = explain and args.format == "human"
-        return run_requests(engine, args.requests, args.on_error, fail_on, trees=trees, limits=_limits(args), paths=paths)
+        return run_requests(
+            engine, args.requests, args.on_error, fail_on, trees=trees, limits=_limits(args), paths=paths, as_of=when
+        )
     # A RequestError (an unknown code or demand id, a request that does not fit the
     # vocabulary) reaches main(), which prints it, as JSON too with --format json.
     result: Decision | MarketDecision
@@ -486,11 +532,11 @@ def run(args: argparse.Namespace, explain: bool = False) -> int:
         if hint is not None:
             raise RequestError("jurisdiction", f"`{args.jurisdiction}` is not a loaded jurisdiction", tuple(loaded), hint)
         if args.demand:
-            result = engine.standing(args.jurisdiction, args.demand)
+            result = engine.standing(args.jurisdiction, args.demand, as_of=when)
         else:
-            result = engine.market(args.jurisdiction)
+            result = engine.market(args.jurisdiction, as_of=when)
     else:
-        result = engine.decide(parse_json(_read_text(args.request, _limits(args)), _limits(args)))
+        result = engine.decide(parse_json(_read_text(args.request, _limits(args)), _limits(args)), as_of=when)
     if not (args.what_if and args.format == "json"):
         _render(engine, result, args.format, explain, paths)
     if args.what_if:

@@ -16,7 +16,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .common import CommandError, ExitCode, choose_policy_set, print_diagnostics, shown_path
+from .common import CommandError, ExitCode, add_as_of_argument, as_of, choose_policy_set, print_diagnostics, shown_path
 
 if TYPE_CHECKING:
     from ..analysis.diff import PolicyDiff, Verdict
@@ -40,6 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--format", choices=("human", "json"), default="human", help="output format (default: human)")
     parser.add_argument("--fail-on-change", action="store_true", help="exit 1 when any decision changes")
+    add_as_of_argument(parser, "compare standing demands and markets")
 
 
 def _load(path: Path | str, side: str, label: str) -> Engine | None:
@@ -62,6 +63,8 @@ def _verdict(v: Verdict | None) -> str:
 def _print_human(diff: PolicyDiff, before: str, after: str) -> None:
     out = sys.stdout
     print(f"policy diff: {before} ({diff.before_version}) → {after} ({diff.after_version})", file=out)
+    if diff.as_of is not None:
+        print(f"standing demands and markets as of {diff.as_of.isoformat()}", file=out)
     if diff.changes:
         print("\ndecisions that change:", file=out)
         for line in diff.summary():
@@ -116,6 +119,7 @@ def _project_directory() -> str:
 def run(args: argparse.Namespace) -> int:
     from ..analysis.diff import diff_engines, git_revision
 
+    when = as_of(args)
     with ExitStack() as stack:
         if args.git:
             if len(args.paths) > 1:
@@ -135,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
         after = _load(new_path, "new", after_label)
         if before is None or after is None:
             return ExitCode.POLICY_ERRORS
-        diff = diff_engines(before, after)
+        diff = diff_engines(before, after, as_of=when)
     if args.format == "json":
         print(json.dumps({"before": before_label, "after": after_label, **diff.to_json()}, indent=2, ensure_ascii=False))
     else:
