@@ -168,7 +168,7 @@ def test_every_representative_lies_in_its_cell_and_decides_as_the_cell_says(whic
     for cell in space.cells:
         rep = space.representative(cell)
         decision = engine.decide(rep)
-        assert space.locate(rep["jurisdiction"], dict(decision.request)) is cell
+        assert space.locate(rep["jurisdiction"], dict(decision.request)) == cell
         assert cell_signature(space, cell) == signature(decision), cell.describe()
 
 
