@@ -20,8 +20,10 @@ from ..language.text import safe
 from .common import (
     CommandError,
     ExitCode,
+    add_budget_arguments,
     add_policies_argument,
     alpha3_hint,
+    budget_from,
     console,
     error_fields,
     load_engine,
@@ -59,6 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser, explain: bool = False) -> Non
         action="store_true",
         help="also show the smallest changes to the demand that would change the outcome (not with --requests)",
     )
+    add_budget_arguments(parser)
     parser.add_argument("--format", choices=("human", "json"), default="human", help="output format (default: human)")
     parser.add_argument(
         "--fail-on",
@@ -482,5 +485,7 @@ def run(args: argparse.Namespace, explain: bool = False) -> int:
     if args.what_if:
         from ..analysis.whatif import print_what_if
 
-        print_what_if(engine, result, args.format)
+        complete = print_what_if(engine, result, args.format, budget_from(args))
+        if not complete and not _outcomes(result) & fail_on:
+            return ExitCode.INCOMPLETE  # the decision stands; the search for changes is what stopped
     return ExitCode.FAIL_ON if _outcomes(result) & fail_on else ExitCode.OK
