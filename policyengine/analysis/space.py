@@ -34,30 +34,22 @@ import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ..evaluation.compile import CompiledPolicy, evaluate_atom, literal_value
+from ..evaluation.compile import CompiledPolicy
 from ..evaluation.decision import show_value
-from ..language import ast
+from ..language import ast, intervals, logic
+from ..language.intervals import Interval
+from ..language.logic import literal_value
 from ..language.model import SEVERITY, AttributeType, JurisdictionModel, Kind, PolicySet, Value
 from .budget import Budget, BudgetExceeded, Meter
 
-_INF = math.inf
+_INF = intervals.INF
 
 # --- conditions as inspectable residuals -----------------------------------------
 #
-# compile.partial leaves closures, which decide fast but cannot be asked which
-# tests they still contain.  Splitting needs exactly that, so conditions are
-# lowered once into this small tree and specialised as values become known.
-
-
-def tester(node: ast.Condition) -> Callable[[Value], bool | None]:
-    """``evaluate_atom`` for one atom, with its set of values built once: analysis
-    evaluates each test millions of times on large sets."""
-    if isinstance(node, ast.Membership):
-        values = frozenset(literal_value(v) for v in node.values)
-        if node.negated:
-            return lambda v: None if v is None else v not in values
-        return lambda v: None if v is None else v in values
-    return lambda v: evaluate_atom(node, v)
+# The compiled closures decide fast but cannot be asked which tests they still
+# contain.  Splitting needs exactly that, so conditions are lowered once into
+# this small tree and specialised as values become known, with the Kleene
+# logic of policyengine.language.logic (the same functions the closures use).
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,18 +91,18 @@ def lower(condition: ast.Condition) -> Residual:
         return _negate(lower(condition.operand))
     if isinstance(condition, (ast.AllOf, ast.AnyOf)):
         return _junction(isinstance(condition, ast.AllOf), [lower(c) for c in condition.operands], False)
-    return _Atom(condition, condition.ref.dotted, tester(condition))
+    return _Atom(condition, condition.ref.dotted, logic.value_test(condition))
 
 
 def _negate(r: Residual) -> Residual:
     if r is None or isinstance(r, bool):
-        return None if r is None else not r
+        return logic.negate(r)
     return _Not(r, r.atoms)
 
 
 def _junction(is_all: bool, parts: Sequence[Residual], unknown: bool) -> Residual:
-    """Kleene ``and``/``or`` of ``parts``: False decides an ``and``, True an ``or``."""
-    decisive = not is_all
+    """Kleene ``and``/``or`` of ``parts``, keeping the parts still open: False decides an ``and``, True an ``or``."""
+    decisive = logic.decisive(is_all)
     kept: list[_Open] = []
     for p in parts:
         if p is None:
@@ -121,7 +113,7 @@ def _junction(is_all: bool, parts: Sequence[Residual], unknown: bool) -> Residua
         else:
             kept.append(p)
     if not kept:
-        return None if unknown else not decisive
+        return logic.settle(is_all, unknown)
     if len(kept) == 1 and not unknown:
         return kept[0]
     return _Junction(is_all, tuple(kept), unknown, tuple(a for k in kept for a in k.atoms))
@@ -151,9 +143,6 @@ def atoms(r: Residual) -> tuple[_Atom, ...]:
 
 
 # --- classes of values -------------------------------------------------------------
-
-#: A set of numbers: (low, high, low included, high included).
-Interval = tuple[float, float, bool, bool]
 
 
 def _show_interval(name: str, iv: Interval, bounds: tuple[float, float]) -> str:
@@ -200,9 +189,8 @@ class ValueClass:
     def __contains__(self, value: object) -> bool:
         if self.intervals and type(value) in (int, float):
             x = float(value)  # type: ignore[arg-type]
-            for lo, hi, lo_in, hi_in in self.intervals:
-                if (lo < x or (lo_in and lo == x)) and (x < hi or (hi_in and hi == x)):
-                    return True
+            if any(intervals.contains(iv, x) for iv in self.intervals):
+                return True
         for v in self.values:
             # bool is an int in Python: keep true apart from 1 and false from 0.
             if v is None or isinstance(v, bool):
@@ -263,34 +251,7 @@ def _number_regions(attr: AttributeType, tests: Sequence[ast.Condition]) -> list
         for t in tests
         if isinstance(t, ast.Comparison) and isinstance(t.value, ast.Number)
     }
-    points = sorted({c for c in cuts if lo <= c <= hi} | {x for x in (lo, hi) if math.isfinite(x)})
-    regions: list[tuple[Interval, float]] = []
-    if not points:
-        return [((-_INF, _INF, False, False), 0.0)]
-    if lo == -_INF:
-        regions.append(((-_INF, points[0], False, False), points[0] - 1.0))
-    for i, p in enumerate(points):
-        regions.append(((p, p, True, True), p))
-        if i + 1 < len(points):
-            q = points[i + 1]
-            regions.append(((p, q, False, False), p + (q - p) / 2))
-    if hi == _INF:
-        regions.append(((points[-1], _INF, False, False), points[-1] + 1.0))
-    return regions
-
-
-def _merge_intervals(ivs: list[Interval]) -> tuple[Interval, ...]:
-    """Adjacent regions joined: (0, 0.6) and [0.6, 0.6] become (0, 0.6]."""
-    out: list[Interval] = []
-    for iv in sorted(ivs):
-        if out:
-            plo, phi, plo_in, phi_in = out[-1]
-            lo, hi, lo_in, hi_in = iv
-            if phi == lo and (phi_in or lo_in):
-                out[-1] = (plo, hi, plo_in, hi_in)
-                continue
-        out.append(iv)
-    return tuple(out)
+    return intervals.regions(lo, hi, cuts)
 
 
 def domain(attr: AttributeType, codes: Sequence[str] = ()) -> list[tuple[Value, Interval | None]]:
@@ -321,9 +282,9 @@ def partition(
     Two values are in one class when every test gives them the same truth
     value (True, False or unknown), so any condition built from these tests
     gives them the same truth value too.  ``tests`` may map each test to its
-    :func:`tester` when the caller has them already.
+    :func:`~policyengine.language.logic.value_test` when the caller has them already.
     """
-    testers = dict(tests) if isinstance(tests, Mapping) else {t: tester(t) for t in tests}
+    testers = dict(tests) if isinstance(tests, Mapping) else {t: logic.value_test(t) for t in tests}
     unique = list(testers)
     checks = list(testers.values())
     members: list[tuple[Value, Interval | None]]
@@ -344,7 +305,7 @@ def partition(
             ivs = [iv for _, iv in group if iv is not None]
             values = tuple(v for v, iv in group if iv is None)
             bounds = (-_INF if attr.lo is None else attr.lo, _INF if attr.hi is None else attr.hi)
-            out.append(ValueClass(attr.dotted, values, _merge_intervals(ivs), group[0][0], bounds=bounds))
+            out.append(ValueClass(attr.dotted, values, intervals.merge(ivs), group[0][0], bounds=bounds))
         else:
             out.append(ValueClass(attr.dotted, tuple(v for v, _ in group), (), group[0][0], universe))
     return out
@@ -579,7 +540,7 @@ def _jurisdiction_classes(policy_set: PolicySet, lowered: Sequence[Residual]) ->
     for index, (sig, members) in enumerate(sorted(groups.items(), key=lambda kv: kv[1][0].code)):
         rep = members[0]
         attr_sig = tuple(
-            evaluate_atom(t, rep.attrs.get(n.split(".", 1)[1]))
+            logic.value_test(t)(rep.attrs.get(n.split(".", 1)[1]))
             for n in names
             if n != "jurisdiction.code"
             for t in dict.fromkeys(tests[n])

@@ -26,9 +26,10 @@ from typing import TYPE_CHECKING, Any
 from ..evaluation.decide import parse_request
 from ..evaluation.decision import Alternative, AttributeValue, Change, ChangedAttribute, Decision, MarketDecision, Outcome, WhatIf
 from ..language import ast
+from ..language.logic import value_test
 from ..language.model import AttributeType, Kind
 from .budget import Budget, BudgetExceeded
-from .space import ValueClass, partition, tester
+from .space import ValueClass, partition
 
 if TYPE_CHECKING:
     from ..evaluation.engine import Engine
@@ -103,7 +104,7 @@ def _alike(engine: Engine, options: Sequence[_Candidate]) -> list[int]:
     attr = options[0][0]
     if attr.kind is Kind.NUMBER:
         return list(range(len(options)))
-    testers = [tester(t) for t in _tests(engine, attr.dotted)]
+    testers = [value_test(t) for t in _tests(engine, attr.dotted)]
     first: dict[tuple[bool | None, ...], int] = {}
     out = []
     for n, (_, cls) in enumerate(options):
