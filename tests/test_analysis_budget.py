@@ -125,7 +125,9 @@ def test_the_flag_bomb_what_if_completes() -> None:
 STAR = flags(14, star=True)  # one part of 2^13 + 1 classes
 
 
-def test_lint_past_its_budget_is_incomplete_not_clean(policy_dir: Callable[..., Path], capsys: pytest.CaptureFixture[str]) -> None:
+def test_lint_past_its_budget_is_incomplete_not_clean(
+    policy_dir: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     root = policy_dir(STAR.replace('principle p "P" {', '# lint: allow PE402 — reviewed\nprinciple p "P" {'))
     assert main(["lint", str(root), "--max-classes", "500"]) == ExitCode.INCOMPLETE
     out = capsys.readouterr().out
@@ -180,7 +182,9 @@ def wide(n: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_what_if_past_its_budget_says_so(policy_dir: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_what_if_past_its_budget_says_so(
+    policy_dir: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     text = wide(30)
     request = {"jurisdiction": "FR", "demand": {"kind": "user_data", "category": "fraud", "legal_basis": "court_order"}}
     engine = engine_of(text)
@@ -283,9 +287,7 @@ def test_findings_on_parts_agree_with_deciding_every_demand(text: str) -> None:
         members = {
             combo
             for combo in itertools.product((True, False), repeat=6)
-            if any(
-                not c.matched and c.contains("FR", {"kind": kind, **{f"f{i}": v for i, v in enumerate(combo)}}) for c in cells
-            )
+            if any(not c.matched and c.contains("FR", {"kind": kind, **{f"f{i}": v for i, v in enumerate(combo)}}) for c in cells)
         }
         assert len(members) == uncovered[kind]
         message = next(d.message for d in report.findings if d.code == "PE404" and d.message.split("`")[1] == kind)

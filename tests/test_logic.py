@@ -53,7 +53,7 @@ def test_closures_give_the_same_values_and_stop_at_the_first_decisive_operand() 
             for is_all in (True, False):
                 calls: list[int] = []
 
-                def part(k: int) -> Any:
+                def part(k: int, values: tuple[bool | None, ...] = values, calls: list[int] = calls) -> Any:
                     def value(d: object, j: object) -> bool | None:
                         calls.append(k)
                         return values[k]

@@ -142,4 +142,6 @@ def value_test(node: ast.Condition) -> Callable[[Value], Truth]:
         const = literal_value(node.value)
         return lambda v: None if v is None else op(v, const)
     assert isinstance(node, ast.TruthTest)
-    return lambda v: None if v is None else bool(v)
+    # Validation allows a truth test only on a bool attribute, whose value
+    # (True, False or None for unknown) is its own truth value.
+    return lambda v: v  # type: ignore[return-value]
