@@ -38,6 +38,7 @@ COMMANDS = (
     "diff",
     "lsp",
     "journal",
+    "replay",
 )
 
 
