@@ -39,6 +39,7 @@ COMMANDS = (
     "lsp",
     "journal",
     "replay",
+    "report",
 )
 
 
