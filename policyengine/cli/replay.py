@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     engine = load_engine(policy_paths(args))
     if engine is None:
         return ExitCode.POLICY_ERRORS
-    texts = policy_texts(policy_paths(args))
+    paths = policy_paths(args)
     sources: list[tuple[str, Any]]
     if args.journal:
         from ..journal import open_journal
@@ -78,9 +78,11 @@ def run(args: argparse.Namespace) -> int:
             raise CommandError("--from, --to and --period select from a journal; an export is replayed whole")
         sources = partition_sources(args.export)
     if args.engine == "dask":
-        result = replay_dask(texts, sources, engine.version, args.scheduler)
+        # Workers may be other machines: the policy text itself is shipped.
+        result = replay_dask(policy_texts(paths), sources, engine.version, args.scheduler)
     else:
-        result = replay_local(texts, sources, engine.version, args.workers)
+        # Local workers load the same paths, through the load cache the parent just filled.
+        result = replay_local(paths, sources, engine.version, args.workers)
     if args.format == "json":
         print(json.dumps(result.to_json(), indent=2))
     else:

@@ -169,8 +169,13 @@ def policy_texts(paths: Sequence[str | os.PathLike[str]] | None) -> dict[str, st
 _engines: dict[str, Any] = {}
 
 
-def engine_for(texts: dict[str, str] | None) -> Any:
-    """The engine of a shipped policy text, loaded once per process (workers keep it)."""
+#: What a worker loads: policy text by relative name (shipped to other machines), policy paths
+#: (local workers share the file system and the load cache), or None for the installed library.
+Policy = dict[str, str] | list[str] | None
+
+
+def engine_for(texts: Policy) -> Any:
+    """The engine of a shipped policy, loaded once per process (workers keep it)."""
     import policyengine
 
     key = "library" if texts is None else hashlib.sha256(json.dumps(texts, sort_keys=True).encode()).hexdigest()
@@ -178,6 +183,8 @@ def engine_for(texts: dict[str, str] | None) -> Any:
     if found is None:
         if texts is None:
             found = policyengine.load()
+        elif isinstance(texts, list):
+            found = policyengine.load(texts)
         else:
             root = Path(tempfile.mkdtemp(prefix="policyengine-replay-"))
             for name, text in texts.items():
@@ -189,7 +196,7 @@ def engine_for(texts: dict[str, str] | None) -> Any:
     return found
 
 
-def run_partition(texts: dict[str, str] | None, source: tuple[str, Any]) -> PartitionResult:
+def run_partition(texts: Policy, source: tuple[str, Any]) -> PartitionResult:
     """What a worker runs: a partition given as ("lines", JSON lines text), ("jsonl", path) or ("parquet", path)."""
     engine = engine_for(texts)
     kind, payload = source
@@ -286,7 +293,7 @@ class ReplayError(PolicyEngineError):
 
 
 def replay_local(
-    texts: dict[str, str] | None, sources: list[tuple[str, Any]], after_version: str, workers: int | None = None
+    texts: Policy, sources: list[tuple[str, Any]], after_version: str, workers: int | None = None
 ) -> ReplayResult:
     """Every partition on a pool of processes (all cores by default; 1: in this process)."""
     workers = workers or os.cpu_count() or 1
