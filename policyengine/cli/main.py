@@ -40,6 +40,7 @@ COMMANDS = (
     "journal",
     "replay",
     "report",
+    "serve",
 )
 
 
