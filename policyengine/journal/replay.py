@@ -292,17 +292,19 @@ class ReplayError(PolicyEngineError):
     code = "replay.error"
 
 
-def replay_local(
-    texts: Policy, sources: list[tuple[str, Any]], after_version: str, workers: int | None = None
-) -> ReplayResult:
+def replay_local(texts: Policy, sources: list[tuple[str, Any]], after_version: str, workers: int | None = None) -> ReplayResult:
     """Every partition on a pool of processes (all cores by default; 1: in this process)."""
     workers = workers or os.cpu_count() or 1
     if workers == 1 or len(sources) <= 1:
         return merge(after_version, [run_partition(texts, s) for s in sources])
     import multiprocessing
+    import threading
 
-    # spawn, not fork: the parent has threads (a journal's writer) that fork would copy mid-step.
-    with multiprocessing.get_context("spawn").Pool(min(workers, len(sources))) as pool:
+    # fork when this process has one thread: the children start at once, with the policy set
+    # (and the engine) already imported.  With other threads running (a journal's writer, a
+    # server), fork could copy a lock another thread holds, so spawn: slower to start, safe.
+    method = "fork" if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    with multiprocessing.get_context(method).Pool(min(workers, len(sources))) as pool:
         parts = pool.starmap(run_partition, [(texts, s) for s in sources])
     return merge(after_version, parts)
 
