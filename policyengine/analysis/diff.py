@@ -362,6 +362,27 @@ def git_revision(directory: str | os.PathLike[str], revision: str) -> Iterator[P
         raise GitError(f"`{directory}` is not inside the git repository at {top}") from None
     data = _git(["archive", "--format=tar", revision, "--", rel], top)
     with tempfile.TemporaryDirectory(prefix="policyengine-diff-") as tmp:
-        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-            tar.extractall(tmp, filter="data")
+        links: list[tarfile.TarInfo] = []
+
+        def keep(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
+            # A committed symbolic link is recreated as it was, after the
+            # files, so that loading the revision applies the loader's link
+            # rule to it (followed inside the policy directory, PE007
+            # outside) instead of failing the extraction.
+            if member.issym():
+                links.append(member)
+                return None
+            return tarfile.data_filter(member, dest)
+
+        try:
+            with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+                tar.extractall(tmp, filter=keep)
+            for link in links:
+                where = Path(tmp, link.name)
+                if ".." in Path(link.name).parts or not where.parent.resolve().is_relative_to(Path(tmp).resolve()):
+                    raise GitError(f"revision `{revision}` holds a link at `{link.name}`, outside its directory")
+                where.parent.mkdir(parents=True, exist_ok=True)
+                os.symlink(link.linkname, where)
+        except (tarfile.TarError, OSError) as exc:
+            raise GitError(f"cannot extract revision `{revision}`: {exc}") from None
         yield Path(tmp) / rel
