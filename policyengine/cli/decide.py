@@ -22,9 +22,11 @@ from .common import (
     CommandError,
     ExitCode,
     add_as_of_argument,
+    add_budget_arguments,
     add_policies_argument,
     alpha3_hint,
     as_of,
+    budget_from,
     console,
     error_fields,
     load_engine,
@@ -64,6 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser, explain: bool = False) -> Non
         action="store_true",
         help="also show the smallest changes to the demand that would change the outcome (not with --requests)",
     )
+    add_budget_arguments(parser)
     parser.add_argument("--format", choices=("human", "json"), default="human", help="output format (default: human)")
     add_as_of_argument(parser, "explain" if explain else "decide")
     parser.add_argument(
@@ -80,6 +83,9 @@ def add_arguments(parser: argparse.ArgumentParser, explain: bool = False) -> Non
         help="with --requests: on a bad line, report it and go on (skip, the default) or stop the run (stop)",
     )
     _add_limit_arguments(parser)
+    from .journal import add_journal_arguments
+
+    add_journal_arguments(parser)
     add_policies_argument(parser)
 
 
@@ -503,9 +509,6 @@ def run_requests(
 
 
 def run(args: argparse.Namespace, explain: bool = False) -> int:
-    from ..evaluation.jsonio import parse_json
-    from ..evaluation.requests import RequestError
-
     fail_on = _fail_on(args.fail_on)
     when = as_of(args)  # a bad date is a usage error before anything is loaded
     if args.demand and not args.jurisdiction:
@@ -518,8 +521,39 @@ def run(args: argparse.Namespace, explain: bool = False) -> int:
     if engine is None:
         return ExitCode.POLICY_ERRORS
     paths = SourcePaths(policy_root(policy_paths(args)))
+    if args.journal:
+        from .journal import open_from_args
+
+        # Closed (everything committed) before the exit code is returned.
+        with open_from_args(args.journal, args.journal_mode, args.journal_mask) as journal:
+            return _decide(args, engine.with_journal(journal), explain, fail_on, when, paths)
+    return _decide(args, engine, explain, fail_on, when, paths)
+
+
+def _decide(
+    args: argparse.Namespace,
+    engine: Engine,
+    explain: bool,
+    fail_on: set[str],
+    when: datetime.date | None,
+    paths: SourcePaths,
+) -> int:
+    from ..evaluation.jsonio import parse_json
+    from ..evaluation.requests import RequestError
+
     if args.requests:
         trees = explain and args.format == "human"
+        if engine.journal is not None and not trees:
+            from .journal import write_journaled
+
+            fh, _ = _open(args.requests)
+            try:
+                lines = request_lines(fh, _limits(args).max_bytes)
+                results = decisions(engine.with_journal(None), lines, _limits(args), fail_on, when)
+                return write_journaled(engine, results, args.requests, args.on_error, error_record)
+            finally:
+                if fh is not sys.stdin.buffer:
+                    fh.close()
         return run_requests(
             engine, args.requests, args.on_error, fail_on, trees=trees, limits=_limits(args), paths=paths, as_of=when
         )
@@ -539,8 +573,14 @@ def run(args: argparse.Namespace, explain: bool = False) -> int:
         result = engine.decide(parse_json(_read_text(args.request, _limits(args)), _limits(args)), as_of=when)
     if not (args.what_if and args.format == "json"):
         _render(engine, result, args.format, explain, paths)
+    if engine.journal is not None and args.format == "human":
+        from .journal import recorded_note
+
+        print(recorded_note(result, args.journal), file=sys.stderr)
     if args.what_if:
         from ..analysis.whatif import print_what_if
 
-        print_what_if(engine, result, args.format)
+        complete = print_what_if(engine, result, args.format, budget_from(args))
+        if not complete and not _outcomes(result) & fail_on:
+            return ExitCode.INCOMPLETE  # the decision stands; the search for changes is what stopped
     return ExitCode.FAIL_ON if _outcomes(result) & fail_on else ExitCode.OK

@@ -43,6 +43,9 @@ CODES: dict[str, CodeInfo] = {
         CodeInfo("PE004", _E, "policy file is too large"),
         CodeInfo("PE005", _E, "no policy files found"),
         CodeInfo("PE006", _W, "policy file is empty"),
+        CodeInfo("PE007", _E, "link not followed"),
+        #: Reported only by a PolicyStore reload (see evaluation/store.py).
+        CodeInfo("PE008", _E, "policy file emptied since the last load"),
         CodeInfo("PE101", _E, "unexpected token"),
         CodeInfo("PE102", _E, "unexpected character"),
         CodeInfo("PE103", _E, "unexpected end of file"),
@@ -84,6 +87,7 @@ CODES: dict[str, CodeInfo] = {
         CodeInfo("PE408", _W, "duplicate test"),
         CodeInfo("PE409", _W, "malformed lint directive"),
         CodeInfo("PE410", _W, "unused lint directive"),
+        CodeInfo("PE411", _W, "analysis incomplete"),
     ]
 }
 
