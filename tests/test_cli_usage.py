@@ -208,3 +208,33 @@ def test_every_command_reads_the_policy_set_from_a_path_or_policies(
     root = str(policy_dir(BROKEN if argv[0] != "fmt" else "principle {"))
     code, _, _ = run(capsys, *argv, *(["--policies", root] if as_option else [root]))
     assert code == ExitCode.POLICY_ERRORS
+
+
+# --- --as-of ------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["decide", "-j", "RU", "--as-of", "2015-13-01"],
+            "--as-of: `2015-13-01` is not a day of the calendar: month must be in 1..12",
+        ),
+        (
+            ["explain", "-j", "RU", "--as-of", "2024-02-30"],
+            "--as-of: `2024-02-30` is not a day of the calendar: day is out of range for month",
+        ),
+        (["matrix", "--as-of", "01.01.2015"], "--as-of: `01.01.2015` is not a date written YYYY-MM-DD"),
+        (["diff", "a", "b", "--as-of", "2015-1-1"], "--as-of: `2015-1-1` is not a date written YYYY-MM-DD"),
+        (["decide", "-j", "RU", "--as-of", "２０１５-01-01"], "--as-of: `２０１５-01-01` is not a date written YYYY-MM-DD"),
+    ],
+)
+def test_a_bad_as_of_date_is_a_usage_error(capsys: pytest.CaptureFixture[str], argv: list[str], message: str) -> None:
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    command = argv[0]
+    assert out == ""
+    assert err.splitlines() == [
+        f"policyengine {command}: error: {message}",
+        "  hint: write the date as YYYY-MM-DD, e.g. 2015-01-01",
+    ]

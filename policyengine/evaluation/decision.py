@@ -164,6 +164,9 @@ class Decision(_Frozen):
         default_factory=dict, description="the demand attributes decided, defaults applied"
     )
     policy_version: str = Field(description="content hash of the policy set that decided")
+    decision_id: str | None = Field(
+        default=None, description="the id of the decision's journal entry (a UUIDv7) when a journal recorded it"
+    )
     as_of: datetime.date = Field(description="the date the demand was decided as of")
     actions: tuple[Action, ...] = Field(default=(), description="what goes with the outcome, sorted by action; empty when none")
     claim: Claim | None = Field(default=None, description="the authority's label and the assessment, when they differ")
@@ -172,9 +175,6 @@ class Decision(_Frozen):
     )
     jurisdiction_known: bool = Field(
         default=True, description="false for a well-formed code the policy set does not define (every attribute unknown)"
-    )
-    decision_id: str | None = Field(
-        default=None, description="the id of the decision's journal entry (a UUIDv7) when a journal recorded it"
     )
 
 
@@ -239,6 +239,10 @@ class WhatIf(_Frozen):
 
     decision: Decision
     alternatives: tuple[Alternative, ...] = Field(description="one per outcome other than the decision's, comply to withdraw")
+    incomplete: str | None = Field(
+        default=None,
+        description="set when the search stopped at its budget (analysis incomplete: …): other changes may exist",
+    )
 
     def alternative(self, outcome: Outcome | str) -> Alternative | None:
         wanted = Outcome(outcome)
