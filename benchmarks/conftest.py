@@ -27,6 +27,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture(scope="session", autouse=True)
 def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ["POLICYENGINE_CACHE_DIR"] = str(tmp_path_factory.mktemp("load-cache"))
+    os.environ["POLICYENGINE_CACHE_KEY"] = str(tmp_path_factory.mktemp("load-cache-key") / "cache.key")
 
 
 @pytest.fixture(scope="session")

@@ -119,7 +119,7 @@ def warm(root: Path) -> dict[str, Any]:
     # between (its hash is part of the key): then fill it again first, so the
     # timed load below is a hit either way.
     sources, _ = read_sources([root])
-    refilled = not (cache.cache_dir() / f"{cache._key(sources, Limits())}.pickle").exists()
+    refilled = not cache.entry_path(sources, Limits()).exists()
     if refilled:
         load(root)
     t0 = time.perf_counter()

@@ -13,6 +13,8 @@ import pytest
 def _private_load_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Keep the load cache (policyengine/evaluation/cache.py) of a test run out of the user's home."""
     os.environ["POLICYENGINE_CACHE_DIR"] = str(tmp_path_factory.mktemp("load-cache"))
+    # Its signing key too (cache.key_path()): never the user's own.
+    os.environ["POLICYENGINE_CACHE_KEY"] = str(tmp_path_factory.mktemp("load-cache-key") / "cache.key")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -27,12 +27,13 @@ REQUEST = {"jurisdiction": "FR", "demand": {"kind": "key_disclosure", "category"
 def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "cache"
     monkeypatch.setenv("POLICYENGINE_CACHE_DIR", str(folder))
+    monkeypatch.setenv("POLICYENGINE_CACHE_KEY", str(tmp_path / "config" / "cache.key"))
     monkeypatch.delenv("POLICYENGINE_CACHE", raising=False)
     return folder
 
 
 def entries(folder: Path) -> list[Path]:
-    return sorted(folder.glob("*.pickle")) if folder.exists() else []
+    return sorted(folder.glob("*" + cache.SUFFIX)) if folder.exists() else []
 
 
 def test_second_load_is_served_from_the_cache(policy_dir: PolicyDir, cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -82,14 +83,15 @@ def test_a_damaged_entry_is_a_miss(policy_dir: PolicyDir, cache_dir: Path, damag
 
 
 def test_a_valid_pickle_of_the_wrong_thing_is_a_miss(policy_dir: PolicyDir, cache_dir: Path) -> None:
-    import hashlib
     import pickle
 
     root = policy_dir(TEXT)
     policyengine.load(root)
     (entry,) = entries(cache_dir)
     payload = pickle.dumps({"not": "a policy set"})
-    entry.write_bytes(cache._MAGIC + hashlib.sha256(payload).digest() + payload)
+    key = cache.secret()
+    assert key is not None
+    entry.write_bytes(cache._MAGIC + cache._signature(key, entry.name, payload) + payload)
     assert policyengine.load(root).decide(REQUEST).outcome.value == "withdraw"
 
 
@@ -100,7 +102,7 @@ def test_entries_in_a_directory_others_can_write_are_never_read(
     root = policy_dir(TEXT)
     policyengine.load(root)
     cache_dir.chmod(0o777)
-    monkeypatch.setattr(cache.pickle, "loads", lambda *a: pytest.fail("unpickled from a shared directory"))
+    monkeypatch.setattr(cache._Unpickler, "load", lambda *a: pytest.fail("unpickled from a shared directory"))
     assert policyengine.load(root).decide(REQUEST).outcome.value == "withdraw"
     cache_dir.chmod(0o700)
     (entry,) = entries(cache_dir)

@@ -327,7 +327,7 @@ def test_a_demand_the_engine_rejects_is_an_error_not_a_crash(
 ) -> None:
     """Validation makes this rare, but a runner must report, never raise."""
 
-    def reject(self: policyengine.Engine, request: object) -> policyengine.Decision:
+    def reject(self: policyengine.Engine, request: object, **options: object) -> policyengine.Decision:
         raise policyengine.RequestError("demand.kind", "is not acceptable today")
 
     monkeypatch.setattr(policyengine.Engine, "decide", reject)

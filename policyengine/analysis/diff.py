@@ -18,6 +18,7 @@ separately.
 
 from __future__ import annotations
 
+import datetime
 import io
 import os
 import subprocess
@@ -31,14 +32,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import PolicyEngineError
-from ..language.model import AttributeType, Kind, PolicySet
+from ..language.model import SEVERITY, AttributeType, Kind, PolicySet
+from .budget import Budget, BudgetExceeded, Meter
 from .space import (
+    Components,
+    Leaf,
     ValueClass,
     candidates,
-    demand_space,
-    joint_split,
+    combine,
+    jurisdiction_classes,
     kind_values,
     lower,
+    split_components,
     verdict_outcome,
 )
 
@@ -126,6 +131,11 @@ class PolicyDiff:
     rules_removed: tuple[str, ...]
     rules_changed: tuple[str, ...]
     vocabulary: tuple[str, ...]  # notes on what the two vocabularies do not share
+    #: Set when the comparison stopped at its budget (``analysis incomplete: …``): the changes
+    #: listed are real, but others may be missing.
+    incomplete: str | None = None
+    incomplete_hint: str | None = None
+    as_of: datetime.date | None = None  # the day standing demands and markets were compared on
 
     @property
     def decisions_changed(self) -> bool:
@@ -152,6 +162,7 @@ class PolicyDiff:
         return {
             "before_version": self.before_version,
             "after_version": self.after_version,
+            "as_of": None if self.as_of is None else self.as_of.isoformat(),
             "decisions_changed": self.decisions_changed,
             "summary": self.summary(),
             "changes": [c.to_json() for c in self.changes],
@@ -161,6 +172,7 @@ class PolicyDiff:
             "jurisdictions_removed": list(self.jurisdictions_removed),
             "rules": {"added": list(self.rules_added), "removed": list(self.rules_removed), "changed": list(self.rules_changed)},
             "vocabulary": list(self.vocabulary),
+            "incomplete": None if self.incomplete is None else {"message": self.incomplete, "hint": self.incomplete_hint},
         }
 
 
@@ -231,8 +243,66 @@ def _verdict(decision: Decision) -> Verdict:
     return Verdict(decision.outcome.value, tuple(r.qualified for r in decision.reasons) if not decision.default_applied else ())
 
 
-def diff_engines(before: Engine, after: Engine) -> PolicyDiff:
-    """Every decision that differs between two loaded policy sets."""
+def _severity(policy_set: PolicySet, matched: tuple[int, ...]) -> int:
+    return max((SEVERITY[policy_set.rules[i].outcome] for i in matched), default=-1)
+
+
+def _outcome(level: int) -> str:
+    return "negotiate" if level < 0 else next(o for o, s in SEVERITY.items() if s == level)
+
+
+def changed_leaves(parts: Components, old: PolicySet, new: PolicySet, meter: Meter | None = None) -> Iterator[list[Leaf]]:
+    """The combinations of leaves (one per part) where the two sides' outcomes differ.
+
+    A cell's outcome on each side is its most severe match, part by part.  A
+    part whose every leaf has the same most severe match on both sides
+    (*neutral*) cannot make a difference on its own, so the parts that differ
+    are combined first; where they agree, no choice of the neutral parts
+    changes anything and that whole subtree is skipped, and within the
+    neutral parts a subtree stops once their match outranks both sides.
+    Comparing a set with itself, or with a change confined to a few parts,
+    therefore never builds the product of the independent parts.
+    """
+    levels = [[(_severity(old, leaf.verdicts[0][0]), _severity(new, leaf.verdicts[1][0])) for leaf in part] for part in parts]
+    order = sorted(range(len(parts)), key=lambda p: all(a == b for a, b in levels[p]))
+    first_neutral = next((n for n, p in enumerate(order) if all(a == b for a, b in levels[p])), len(order))
+    chosen: list[Leaf] = []
+
+    def walk(depth: int, a: int, b: int) -> Iterator[list[Leaf]]:
+        if meter is not None:
+            meter.charge()
+        if depth >= first_neutral and a == b:
+            return  # only neutral parts are left, and they add the same match to both sides
+        if depth == len(order):
+            if _outcome(a) != _outcome(b):
+                yield list(chosen)
+            return
+        p = order[depth]
+        for leaf, (la, lb) in zip(parts[p], levels[p]):
+            na, nb = max(a, la), max(b, lb)
+            if depth >= first_neutral and na == nb:
+                continue  # the neutral parts now outrank both sides: the same outcome whatever follows
+            chosen.append(leaf)
+            yield from walk(depth + 1, na, nb)
+            chosen.pop()
+
+    yield from walk(0, -1, -1)
+
+
+def diff_engines(
+    before: Engine, after: Engine, budget: Budget | None = None, *, as_of: datetime.date | None = None
+) -> PolicyDiff:
+    """Every decision that differs between two loaded policy sets; standing demands and markets
+    as of ``as_of`` (None: today, UTC), one day for both sides so that only the policy differs.
+
+    The comparison of demand classes runs within ``budget`` (the default
+    one unless given); past it, the diff keeps the changes found so far and
+    says it is incomplete.  Standing demands, markets and rules are always
+    compared in full (there are few of them).
+    """
+    when = as_of if as_of is not None else datetime.datetime.now(datetime.UTC).date()
+    meter = (budget if budget is not None else Budget()).start()
+    stop: BudgetExceeded | None = None
     old_c, new_c = before.compiled, after.compiled
     old, new = old_c.policy_set, new_c.policy_set
     notes: list[str] = []
@@ -244,36 +314,38 @@ def diff_engines(before: Engine, after: Engine) -> PolicyDiff:
     removed_j = tuple(sorted(set(old.jurisdictions) - set(new.jurisdictions)))
 
     # Jurisdictions decided alike on both sides are compared once.
-    old_class = {c: jc.index for jc in demand_space(old_c).jurisdiction_classes for c in jc.codes}
-    new_class = {c: jc.index for jc in demand_space(new_c).jurisdiction_classes for c in jc.codes}
+    old_class = {c: jc.index for jc in jurisdiction_classes(old_c) for c in jc.codes}
+    new_class = {c: jc.index for jc in jurisdiction_classes(new_c) for c in jc.codes}
     groups: dict[tuple[int, int], list[str]] = defaultdict(list)
     for code in common:
         groups[(old_class[code], new_class[code])].append(code)
     old_lowered = [lower(r.model.condition) for r in old_c.rules]
     new_lowered = [lower(r.model.condition) for r in new_c.rules]
     changes: list[ClassChange] = []
-    for codes in sorted(groups.values(), key=lambda cs: sorted(cs)[0]):
-        codes = sorted(codes)
-        rep = codes[0]
-        for kind in kinds:
-            sides = [
-                candidates(old_c, old_lowered, old.jurisdictions[rep], kind),
-                candidates(new_c, new_lowered, new.jurisdictions[rep], kind),
-            ]
-            for assigned, (va, vb) in joint_split(sides, attributes):
-                oa, da = verdict_outcome(old, va)
-                ob, db = verdict_outcome(new, vb)
-                if oa == ob:
-                    continue
-                changes.append(
-                    ClassChange(
-                        tuple(codes),
-                        kind,
-                        tuple(sorted(assigned, key=lambda c: c.attribute)),
-                        Verdict(oa, tuple(old.rules[i].qualified for i in da)),
-                        Verdict(ob, tuple(new.rules[i].qualified for i in db)),
+    try:
+        for codes in sorted(groups.values(), key=lambda cs: sorted(cs)[0]):
+            codes = sorted(codes)
+            rep = codes[0]
+            for kind in kinds:
+                sides = [
+                    candidates(old_c, old_lowered, old.jurisdictions[rep], kind),
+                    candidates(new_c, new_lowered, new.jurisdictions[rep], kind),
+                ]
+                for leaves in changed_leaves(split_components(sides, attributes, meter), old, new, meter):
+                    assigned, (va, vb) = combine(leaves)
+                    oa, da = verdict_outcome(old, va)
+                    ob, db = verdict_outcome(new, vb)
+                    changes.append(
+                        ClassChange(
+                            tuple(codes),
+                            kind,
+                            tuple(sorted(assigned, key=lambda c: c.attribute)),
+                            Verdict(oa, tuple(old.rules[i].qualified for i in da)),
+                            Verdict(ob, tuple(new.rules[i].qualified for i in db)),
+                        )
                     )
-                )
+    except BudgetExceeded as exceeded:
+        stop = exceeded
     # The same change in several jurisdiction groups (say, EU members and
     # others moved by one threshold) is one change for a reader.
     merged: dict[tuple[object, ...], ClassChange] = {}
@@ -291,15 +363,15 @@ def diff_engines(before: Engine, after: Engine) -> PolicyDiff:
         a_ids = {d.id for d in old.jurisdictions[code].demands}
         b_ids = {d.id for d in new.jurisdictions[code].demands}
         for did in sorted(a_ids | b_ids):
-            was = _verdict(before.standing(code, did)) if did in a_ids else None
-            now = _verdict(after.standing(code, did)) if did in b_ids else None
+            was = _verdict(before.standing(code, did, as_of=when)) if did in a_ids else None
+            now = _verdict(after.standing(code, did, as_of=when)) if did in b_ids else None
             if was is None or now is None or was.outcome != now.outcome:
                 standing.append(StandingChange(code, did, was, now))
-        ma, mb = before.market(code).outcome.value, after.market(code).outcome.value
+        ma, mb = before.market(code, as_of=when).outcome.value, after.market(code, as_of=when).outcome.value
         if ma != mb:
             markets.append(MarketChange(code, ma, mb))
-    markets.extend(MarketChange(c, None, after.market(c).outcome.value) for c in added_j)
-    markets.extend(MarketChange(c, before.market(c).outcome.value, None) for c in removed_j)
+    markets.extend(MarketChange(c, None, after.market(c, as_of=when).outcome.value) for c in added_j)
+    markets.extend(MarketChange(c, before.market(c, as_of=when).outcome.value, None) for c in removed_j)
     markets.sort(key=lambda m: m.jurisdiction)
 
     rules_added, rules_removed, rules_changed = _rule_changes(old, new)
@@ -315,6 +387,9 @@ def diff_engines(before: Engine, after: Engine) -> PolicyDiff:
         rules_removed,
         rules_changed,
         tuple(notes),
+        None if stop is None else f"{stop.message}: more demand classes may change than are listed",
+        None if stop is None else stop.hint,
+        when,
     )
 
 
@@ -362,6 +437,27 @@ def git_revision(directory: str | os.PathLike[str], revision: str) -> Iterator[P
         raise GitError(f"`{directory}` is not inside the git repository at {top}") from None
     data = _git(["archive", "--format=tar", revision, "--", rel], top)
     with tempfile.TemporaryDirectory(prefix="policyengine-diff-") as tmp:
-        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-            tar.extractall(tmp, filter="data")
+        links: list[tarfile.TarInfo] = []
+
+        def keep(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
+            # A committed symbolic link is recreated as it was, after the
+            # files, so that loading the revision applies the loader's link
+            # rule to it (followed inside the policy directory, PE007
+            # outside) instead of failing the extraction.
+            if member.issym():
+                links.append(member)
+                return None
+            return tarfile.data_filter(member, dest)
+
+        try:
+            with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+                tar.extractall(tmp, filter=keep)
+            for link in links:
+                where = Path(tmp, link.name)
+                if ".." in Path(link.name).parts or not where.parent.resolve().is_relative_to(Path(tmp).resolve()):
+                    raise GitError(f"revision `{revision}` holds a link at `{link.name}`, outside its directory")
+                where.parent.mkdir(parents=True, exist_ok=True)
+                os.symlink(link.linkname, where)
+        except (tarfile.TarError, OSError) as exc:
+            raise GitError(f"cannot extract revision `{revision}`: {exc}") from None
         yield Path(tmp) / rel

@@ -15,11 +15,16 @@ Expectations (``ast.StandingExpectation``, ``InlineExpectation``,
   demand, inherited group demands included;
 * ``FR { kind = …; … } -> comply [by …]`` decides a demand built from the
   assignments for FR;
-* ``market RU -> withdraw`` checks the market outcome.
+* ``market RU -> withdraw [counting {fsb_keys, …}]`` checks the market outcome
+  and, when ``counting`` is given, exactly which standing demands counted;
+* any of them may say ``as of 2015-01-01`` (decided as of that date; else
+  today) and a decision may list ``actions {human_review, …}``: exactly the
+  set of actions the decision must carry.
 
 An expectation passes when the outcome matches and, when ``by P.R`` is given,
 rule P.R is among the decision's reasons (``by default``: the default
-applied).  Naming one deciding rule is enough when several decide: a test
+applied), and the actions and counted demands, when given, are exactly
+those.  Naming one deciding rule is enough when several decide: a test
 pins the rule it is about without breaking each time another principle
 starts to agree.
 
@@ -33,6 +38,7 @@ covered, as there is nothing left untested.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Literal
 
@@ -65,6 +71,15 @@ class ExpectationResult(_Frozen):
     actual: Outcome | None = Field(default=None, description="the outcome decided; null when the demand could not be decided")
     actual_by: tuple[str, ...] = Field(default=(), description="the deciding rules (for a market: the decisive demands)")
     default_applied: bool = False
+    as_of: datetime.date | None = Field(default=None, description="the date decided as of (null before a decision)")
+    expected_actions: tuple[str, ...] | None = Field(
+        default=None, description="`actions {…}`: the exact set; null when not checked"
+    )
+    actual_actions: tuple[str, ...] = Field(default=(), description="the actions the decision carries, by name")
+    expected_counted: tuple[str, ...] | None = Field(
+        default=None, description="`counting {…}` of a market: the exact set of counted demands; null when not checked"
+    )
+    actual_counted: tuple[str, ...] = Field(default=(), description="for a market: the standing demands that counted")
     message: str = Field(default="", description="why it did not pass; empty when it passed")
     decision: Decision | MarketDecision | None = Field(default=None, exclude=True)
 
@@ -181,17 +196,41 @@ def _by_text(by: ast.DecidedBy | None) -> str | None:
     return f"{by.principle.name}.{by.rule.name}"
 
 
+def _as_of(exp: ast.Expectation) -> datetime.date | None:
+    """The expectation's ``as of`` date (None: today).  Read with getattr, like ``actions``
+    and ``counted``: the runner accepts a syntax tree with or without them."""
+    found = getattr(exp, "as_of", None)
+    return found if isinstance(found, datetime.date) else None
+
+
+def _names(idents: tuple[ast.Ident, ...] | None) -> tuple[str, ...] | None:
+    return None if idents is None else tuple(sorted({i.name for i in idents}))
+
+
+def _set_text(names: Iterable[str]) -> str:
+    return "{" + ", ".join(names) + "}"
+
+
 def expectation_text(exp: ast.Expectation) -> str:
     """One-line form of an expectation, used in reports whatever its layout in the file."""
+    as_of = _as_of(exp)
+    when = f" as of {as_of.isoformat()}" if as_of is not None else ""
     if isinstance(exp, ast.MarketExpectation):
-        return f"market {exp.jurisdiction.name} -> {exp.outcome}"
+        counted = _names(getattr(exp, "counted", None))
+        tail = f" counting {_set_text(counted)}" if counted is not None else ""
+        return f"market {exp.jurisdiction.name}{when} -> {exp.outcome}{tail}"
     if isinstance(exp, ast.StandingExpectation):
         head = f"{exp.jurisdiction.name}.{exp.demand.name}"
     else:
         inside = "; ".join(f"{a.name.name} = {literal_text(a.value)}" for a in exp.assignments)
         head = f"{exp.jurisdiction.name} {{ {inside} }}"
     by = _by_text(exp.decided_by)
-    return f"{head} -> {exp.outcome}" + (f" by {by}" if by else "")
+    actions = _names(getattr(exp, "actions", None))
+    return (
+        f"{head}{when} -> {exp.outcome}"
+        + (f" by {by}" if by else "")
+        + (f" actions {_set_text(actions)}" if actions is not None else "")
+    )
 
 
 # --- running ---------------------------------------------------------------------------
@@ -217,6 +256,49 @@ class _Tally:
 
 
 def _check_decision(exp: ast.StandingExpectation | ast.InlineExpectation, d: Decision) -> tuple[Status, str]:
+    status, message = _check_outcome(exp, d)
+    if status != "passed":
+        return status, message
+    return _check_actions(_names(getattr(exp, "actions", None)), d)
+
+
+def _check_actions(expected: tuple[str, ...] | None, d: Decision) -> tuple[Status, str]:
+    """The exact set of actions, when the expectation names one; the message says
+    what is missing, and which rule asked for what was not expected."""
+    if expected is None:
+        return "passed", ""
+    actual = tuple(a.action for a in d.actions)
+    if set(actual) == set(expected):
+        return "passed", ""
+    parts = []
+    missing = [a for a in expected if a not in actual]
+    if missing:
+        parts.append(f"missing {', '.join(missing)}")
+    extra = [f"{a.action} (asked for by {a.rule})" for a in d.actions if a.action not in expected]
+    if extra:
+        parts.append(f"not expected {', '.join(extra)}")
+    return "failed", f"expected actions {_set_text(expected)}, got {_set_text(actual)}: {'; '.join(parts)}"
+
+
+def _check_counted(expected: tuple[str, ...] | None, m: MarketDecision) -> tuple[Status, str]:
+    """The exact set of counted standing demands of a market, when the expectation names one."""
+    if expected is None:
+        return "passed", ""
+    actual = tuple(sorted(m.counted))
+    if set(actual) == set(expected):
+        return "passed", ""
+    why = {c.demand: c.reason for c in m.context}
+    parts = []
+    for name in expected:
+        if name not in actual:
+            parts.append(f"`{name}` did not count ({why[name]})" if name in why else f"`{name}` is not a standing demand here")
+    extra = [f"`{name}`" for name in actual if name not in expected]
+    if extra:
+        parts.append(f"{', '.join(extra)} counted too")
+    return "failed", f"expected the market to count {_set_text(expected)}, it counted {_set_text(actual)}: {'; '.join(parts)}"
+
+
+def _check_outcome(exp: ast.StandingExpectation | ast.InlineExpectation, d: Decision) -> tuple[Status, str]:
     deciders = [r.qualified for r in d.reasons]
     if d.outcome.value != exp.outcome:
         return "failed", f"expected {exp.outcome}, got {d.outcome.value}" + _decided_by(d)
@@ -247,35 +329,50 @@ def _run_expectation(engine: Engine, exp: ast.Expectation, tally: _Tally) -> Exp
     text = expectation_text(exp)
     location = exp.span.location()
     expected = Outcome(exp.outcome)
+    as_of = _as_of(exp)
     if isinstance(exp, ast.MarketExpectation):
+        counted = _names(getattr(exp, "counted", None))
         try:
-            m = engine.market(exp.jurisdiction.name)
+            m = engine.market(exp.jurisdiction.name, as_of=as_of)
         except RequestError as err:
             return ExpectationResult(
-                kind="market", text=text, location=location, status="error", expected=expected, message=str(err)
+                kind="market",
+                text=text,
+                location=location,
+                status="error",
+                expected=expected,
+                expected_counted=counted,
+                message=str(err),
             )
         for standing in m.decisions:
             tally.add(standing)
-        ok = m.outcome is expected
+        if m.outcome is expected:
+            status, message = _check_counted(counted, m)
+        else:
+            status, message = "failed", f"expected {exp.outcome}, got {m.outcome.value}: {m.summary.split(': ', 1)[-1]}"
         return ExpectationResult(
             kind="market",
             text=text,
             location=location,
-            status="passed" if ok else "failed",
+            status=status,
             expected=expected,
             actual=m.outcome,
             actual_by=m.decisive,
-            message="" if ok else f"expected {exp.outcome}, got {m.outcome.value}: {m.summary.split(': ', 1)[-1]}",
+            as_of=m.as_of,
+            expected_counted=counted,
+            actual_counted=m.counted,
+            message=message,
             decision=m,
         )
     kind: Literal["standing", "inline"] = "standing" if isinstance(exp, ast.StandingExpectation) else "inline"
     expected_by = _by_text(exp.decided_by)
+    expected_actions = _names(getattr(exp, "actions", None))
     try:
         if isinstance(exp, ast.StandingExpectation):
-            d = engine.standing(exp.jurisdiction.name, exp.demand.name)
+            d = engine.standing(exp.jurisdiction.name, exp.demand.name, as_of=as_of)
         else:
             demand = {a.name.name: literal_value(a.value) for a in exp.assignments}
-            d = engine.decide({"jurisdiction": exp.jurisdiction.name, "demand": demand})
+            d = engine.decide({"jurisdiction": exp.jurisdiction.name, "demand": demand}, as_of=as_of)
     except RequestError as err:
         return ExpectationResult(
             kind=kind,
@@ -284,6 +381,7 @@ def _run_expectation(engine: Engine, exp: ast.Expectation, tally: _Tally) -> Exp
             status="error",
             expected=expected,
             expected_by=expected_by,
+            expected_actions=expected_actions,
             message=f"the demand could not be decided: {err}",
         )
     tally.add(d)
@@ -298,6 +396,9 @@ def _run_expectation(engine: Engine, exp: ast.Expectation, tally: _Tally) -> Exp
         actual=d.outcome,
         actual_by=tuple(r.qualified for r in d.reasons),
         default_applied=d.default_applied,
+        as_of=d.as_of,
+        expected_actions=expected_actions,
+        actual_actions=tuple(a.action for a in d.actions),
         message=message,
         decision=d,
     )

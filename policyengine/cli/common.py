@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import csv
+import datetime
 import enum
-import functools
 import json
 import os
 import sys
 from collections.abc import Collection, Sequence
-from importlib import resources
+from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from ..errors import PolicyEngineError
@@ -56,7 +56,7 @@ def add_policies_argument(parser: argparse.ArgumentParser, help: str | None = No
         "paths",
         nargs="*",
         metavar="PATH",
-        help=help or "policy directories or .policy files (default: the shipped library)",
+        help=help or "policy directories or .policy files (default: the project's policies/, else the installed library)",
     )
     parser.add_argument(
         "--policies",
@@ -67,10 +67,222 @@ def add_policies_argument(parser: argparse.ArgumentParser, help: str | None = No
     )
 
 
+#: The project file that names a policy set (``policies = "rules"``, relative to the file).
+PROJECT_FILE = "policyengine.toml"
+
+
+@dataclass(frozen=True)
+class PolicySetChoice:
+    """Which policy set a command uses, and why (docs/cli.md, "Which policy set").
+
+    ``source`` is ``arguments`` (PATHs were given), ``project`` (found from the
+    current directory upwards) or ``library`` (the installed library); ``paths``
+    is what the loader gets (None: the installed library); ``found_in`` is the
+    directory whose ``policies/`` or :data:`PROJECT_FILE` decided.
+    """
+
+    source: str
+    paths: list[str] | None
+    directory: Path | None = None
+    found_in: Path | None = None
+    project_file: Path | None = None
+
+    def describe(self) -> str:
+        """The one line on stderr: ``using policy set ./policies (found in /x/y)``."""
+        if self.source == "library":
+            return f"using the installed library {shown_path(self.directory)} (no policy project here or above)"
+        if self.source == "project":
+            why = f"named by {self.project_file}" if self.project_file else f"found in {self.found_in}"
+            return f"using policy set {shown_path(self.directory)} ({why})"
+        return f"using policy set {' '.join(self.paths or ())}"
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``policy_set`` field of a command's JSON document."""
+        return {
+            "source": self.source,
+            "paths": [str(self.directory)] if self.directory is not None else list(self.paths or ()),
+            "found_in": None if self.found_in is None else str(self.found_in),
+            "project_file": None if self.project_file is None else str(self.project_file),
+        }
+
+
+def shown_path(path: Path | None) -> str:
+    """A directory as a person would type it here: ``./policies`` under the current directory."""
+    if path is None:
+        return "?"
+    try:
+        rel = path.relative_to(Path.cwd().resolve())
+    except ValueError:
+        return str(path)
+    return "." if rel == Path(".") else f"./{rel.as_posix()}"
+
+
+def installed_package_dir() -> Path:
+    """The directory of the installed ``policyengine`` package: nothing under it is an author's file."""
+    return Path(__file__).resolve().parent.parent
+
+
+def find_project_set(start: Path | None = None) -> PolicySetChoice | None:
+    """The policy set of the project around ``start`` (default: the current directory).
+
+    The nearest directory, ``start`` or one of its parents, that holds a
+    :data:`PROJECT_FILE` or a ``policies/`` directory with a
+    ``vocabulary.policy`` decides; at one level the project file wins.  The
+    installed package is never a project, even when the walk passes through it.
+    """
+    import tomllib
+
+    try:
+        here = (start or Path.cwd()).resolve()
+    except OSError:  # the current directory was removed under us: there is no project around it
+        return None
+    package = installed_package_dir()
+    for directory in (here, *here.parents):
+        if directory == package or package in directory.parents:
+            continue
+        project = directory / PROJECT_FILE
+        if project.is_file():
+            try:
+                data = tomllib.loads(project.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+                raise CommandError(f"{project}: cannot be read: {err}", 'it holds one line: policies = "DIR"') from None
+            named = data.get("policies")
+            if not isinstance(named, str) or not named:
+                raise CommandError(
+                    f"{project}: `policies` is missing or not a string", 'name the policy set\'s directory: policies = "DIR"'
+                )
+            target = (directory / named).resolve()
+            if not target.is_dir():
+                raise CommandError(f'{project}: `policies = "{named}"` is not a directory', f"create {target} or fix the name")
+            return PolicySetChoice("project", [str(target)], target, directory, project)
+        candidate = directory / "policies"
+        if (candidate / "vocabulary.policy").is_file():
+            return PolicySetChoice("project", [str(candidate)], candidate, directory)
+    return None
+
+
+def choose_policy_set(paths: Sequence[str], announce: bool = True) -> PolicySetChoice:
+    """The set for ``paths`` (a command's PATHs): those when given, else the project's, else the
+    installed library; a chosen set is announced on one line on stderr."""
+    if paths:
+        return PolicySetChoice("arguments", list(paths))
+    from ..language.loader import default_policy_dir
+
+    choice = find_project_set() or PolicySetChoice("library", None, default_policy_dir().resolve())
+    if announce:
+        print(safe(choice.describe()), file=sys.stderr)
+    return choice
+
+
+def policy_set(args: argparse.Namespace) -> PolicySetChoice:
+    """The set of :func:`add_policies_argument` (``--policies`` first), chosen and announced once."""
+    choice = getattr(args, "_policy_set", None)
+    if not isinstance(choice, PolicySetChoice):
+        choice = choose_policy_set([*args.policies, *args.paths])
+        args._policy_set = choice
+    return choice
+
+
+#: What a bad ``--as-of`` is told to write instead.
+DATE_HINT = "write the date as YYYY-MM-DD, e.g. 2015-01-01"
+
+
+def add_as_of_argument(parser: argparse.ArgumentParser, what: str = "decide") -> None:
+    """``--as-of DATE``, the same for every command that decides: the date markets and standing
+    demands are evaluated on (a demand not yet issued, or lifted by then, does not count).
+    Read by :func:`as_of`, which names the option in its error."""
+    parser.add_argument(
+        "--as-of",
+        metavar="DATE",
+        default=None,
+        help=f"{what} as of this date, YYYY-MM-DD (default: today, UTC)",
+    )
+
+
+def as_of(args: argparse.Namespace) -> datetime.date | None:
+    """The ``--as-of`` date, or None (today); a :class:`CommandError` (exit 2) naming the
+    option and what is wrong when it is not a day of the calendar written ``YYYY-MM-DD``."""
+    import re
+
+    text = getattr(args, "as_of", None)
+    if text is None:
+        return None
+    match = re.fullmatch(r"([0-9]{4})-([0-9]{2})-([0-9]{2})", text)
+    if match is None:
+        raise CommandError(f"--as-of: `{text}` is not a date written YYYY-MM-DD", DATE_HINT)
+    try:
+        return datetime.date(*(int(g) for g in match.groups()))
+    except ValueError as exc:  # 2024-02-30, month 13: the calendar's own words
+        raise CommandError(f"--as-of: `{text}` is not a day of the calendar: {exc}", DATE_HINT) from None
+
+
 def policy_paths(args: argparse.Namespace) -> list[str] | None:
-    """The paths of :func:`add_policies_argument`, ``--policies`` first; None for the shipped library."""
-    paths = [*args.policies, *args.paths]
-    return paths or None
+    """The paths to load for :func:`add_policies_argument`; None for the installed library."""
+    return policy_set(args).paths
+
+
+def policy_set_json(args: argparse.Namespace) -> dict[str, Any]:
+    """``{"policy_set": …}`` for a JSON document when the set was chosen for the user, else ``{}``."""
+    choice = policy_set(args)
+    return {} if choice.source == "arguments" else {"policy_set": choice.to_json()}
+
+
+def policy_root(paths: Sequence[str] | None) -> str:
+    """The directory a policy set's ``source`` paths are relative to: the directory given,
+    or the deepest one holding every path given (as the loader names files); the shipped
+    library's directory when ``paths`` is None.  Absolute, so that human output can show
+    each source as a path that opens from the working directory."""
+    from pathlib import Path
+
+    from ..language.loader import _base, default_policy_dir
+
+    if not paths:
+        return str(default_policy_dir())
+    base = _base([Path(p) for p in paths])
+    return str(base) if base is not None else os.getcwd()
+
+
+def _limit(kind: type[int] | type[float]) -> Any:
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"`{text}` is not a {'whole ' if kind is int else ''}number") from None
+        if value < 0 or value != value:
+            raise argparse.ArgumentTypeError(f"`{text}` is negative; 0 means no limit")
+        return value
+
+    return parse
+
+
+def add_budget_arguments(parser: argparse.ArgumentParser) -> None:
+    """The analysis budget, the same three flags for every command that analyses (docs/analysis.md)."""
+    from ..analysis.budget import DEFAULT_MAX_CLASSES, DEFAULT_MAX_MEMORY_MB, DEFAULT_MAX_SECONDS
+
+    group = parser.add_argument_group("analysis budget (past it the analysis stops, says so, and exits 4; 0: no limit)")
+    group.add_argument(
+        "--max-classes", type=_limit(int), metavar="N", help=f"demand classes to build (default {DEFAULT_MAX_CLASSES:,})"
+    )
+    group.add_argument("--max-seconds", type=_limit(float), metavar="S", help=f"seconds (default {DEFAULT_MAX_SECONDS:g})")
+    group.add_argument(
+        "--max-memory", type=_limit(float), metavar="MB", help=f"megabytes of memory growth (default {DEFAULT_MAX_MEMORY_MB:g})"
+    )
+
+
+def budget_from(args: argparse.Namespace) -> Any:
+    """The :class:`~policyengine.analysis.budget.Budget` of :func:`add_budget_arguments`' flags."""
+    from ..analysis.budget import Budget
+
+    default = Budget()
+
+    def pick(value: float | None, fallback: float | None) -> Any:
+        return fallback if value is None else (value or None)
+
+    return Budget(
+        pick(args.max_classes, default.max_classes),
+        pick(args.max_seconds, default.max_seconds),
+        pick(args.max_memory, default.max_memory_mb),
+    )
 
 
 def error_fields(err: PolicyEngineError) -> dict[str, Any]:
@@ -105,16 +317,11 @@ def print_error(command: str | None, err: PolicyEngineError, json_out: bool = Fa
         print(json_safe(json.dumps({"error": error_fields(err)}, indent=2, ensure_ascii=False)))
 
 
-@functools.cache
-def _alpha3() -> dict[str, tuple[str, str]]:
-    rows = resources.files(__package__).joinpath("iso3166_alpha3.csv").read_text(encoding="utf-8").splitlines()
-    reader = csv.DictReader(line for line in rows if not line.startswith("#"))
-    return {row["alpha3"]: (row["alpha2"], row["name"]) for row in reader}
-
-
 def alpha2_of(code: str) -> tuple[str, str] | None:
     """The ISO 3166-1 alpha-2 code and country name for an alpha-3 code (``RUS`` → ``RU``), or None."""
-    return _alpha3().get(code.upper()) if len(code) == 3 else None
+    from ..evaluation.codes import alpha2_of as lookup
+
+    return lookup(code)
 
 
 def alpha3_hint(code: str, loaded: Collection[str]) -> str | None:
@@ -151,12 +358,15 @@ def console(file: IO[str] | None = None, stderr: bool = False) -> Console:
     return Console(file=file, stderr=stderr, highlight=False, soft_wrap=False, width=output_width(stream))
 
 
-def print_diagnostics(diagnostics: Sequence[Diagnostic], fmt: str = "human", file: IO[str] | None = None) -> None:
+def print_diagnostics(
+    diagnostics: Sequence[Diagnostic], fmt: str = "human", file: IO[str] | None = None, extra: dict[str, Any] | None = None
+) -> None:
+    """Diagnostics in ``fmt``; ``extra`` adds fields to the JSON document (:func:`policy_set_json`)."""
     from ..language.render import render_human, render_json, render_plain, summary
 
     out = file if file is not None else sys.stderr
     if fmt == "json":
-        print(render_json(diagnostics), file=out)
+        print(render_json(diagnostics, extra), file=out)
     elif fmt == "plain":
         for d in diagnostics:
             print(render_plain(d), file=out)

@@ -37,6 +37,10 @@ COMMANDS = (
     "lint",
     "diff",
     "lsp",
+    "journal",
+    "replay",
+    "report",
+    "serve",
 )
 
 

@@ -4,8 +4,9 @@ Stage contract: :func:`analyse_cached` takes what :func:`policyengine.load`
 takes and returns ``(PolicySet | None, diagnostics, CompiledPolicy | None)``
 like :func:`~policyengine.pipeline.analyse` followed by compilation.  It
 never raises because of the cache: any problem with a cache file (missing,
-truncated, corrupt, written by another version, owned by someone else,
-unreadable, unpicklable) is a miss, and the set is analysed from its files.
+truncated, corrupt, written by another version or another user, not signed
+with this user's key, unreadable, not a regular file) is a miss, and the set
+is analysed from its files.
 
 Key.  A SHA-256 over the package version, the Python version, a hash of the
 grammar and of the front end's own source files (so a code change can never
@@ -14,17 +15,32 @@ display path and text of every policy file (the standard vocabulary
 included).  Files are read on every load to compute it; only parsing,
 validation and compilation are skipped.
 
-Trust.  A cache entry is a pickle, and unpickling runs code chosen by whoever
-wrote the file, so entries are only read from a directory that the current
-user owns and that no one else can write (and only files the user owns, not
-group- or world-writable).  Each entry also carries a SHA-256 of its payload,
-checked before unpickling, which catches truncation and corruption.  That
-does not defend against an attacker who can already write as this user, but
-such an attacker can also edit the package itself.  Never point the cache at
-a shared or downloaded directory.  The cache is opt-out: ``load(...,
-cache=False)`` or ``POLICYENGINE_CACHE=off``; ``POLICYENGINE_CACHE_DIR``
-moves it (default ``$XDG_CACHE_HOME/policyengine``, else
-``~/.cache/policyengine``).
+Trust.  Anyone can compute the key of a policy set, and a cache folder can
+sit inside a checked-out or restored tree, so nothing in the folder is
+trusted for what it is.  Two defences, each enough on its own:
+
+* Every entry is signed: HMAC-SHA256, under a secret key of 32 random bytes
+  kept *outside* the cache folder (``$POLICYENGINE_CACHE_KEY``, else
+  ``$XDG_CONFIG_HOME/policyengine/cache.key``, else
+  ``~/.config/policyengine/cache.key``), created on first use with mode 0600
+  and used only if it is a regular file that this user owns and no one else
+  can read or write.  The signature covers the entry's name and payload and
+  is checked before anything is decoded, so a planted or swapped entry is a
+  miss.  Without a usable key there is no cache (nothing read, nothing
+  written).
+* The payload is decoded by a restricted unpickler that can build only the
+  plain classes of the language model and the compiled set (and ``set``,
+  ``frozenset``): any other global, a function above all, is refused, so even
+  a validly signed entry cannot name code to run.  (Pickle stays, restricted,
+  because its C decoder is what keeps a warm load of a 10,000-rule set, some
+  600,000 objects, within its time budget; rebuilding them from plain data in
+  Python would cost several times as much.)
+
+Eviction deletes only files that look like the cache's own entries
+(``<64 hex digits>.entry``): never hidden files, never anything else in the
+folder.  The cache is opt-out: ``load(..., cache=False)`` or
+``POLICYENGINE_CACHE=off``; ``POLICYENGINE_CACHE_DIR`` moves it (default
+``$XDG_CACHE_HOME/policyengine``, else ``~/.cache/policyengine``).
 """
 
 from __future__ import annotations
@@ -34,8 +50,11 @@ import copyreg
 import dataclasses
 import gc
 import hashlib
+import hmac
+import io
 import os
 import pickle
+import re
 import stat
 import sys
 import tempfile
@@ -52,14 +71,30 @@ from ..language.pipeline import PathLike, analyse_sources, resolve_paths
 from ..language.source import Span
 from .compile import CompiledPolicy, compile_policy
 
-_MAGIC = b"policyengine-cache-1\n"
+_MAGIC = b"policyengine-cache-2\n"
 #: Entries kept; older ones are removed after each write.
 KEEP = 16
+#: The name of every entry the cache writes, and of nothing else it deletes.
+SUFFIX = ".entry"
+_ENTRY_NAME = re.compile(r"[0-9a-f]{64}\.entry")
+#: Bytes of the signing key.
+KEY_BYTES = 32
 #: The front end's modules: a change to any of them changes every key.
 #: What shapes a cached result, relative to the package: every module of the
 #: language stage (diagnostics and their wording included: a cached warning
 #: must read as the installed code would word it) and the compiler and cache.
 _FRONT_END = ("language/*.py", "language/*.lark", "evaluation/compile.py", "evaluation/cache.py")
+#: Modules whose classes an entry may hold; only classes defined there are built.
+_ALLOWED_MODULES = frozenset(
+    {
+        "policyengine.language.ast",
+        "policyengine.language.model",
+        "policyengine.language.source",
+        "policyengine.language.diagnostics",
+        "policyengine.evaluation.compile",
+    }
+)
+_ALLOWED_BUILTINS = {("builtins", "frozenset"): frozenset, ("builtins", "set"): set}
 
 
 def enabled() -> bool:
@@ -72,6 +107,81 @@ def cache_dir() -> Path:
         return Path(configured)
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "policyengine"
+
+
+def key_path() -> Path:
+    """Where the signing key lives: a per-user configuration file, never in the cache folder."""
+    configured = os.environ.get("POLICYENGINE_CACHE_KEY")
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "policyengine" / "cache.key"
+
+
+def _private_key_file(fd: int) -> bool:
+    """A regular file of the right size that only this user can read or write."""
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_size != KEY_BYTES:
+        return False
+    if not hasattr(os, "getuid"):
+        return True
+    return st.st_uid == os.getuid() and not st.st_mode & 0o077
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        return Path(os.path.realpath(path)).is_relative_to(os.path.realpath(folder))
+    except (OSError, ValueError):
+        return True  # cannot tell: assume the worst
+
+
+def secret(folder: Path | None = None) -> bytes | None:
+    """This user's signing key, created on first use; None when no trustworthy key can be had.
+
+    A key inside the cache folder would be planted along with the entries, so
+    one there is never used.  A key that exists but is not private (a
+    restored tree gives its files the default mode) is refused, not repaired:
+    someone else may know it.
+    """
+    path = key_path()
+    if _inside(path, folder if folder is not None else cache_dir()):
+        return None
+    # Read on every load (32 bytes): a key made public since is refused at once.
+    key: bytes | None = None
+    with contextlib.suppress(OSError):
+        key = _read_key(path)
+    if key is None:
+        with contextlib.suppress(OSError):
+            key = _create_key(path)
+    return key
+
+
+def _read_key(path: Path) -> bytes | None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
+        return None
+    with os.fdopen(fd, "rb") as fh:
+        if not _private_key_file(fh.fileno()):
+            raise PermissionError(f"{path} is not a private key file")
+        data = fh.read(KEY_BYTES + 1)
+    if len(data) != KEY_BYTES:
+        raise PermissionError(f"{path} is not a key")
+    return data
+
+
+def _create_key(path: Path) -> bytes | None:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    key = os.urandom(KEY_BYTES)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except FileExistsError:  # another process made it first: use theirs
+        return _read_key(path)
+    try:
+        os.write(fd, key)
+    finally:
+        os.close(fd)
+    return key
 
 
 _code_hash: str | None = None
@@ -107,6 +217,11 @@ def _key(sources: Sequence[Any], limits: Limits) -> str:
     return h.hexdigest()
 
 
+def entry_path(sources: Sequence[Any], limits: Limits = Limits()) -> Path:
+    """The file the entry for these sources lives in (for tools and benchmarks)."""
+    return cache_dir() / f"{_key(sources, limits)}{SUFFIX}"
+
+
 def _private_dir(path: Path) -> bool:
     """Owned by us and writable by no one else (where the platform can tell)."""
     if not hasattr(os, "getuid"):
@@ -138,8 +253,36 @@ for _cls in (*(c for c in vars(ast).values() if isinstance(c, type) and dataclas
     copyreg.pickle(_cls, _reducer(_cls))
 
 
-def _read(path: Path) -> Any:
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+class _Unpickler(pickle.Unpickler):
+    """Builds only the classes of the language model and the compiled set.
+
+    Every global a pickle names goes through :meth:`find_class`; refusing all
+    but plain classes defined in our own data modules means an entry can call
+    no function, import nothing, and build nothing else.
+    """
+
+    def find_class(self, module: str, name: str) -> Any:
+        builtin = _ALLOWED_BUILTINS.get((module, name))
+        if builtin is not None:
+            return builtin
+        if module in _ALLOWED_MODULES and "." not in name:
+            found = getattr(sys.modules.get(module), name, None)
+            if isinstance(found, type) and found.__module__ == module:
+                return found
+        raise pickle.UnpicklingError(f"a cache entry may not name {module}.{name}")
+
+    def persistent_load(self, pid: Any) -> Any:
+        raise pickle.UnpicklingError("a cache entry may not hold persistent ids")
+
+
+def _signature(secret: bytes, name: str, payload: bytes) -> bytes:
+    return hmac.new(secret, _MAGIC + name.encode() + b"\x00" + payload, hashlib.sha256).digest()
+
+
+def _read(path: Path, secret: bytes) -> Any:
+    # Never block (a FIFO planted under the entry's name) and never follow a
+    # link; the type is checked on the descriptor that is read.
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
     fd = os.open(path, flags)
     with os.fdopen(fd, "rb") as fh:
         if not _private_file(fh.fileno()):
@@ -147,38 +290,53 @@ def _read(path: Path) -> Any:
         data = fh.read()
     if not data.startswith(_MAGIC):
         return None
-    digest, payload = data[len(_MAGIC) : len(_MAGIC) + 32], data[len(_MAGIC) + 32 :]
-    if hashlib.sha256(payload).digest() != digest:
+    mac, payload = data[len(_MAGIC) : len(_MAGIC) + 32], data[len(_MAGIC) + 32 :]
+    if not hmac.compare_digest(_signature(secret, path.name, payload), mac):
         return None
     # Unpickling builds hundreds of thousands of objects that all survive;
     # letting the collector scan them on the way triples the time.
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return pickle.loads(payload)
+        return _Unpickler(io.BytesIO(payload)).load()
     finally:
         if was_enabled:
             gc.enable()
 
 
-def _write(folder: Path, key: str, value: Any) -> None:
+def _evict(folder: Path) -> None:
+    """Remove the oldest entries past :data:`KEEP`: only regular files named as ours."""
+    entries: list[tuple[float, Path]] = []
+    with os.scandir(folder) as it:
+        for item in it:
+            if not _ENTRY_NAME.fullmatch(item.name):
+                continue
+            with contextlib.suppress(OSError):
+                st = item.stat(follow_symlinks=False)
+                if stat.S_ISREG(st.st_mode):
+                    entries.append((st.st_mtime, Path(item.path)))
+    entries.sort(reverse=True)
+    for _mtime, old in entries[KEEP:]:
+        with contextlib.suppress(OSError):
+            old.unlink()
+
+
+def _write(folder: Path, key: str, value: Any, secret: bytes) -> None:
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     if not _private_dir(folder):
         return
+    name = f"{key}{SUFFIX}"
     payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".pickle")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix="tmp-", suffix=".partial")
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(_MAGIC + hashlib.sha256(payload).digest() + payload)
-        os.replace(tmp, folder / f"{key}.pickle")
+            fh.write(_MAGIC + _signature(secret, name, payload) + payload)
+        os.replace(tmp, folder / name)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    entries = sorted(folder.glob("*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in entries[KEEP:]:
-        with contextlib.suppress(OSError):
-            old.unlink()
+    _evict(folder)
 
 
 def analyse_cached(
@@ -188,9 +346,10 @@ def analyse_cached(
     sources, read_diags = read_sources(resolve_paths(paths), limits)
     key = _key(sources, limits) if not any(d.is_error for d in read_diags) else None
     folder = cache_dir()
-    if key is not None:
+    signing_key = secret(folder) if key is not None else None
+    if key is not None and signing_key is not None:
         try:
-            found = _read(folder / f"{key}.pickle") if _private_dir(folder) else None
+            found = _read(folder / f"{key}{SUFFIX}", signing_key) if _private_dir(folder) else None
         except Exception:  # any failure to read an entry is a miss
             found = None
         if (
@@ -205,10 +364,10 @@ def analyse_cached(
     if policy_set is None:
         return None, diagnostics, None
     compiled = compile_policy(policy_set)
-    if key is not None:
+    if key is not None and signing_key is not None:
         fresh = {id(d) for d in read_diags}
         cached_diags = [d for d in diagnostics if id(d) not in fresh]
         # A cache that cannot be written is no cache, not an error.
         with contextlib.suppress(Exception):
-            _write(folder, key, (policy_set, cached_diags, compiled))
+            _write(folder, key, (policy_set, cached_diags, compiled), signing_key)
     return policy_set, diagnostics, compiled

@@ -25,6 +25,7 @@ import logging
 import os
 import queue
 import signal
+import stat
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -36,13 +37,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..language.diagnostics import Diagnostic, PolicyError
-from ..language.loader import SUFFIX, Limits, read_sources
+from ..language.loader import SUFFIX, Limits, read_sources, walk
 from ..language.pipeline import PathLike, analyse_sources, prelude_sources, resolve_paths
 from ..language.render import to_json
-from ..language.source import Source
+from ..language.source import Source, Span
 from ..language.validate import policy_version
 from .decision import Decision, MarketDecision
 from .engine import Engine
+from .recorder import DecisionRecorder, journaled, journaled_many, journaled_market
 
 log = logging.getLogger("policyengine.store")
 
@@ -149,6 +151,30 @@ def _content_version(sources: Sequence[Source], read_diags: Sequence[Diagnostic]
     return h.hexdigest()[:16]
 
 
+def _emptied(sources: Sequence[Source], live: Engine) -> list[Diagnostic]:
+    """PE008 for every file that had content in the live set and is empty now.
+
+    An editor that saves in place truncates the file first; a reload that
+    lands in between would read an empty file, which alone is only a warning
+    (PE006), and serve a set without that file's rules: withdraw could turn
+    into comply.  A file that was deleted is absent, not empty, and is no
+    concern of this check.
+    """
+    before = {s.path: s.text for s in live.policy_set.sources}
+    out = []
+    for src in sources:
+        if not src.text.strip() and before.get(src.path, "").strip():
+            out.append(
+                Diagnostic(
+                    "PE008",
+                    f"this file had content in the live set and is empty now ({len(before[src.path]):,} characters before)",
+                    Span(Source(src.path, ""), 0, 0),
+                    hint="if the file is being saved, the next reload picks it up; to drop its rules, delete the file",
+                )
+            )
+    return out
+
+
 class PolicyStore:
     """The live policy set of a long-running service, replaceable without downtime.
 
@@ -179,6 +205,7 @@ class PolicyStore:
         on_reload: Callable[[Engine], None] | None = None,
         limits: Limits | None = None,
         debounce_ms: int = 400,
+        journal: DecisionRecorder | None = None,
     ):
         self._paths = resolve_paths(paths)
         self._shown = tuple(os.fspath(p) for p in self._paths)
@@ -186,6 +213,8 @@ class PolicyStore:
         self._on_error = on_error
         self._on_reload = on_reload
         self._debounce_ms = debounce_ms
+        #: records every decision of every set the store serves (docs/journal.md)
+        self._journal = journal
         self._reload_lock = threading.Lock()
         self._closed = threading.Event()
         self._requests: queue.SimpleQueue[object] = queue.SimpleQueue()
@@ -235,18 +264,27 @@ class PolicyStore:
         return self._live.error
 
     def decide(self, request: Any) -> Decision:
-        """:meth:`Engine.decide` on the live set."""
-        return self._live.engine.decide(request)
+        """:meth:`Engine.decide` on the live set (recorded first when the store has a journal)."""
+        decision = self._live.engine.decide(request)
+        return decision if self._journal is None else journaled(self._journal, request, decision)
 
     def decide_many(self, requests: Iterable[Any]) -> list[Decision]:
         """Decide a batch against one set, even if a reload lands meanwhile."""
-        return self._live.engine.decide_many(requests)
+        decisions = self._live.engine.decide_many(requests)
+        return decisions if self._journal is None else journaled_many(self._journal, decisions)
 
     def standing(self, jurisdiction: str, demand: str) -> Decision:
-        return self._live.engine.standing(jurisdiction, demand)
+        decision = self._live.engine.standing(jurisdiction, demand)
+        return decision if self._journal is None else journaled(self._journal, None, decision)
 
     def market(self, jurisdiction: str) -> MarketDecision:
-        return self._live.engine.market(jurisdiction)
+        market = self._live.engine.market(jurisdiction)
+        return market if self._journal is None else journaled_market(self._journal, market)
+
+    @property
+    def journal(self) -> DecisionRecorder | None:
+        """The journal that records the store's decisions, or None."""
+        return self._journal
 
     # --- reloading ---------------------------------------------------------------------
 
@@ -258,6 +296,8 @@ class PolicyStore:
         one read and one hash, not a parse, a validation and a compilation.
         """
         sources, read_diags = read_sources(self._paths, self._limits)
+        if live is not None:
+            read_diags = [*read_diags, *_emptied(sources, live)]
         if live is not None and not read_diags and _content_version(sources, read_diags) == live.version:
             return live, None, None
         policy_set, diagnostics = analyse_sources(sources, read_diags)
@@ -435,16 +475,60 @@ class PolicyStore:
         # Anything saved between the first load and the start of the watch.
         self.reload()
 
-    def _watch_roots(self) -> list[Path]:
-        """Directories to watch: a file is watched through its folder, so that an
-        editor that saves by writing a new file and renaming it is still seen."""
-        roots: list[Path] = []
+    #: Seconds between two looks at what the configured paths resolve to, so
+    #: that a publish the file watcher cannot see (a symbolic link swapped,
+    #: a directory renamed over another, a folder removed and created again)
+    #: is picked up within about this long.
+    POLL_SECONDS = 1.0
+
+    def _watch_roots(self) -> list[tuple[Path, tuple[int, int] | None]]:
+        """Directories to watch, resolved anew on every call, with their identity.
+
+        A file is watched through its folder, so that an editor that saves by
+        writing a new file and renaming it is still seen.  The identity
+        (device, inode) tells a folder from the one renamed over it at the
+        same path.
+        """
+        roots: list[tuple[Path, tuple[int, int] | None]] = []
         for p in self._paths:
-            path = Path(p).resolve()
+            path = Path(os.path.realpath(p))
             root = path if path.is_dir() else path.parent
-            if root not in roots:
-                roots.append(root)
+            try:
+                st = os.stat(root)
+                ident: tuple[int, int] | None = (st.st_dev, st.st_ino)
+            except OSError:
+                ident = None
+            if (root, ident) not in roots:
+                roots.append((root, ident))
         return roots
+
+    def _fingerprint(self) -> tuple[Any, ...]:
+        """What the configured paths resolve to now and the identity of every policy file under them.
+
+        Cheap (a directory walk and a stat a file), and different whenever a
+        reload could read something else: a link retargeted, a directory
+        replaced, a file added, removed, replaced or written.
+        """
+        parts: list[Any] = []
+        for p in self._paths:
+            real = os.path.realpath(p)
+            try:
+                st = os.stat(real)
+            except OSError:
+                parts.append((os.fspath(p), real, None))
+                continue
+            entry: list[Any] = [os.fspath(p), real, st.st_dev, st.st_ino, st.st_mtime_ns]
+            files = walk(Path(p)) if stat.S_ISDIR(st.st_mode) else []
+            if not files:
+                entry.append((st.st_size, st.st_mtime_ns))
+            for f in files:
+                try:
+                    fs = os.stat(f)
+                    entry.append((os.fspath(f), fs.st_dev, fs.st_ino, fs.st_size, fs.st_mtime_ns))
+                except OSError:
+                    entry.append((os.fspath(f), None))
+            parts.append(tuple(entry))
+        return tuple(parts)
 
     def _relevant(self, changes: set[tuple[Any, str]]) -> bool:
         for _change, path in changes:
@@ -458,30 +542,55 @@ class PolicyStore:
         return False
 
     def _watch(self, watchfiles: Any, stop: _WatchStop) -> None:
-        restarted = False
-        while not self._closed.is_set():
-            roots = [r for r in self._watch_roots() if r.exists()]
-            if not roots:
-                # Nothing to watch yet (the folder was removed): look again soon.
-                restarted = True
-                self._closed.wait(1.0)
-                continue
-            if restarted:
-                # Changes made while nothing watched would otherwise be missed.
+        """Reload on file events, and whenever the periodic look finds the paths changed.
+
+        The configured paths are followed as given: they are resolved again
+        on every event and every :data:`POLL_SECONDS`, and the watch moves to
+        wherever they point now.
+        """
+        seen = self._fingerprint()
+
+        def look() -> None:
+            nonlocal seen
+            now = self._fingerprint()
+            if now != seen:
+                seen = now  # taken before the reload reads: a later change is seen next time
                 self.reload()
+
+        while not self._closed.is_set():
+            roots = self._watch_roots()
+            existing = [r for r, ident in roots if ident is not None]
+            if not existing:
+                # Nothing to watch yet (the folder was removed): look again soon.
+                stop.ready.set()
+                self._closed.wait(self.POLL_SECONDS)
+                look()
+                continue
             try:
                 for changes in watchfiles.watch(
-                    *roots, stop_event=stop, debounce=self._debounce_ms, step=50, raise_interrupt=False
+                    *existing,
+                    stop_event=stop,
+                    debounce=self._debounce_ms,
+                    step=50,
+                    rust_timeout=int(self.POLL_SECONDS * 1000),
+                    yield_on_timeout=True,
+                    raise_interrupt=False,
                 ):
                     if self._closed.is_set():
                         return
-                    if self._relevant(changes):
+                    if changes and self._relevant(changes):
+                        seen = self._fingerprint()
                         self.reload()
+                    else:
+                        look()
+                    if self._watch_roots() != roots:
+                        break  # the paths resolve elsewhere now: watch there
             except Exception:  # e.g. the watched folder vanished: watch again
                 if self._closed.is_set():
                     return
-                log.warning("watching %s failed; retrying", ", ".join(map(str, roots)), exc_info=True)
-                self._closed.wait(1.0)
+                log.warning("watching %s failed; retrying", ", ".join(str(r) for r in existing), exc_info=True)
+                self._closed.wait(self.POLL_SECONDS)
+            look()
 
     # --- life cycle -------------------------------------------------------------------------
 

@@ -43,6 +43,9 @@ CODES: dict[str, CodeInfo] = {
         CodeInfo("PE004", _E, "policy file is too large"),
         CodeInfo("PE005", _E, "no policy files found"),
         CodeInfo("PE006", _W, "policy file is empty"),
+        CodeInfo("PE007", _E, "link not followed"),
+        #: Reported only by a PolicyStore reload (see evaluation/store.py).
+        CodeInfo("PE008", _E, "policy file emptied since the last load"),
         CodeInfo("PE101", _E, "unexpected token"),
         CodeInfo("PE102", _E, "unexpected character"),
         CodeInfo("PE103", _E, "unexpected end of file"),
@@ -88,6 +91,7 @@ CODES: dict[str, CodeInfo] = {
         CodeInfo("PE408", _W, "duplicate test"),
         CodeInfo("PE409", _W, "malformed lint directive"),
         CodeInfo("PE410", _W, "unused lint directive"),
+        CodeInfo("PE411", _W, "analysis incomplete"),
     ]
 }
 
@@ -119,7 +123,10 @@ class Diagnostic:
         return (self.span.path, self.span.start, self.code, self.message)
 
     def __str__(self) -> str:
-        return f"{self.span.location()}: {self.severity.value}[{self.code}]: {self.message}"
+        # A problem with a whole file (missing, unreadable) has no line to point at: the path
+        # alone, exactly as the rendered diagnostic and the CLI show it.
+        where = self.span.location() if self.span.source.text else self.span.path
+        return f"{where}: {self.severity.value}[{self.code}]: {self.message}"
 
 
 def sorted_diagnostics(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
@@ -151,6 +158,12 @@ def one_of(values: Iterable[str], limit: int = 12) -> str:
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + " or " + items[-1]
+
+
+def all_of(values: Iterable[str]) -> str:
+    """`a`, `b` and `c` — for naming everything that is missing (``one_of`` is for a choice)."""
+    items = [f"`{v}`" for v in sorted(values)]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 class PolicyError(PolicyEngineError):

@@ -163,16 +163,112 @@ def _text_before(data: bytes, offset: int) -> str:
     return data[:offset].decode("utf-8-sig", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
 
 
-def policy_files(root: Path, problems: list[tuple[Path, OSError]] | None = None) -> list[Path]:
-    """The policy files under ``root``, sorted; hidden files and directories are
-    skipped.  Directories that cannot be listed go to ``problems`` or, without
-    it, are passed over (``fmt`` has nothing to say about them)."""
+@dataclass(frozen=True)
+class RefusedLink:
+    """A symbolic link under a policy directory that is not followed, and why."""
+
+    path: Path
+    target: str  # the link's own text, as ``ls -l`` shows it
+    why: str
+
+
+def _within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def walk(root: Path, problems: list[tuple[Path, OSError]] | None = None, refused: list[RefusedLink] | None = None) -> list[Path]:
+    """The policy files under ``root``, sorted, by the one rule for links.
+
+    Hidden files and directories are skipped.  A symbolic link, to a file or
+    a directory alike, is followed when its target stays inside ``root`` (as
+    ``root`` resolves now) and, for a file, is itself a ``.policy`` file;
+    any other link goes to ``refused`` and nothing behind it is read, so a
+    link to ``/etc/passwd`` or to a credentials file can never have its text
+    shown in a diagnostic.  Each real directory is walked once (a link loop
+    ends).  Directories that cannot be listed go to ``problems``.
+    """
     found: list[Path] = []
-    onerror = None if problems is None else lambda exc: problems.append((root, exc))
-    for dirpath, dirnames, filenames in os.walk(root, onerror=onerror, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        found.extend(Path(dirpath) / f for f in filenames if f.endswith(SUFFIX) and not f.startswith("."))
+    try:
+        real_root = os.path.realpath(root)
+    except (OSError, ValueError) as exc:
+        if problems is not None and isinstance(exc, OSError):
+            problems.append((root, exc))
+        return found
+    visited = {real_root}
+    pending = [root]
+    while pending:
+        folder = pending.pop()
+        try:
+            with os.scandir(folder) as it:
+                items = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            if problems is not None:
+                problems.append((folder, exc))
+            continue
+        for item in items:
+            if item.name.startswith("."):
+                continue
+            path = Path(item.path)
+            try:
+                is_link = item.is_symlink()
+                is_dir = item.is_dir(follow_symlinks=False)
+            except OSError:
+                continue
+            if not is_link:
+                if is_dir:
+                    pending.append(path)
+                elif item.name.endswith(SUFFIX):
+                    found.append(path)
+                continue
+            _follow(path, item.name, real_root, visited, pending, found, refused)
     return sorted(found)
+
+
+def _follow(
+    path: Path,
+    name: str,
+    real_root: str,
+    visited: set[str],
+    pending: list[Path],
+    found: list[Path],
+    refused: list[RefusedLink] | None,
+) -> None:
+    """Apply the link rule to one link found while walking."""
+    try:
+        text = os.readlink(path)
+    except OSError:
+        text = "?"
+    try:
+        target = os.path.realpath(path)
+        is_dir = os.path.isdir(target)
+    except (OSError, ValueError):
+        target, is_dir = "", False
+    if not is_dir and not name.endswith(SUFFIX):
+        return  # not a policy file by its name: never read, nothing to report
+    if not os.path.lexists(target) or not target:
+        if not is_dir:
+            found.append(path)  # reported as a link to nothing when read
+        return
+    why = ""
+    if not _within(target, real_root):
+        why = "it points outside the policy directory"
+    elif not is_dir and not target.endswith(SUFFIX):
+        why = f"it points to a file whose name does not end in `{SUFFIX}`"
+    if why:
+        if refused is not None:
+            refused.append(RefusedLink(path, text, why))
+        return
+    if is_dir:
+        if target not in visited:
+            visited.add(target)
+            pending.append(path)
+    else:
+        found.append(path)
+
+
+def policy_files(root: Path, problems: list[tuple[Path, OSError]] | None = None) -> list[Path]:
+    """The policy files under ``root`` (see :func:`walk`); refused links are left out."""
+    return walk(root, problems)
 
 
 def _reason(exc: OSError) -> str:
@@ -185,7 +281,7 @@ def read_sources(
     """Read every ``.policy`` file under ``paths``; sources come back sorted by path."""
     sources: list[Source] = []
     diagnostics: list[Diagnostic] = []
-    seen: set[Path] = set()
+    candidates: list[tuple[Path, str]] = []
     path_list = [Path(p) for p in paths]
     if not path_list:
         diagnostics.append(
@@ -218,7 +314,8 @@ def read_sources(
             continue
         is_dir = raw.is_dir()
         problems: list[tuple[Path, OSError]] = []
-        files = policy_files(raw, problems) if is_dir else [raw]
+        refused: list[RefusedLink] = []
+        files = walk(raw, problems, refused) if is_dir else [raw]
         for where, problem in problems:
             where_shown = Path(problem.filename).as_posix() if problem.filename else where.as_posix()
             diagnostics.append(
@@ -229,7 +326,17 @@ def read_sources(
                     hint="check its permissions",
                 )
             )
-        if is_dir and not files and not problems:
+        for link in refused:
+            shown = _display(link.path, base)
+            diagnostics.append(
+                Diagnostic(
+                    "PE007",
+                    f"`{shown}` is a link to `{link.target}` and is not followed: {link.why}",
+                    _nowhere(shown),
+                    hint="copy the file into the policy directory, or point the link at a `.policy` file inside it",
+                )
+            )
+        if is_dir and not files and not problems and not refused:
             diagnostics.append(
                 Diagnostic(
                     "PE005",
@@ -238,42 +345,60 @@ def read_sources(
                     hint=f"policy files must end in `{SUFFIX}`",
                 )
             )
-        for file in files:
-            shown = _display(file, base)
-            source, diags = _read_one(file, shown, limits, seen)
-            diagnostics.extend(diags)
-            if source is not None:
-                sources.append(source)
+        candidates.extend((file, _display(file, base)) for file in files)
+    # A file reached through several paths (a link, a directory given twice,
+    # a file given inside a directory given) is read once, under the first of
+    # its names in path order: the set is the same whatever the order of the
+    # arguments.
+    by_real: dict[str, tuple[Path, str]] = {}
+    unresolved: list[tuple[Path, str]] = []
+    for file, shown in candidates:
+        try:
+            real = os.path.realpath(file)
+        except (OSError, ValueError):
+            unresolved.append((file, shown))
+            continue
+        kept = by_real.get(real)
+        if kept is None or shown < kept[1]:
+            by_real[real] = (file, shown)
+    for file, shown in sorted([*by_real.values(), *unresolved], key=lambda c: c[1]):
+        source, diags = _read_one(file, shown, limits)
+        diagnostics.extend(diags)
+        if source is not None:
+            sources.append(source)
     sources.sort(key=lambda s: s.path)
     return sources, diagnostics
 
 
-def _read_one(file: Path, shown: str, limits: Limits, seen: set[Path]) -> tuple[Source | None, list[Diagnostic]]:
-    """Read and decode one file, once, whatever the number of paths that lead to it."""
+def _read_one(file: Path, shown: str, limits: Limits) -> tuple[Source | None, list[Diagnostic]]:
+    """Read and decode one file.
+
+    The file is opened without blocking and its type checked on the open
+    descriptor: a FIFO (or a device) swapped in between the directory
+    listing and the read is reported, never waited on, and there is no
+    moment between a check and the open for anything to change.
+    """
     try:
-        resolved = file.resolve()
-        if resolved in seen:
-            return None, []
-        seen.add(resolved)
         if file.is_symlink() and not file.exists():
             return None, [
                 Diagnostic("PE001", f"`{shown}` is a link to a file that does not exist", _nowhere(shown), hint="check the link")
             ]
-        info = os.stat(file)
-        if not stat.S_ISREG(info.st_mode):
-            # Opening a FIFO would wait for a writer forever; a device may never end.
-            return None, [
-                Diagnostic(
-                    "PE001",
-                    f"`{shown}` is not a regular file",
-                    _nowhere(shown),
-                    hint="a policy set is made of text files; remove this entry or give the path of a file",
-                )
-            ]
-        with open(file, "rb") as fh:
+        fd = os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        with os.fdopen(fd, "rb") as fh:
+            info = os.fstat(fh.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                # Reading a FIFO would wait for a writer forever; a device may never end.
+                return None, [
+                    Diagnostic(
+                        "PE001",
+                        f"`{shown}` is not a regular file",
+                        _nowhere(shown),
+                        hint="a policy set is made of text files; remove this entry or give the path of a file",
+                    )
+                ]
             # Read at most one byte past the limit: a huge file costs nothing.
             data = fh.read(limits.max_file_bytes + 1)
-            size = max(len(data), os.fstat(fh.fileno()).st_size)
+            size = max(len(data), info.st_size)
     except (OSError, RuntimeError) as exc:  # RuntimeError: a symbolic-link loop on some Pythons
         reason = _reason(exc) if isinstance(exc, OSError) else "symbolic link loop"
         return None, [
