@@ -27,6 +27,7 @@ from ..evaluation.decide import parse_request
 from ..evaluation.decision import Alternative, AttributeValue, Change, ChangedAttribute, Decision, MarketDecision, Outcome, WhatIf
 from ..language import ast
 from ..language.model import AttributeType, Kind
+from ..language.text import json_safe
 from .space import ValueClass, partition
 
 if TYPE_CHECKING:
@@ -172,9 +173,9 @@ def print_what_if(engine: Engine, result: Decision | MarketDecision, fmt: str) -
     if fmt == "json":
         if isinstance(result, MarketDecision):
             body = {"market": result.model_dump(mode="json"), "what_if": [w.model_dump(mode="json") for w in found]}
-            print(json.dumps(body, indent=2, ensure_ascii=False))
+            print(json_safe(json.dumps(body, indent=2, ensure_ascii=False)))
         else:
-            print(found[0].model_dump_json(indent=2))
+            print(json_safe(found[0].model_dump_json(indent=2)))
         return
     from rich.console import Console
 
