@@ -123,14 +123,19 @@ def test_an_unknown_option_is_reported_by_its_command(capsys: pytest.CaptureFixt
     assert code == 2 and err.startswith("policyengine check: error: unrecognized option `--strict`\n  hint: ")
 
 
-def test_default_path_is_the_shipped_library(capsys: pytest.CaptureFixture[str]) -> None:
+def test_default_path_outside_a_project_is_the_shipped_library(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     if not any(default_policy_dir().rglob("*.policy")):
         pytest.skip("the shipped library is empty")
-    code, out, _ = run(["check", "--format", "json"], capsys)
+    monkeypatch.chdir(tmp_path)  # no policies/ here or above: the installed library
+    code, out, err = run(["check", "--format", "json"], capsys)
     document = json.loads(out)
     assert code == (0 if document["ok"] else 1)
+    assert document.pop("policy_set")["source"] == "library"
+    assert err.startswith("using the installed library ")
     code_again, out_again, _ = run(["check", str(default_policy_dir()), "--format", "json"], capsys)
-    assert (code_again, out_again) == (code, out)
+    assert (code_again, json.loads(out_again)) == (code, document)
 
 
 # --- the definition of done ----------------------------------------------------------------

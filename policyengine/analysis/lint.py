@@ -69,18 +69,18 @@ class Directive:
     """One ``# lint: allow`` comment."""
 
     codes: tuple[str, ...]
-    subject: str | None
+    subjects: tuple[str, ...]  # empty: the positional form, about the line it covers
     reason: str
     span: Span
     line: int  # the line it covers (positional form)
-    used: bool = False
+    used: set[str | None] = field(default_factory=set)  # the subjects (None: the line) it allowed
 
     def covers(self, finding: Finding) -> bool:
         d = finding.diagnostic
         if d.code not in self.codes:
             return False
-        if self.subject is not None:
-            return finding.subject == self.subject
+        if self.subjects:
+            return finding.subject in self.subjects
         return d.span.path == self.span.path and d.span.line == self.line
 
 
@@ -128,7 +128,7 @@ def comments(text: str) -> list[tuple[int, str]]:
 _DIRECTIVE = re.compile(r"\s*lint\s*:(?P<body>.*)\Z", re.S)
 _ALLOW = re.compile(
     r"\s*allow\s+(?P<codes>[A-Za-z]+\d+(?:\s*,\s*[A-Za-z]+\d+)*)"
-    r"(?:\s+(?P<subject>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?))?"
+    r"(?P<subjects>(?:\s+[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?)*)"
     r"\s*(?:(?:—|--)\s*(?P<reason>.*?))?\s*\Z",
     re.S,
 )
@@ -143,6 +143,34 @@ def _code_line(source: Source, line: int) -> int:
     return line + 1
 
 
+_USAGE = "write `# lint: allow CODE [SUBJECT ...] — why this is deliberate`"
+_SUBJECT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?\Z")
+
+
+def _unreadable(body: str) -> tuple[str, str]:
+    """Why a ``# lint:`` comment did not read, as (label, hint): the author should not have to guess."""
+    words = body.split()
+    if not words or words[0].lower() != "allow":
+        return "not a `lint: allow` directive", _USAGE
+    if len(words) < 2 or not re.fullmatch(r"[A-Za-z]+\d+,?", words[1]):
+        return "no lint code after `allow`", f"name the code first, e.g. `PE407`; {_USAGE}"
+    head = re.split(r"—|--", body, maxsplit=1)[0].split()
+    codes_done = False
+    for word in head[1:]:
+        if not codes_done and re.fullmatch(r",?[A-Za-z]+\d+,?|,", word):
+            continue
+        codes_done = True
+        if word.endswith(",") and _SUBJECT.match(word[:-1]):
+            return "subjects are separated by spaces, not commas", f"write `{word[:-1]} …` (commas separate codes only)"
+        if not _SUBJECT.match(word):
+            return (
+                f"`{word}` is not a subject",
+                "subjects are names such as `kind.hotline` or `encryption.no_keys`, separated by spaces"
+                " (commas separate codes only), then `—` and the reason",
+            )
+    return "not a `lint: allow` directive", _USAGE
+
+
 def directives(source: Source) -> tuple[list[Directive], list[Diagnostic]]:
     """The ``# lint: allow`` comments of one file, and diagnostics for malformed ones."""
     found: list[Directive] = []
@@ -153,11 +181,9 @@ def directives(source: Source) -> tuple[list[Directive], list[Diagnostic]]:
             continue
         span = Span(source, offset, offset + 1 + len(body))
         a = _ALLOW.match(m.group("body"))
-        usage = "write `# lint: allow PE402 — why this is deliberate`"
         if a is None:
-            problems.append(
-                Diagnostic("PE409", "this lint directive cannot be read", span, hint=usage, label="not a `lint: allow` directive")
-            )
+            label, hint = _unreadable(m.group("body"))
+            problems.append(Diagnostic("PE409", "this lint directive cannot be read", span, hint=hint, label=label))
             continue
         codes = tuple(c.strip().upper() for c in a.group("codes").split(","))
         bad = [c for c in codes if c not in ALLOWABLE]
@@ -186,7 +212,8 @@ def directives(source: Source) -> tuple[list[Directive], list[Diagnostic]]:
         line, _ = source.line_col(offset)
         before = source.line_text(line)[: source.line_col(offset)[1] - 1]
         target = line if before.strip() else _code_line(source, line)
-        found.append(Directive(codes, a.group("subject"), reason, span, target))
+        # Several subjects share one reason (`# lint: allow PE407 data.a data.b — why`).
+        found.append(Directive(codes, tuple(a.group("subjects").split()), reason, span, target))
     return found, problems
 
 
@@ -541,7 +568,8 @@ def check_unused_values(ctx: _Context) -> list[Finding]:
             continue
         for value in values:
             ident = ctx.enum_values.get((enum, value))
-            if (enum, value) in used or ident is None:
+            # The standard vocabulary is not the author's to edit: only a set's own values count.
+            if (enum, value) in used or ident is None or ident.span.path.startswith(PRELUDE_PREFIX):
                 continue
             out.append(
                 Finding(
@@ -632,21 +660,23 @@ def lint(compiled: CompiledPolicy, space: DemandSpace | None = None) -> LintRepo
         if mark is None:
             shown.append(f.diagnostic)
         else:
-            mark.used = True
+            mark.used.add(f.subject if mark.subjects else None)
             allowed.append((f.diagnostic, mark))
     for d in marks:
-        if not d.used:
-            what = f"`{d.subject}`" if d.subject else f"line {d.line}"
-            problems.append(
-                Diagnostic(
-                    "PE410",
-                    f"this lint directive allows nothing: no {'/'.join(d.codes)} finding about {what}",
-                    d.span,
-                    hint="remove it: what it allowed is gone, or the subject is misspelled"
-                    if d.subject
-                    else "remove it, or move it to the line just before what it is about",
-                )
-            )
+        for subject in d.subjects or (None,):
+            if subject in d.used:
+                continue
+            codes = "/".join(d.codes)
+            if len(d.subjects) > 1:
+                message = f"`{subject}` in this lint directive allows nothing: no {codes} finding about it"
+                hint = f"remove `{subject}` from it: what it allowed is gone, or the subject is misspelled"
+            elif subject:
+                message = f"this lint directive allows nothing: no {codes} finding about `{subject}`"
+                hint = "remove it: what it allowed is gone, or the subject is misspelled"
+            else:
+                message = f"this lint directive allows nothing: no {codes} finding about line {d.line}"
+                hint = "remove it, or move it to the line just before what it is about"
+            problems.append(Diagnostic("PE410", message, d.span, hint=hint))
     shown.extend(problems)
     allowed.sort(key=lambda pair: pair[0].sort_key())
     return LintReport(tuple(sorted_diagnostics(shown)), tuple(allowed), space)

@@ -51,7 +51,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..errors import PolicyEngineError
 from ..evaluation.decide import RequestError
 from ..evaluation.decision import AttributeValue, Decision, Outcome, show_value
-from ..language.diagnostics import did_you_mean, one_of
+from ..language.diagnostics import all_of, did_you_mean, one_of
 from ..language.model import Kind
 
 if TYPE_CHECKING:
@@ -228,7 +228,7 @@ def columns(
     missing = [a.name for a in settable if a.required and a.name not in (extra or {})]
     if missing:
         raise MatrixError(
-            f"the vocabulary requires {one_of(missing)} in every demand",
+            f"the vocabulary requires {all_of(missing)} in every demand",
             "give " + " and ".join(f"--set {m}=VALUE" for m in missing),
         )
     descriptions = voc.enum_descriptions

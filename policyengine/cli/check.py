@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import ExitCode, add_policies_argument, policy_paths, print_diagnostics
+from .common import ExitCode, add_policies_argument, policy_paths, policy_set_json, print_diagnostics
 
 NAME = "check"
 HELP = "check policy files and report every problem (exit 1 on errors)"
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     fmt = args.format
     if fmt == "human" and not sys.stdout.isatty():
         fmt = "plain"
-    print_diagnostics(diagnostics, fmt, file=sys.stdout)
+    print_diagnostics(diagnostics, fmt, file=sys.stdout, extra=policy_set_json(args))
     if fmt != "json" and policy_set is not None:
         # The standard vocabulary is read too, but it is not the author's file.
         n_files = len([s for s in policy_set.sources if not s.path.startswith("<")])

@@ -10,7 +10,9 @@ import json
 import os
 import sys
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from ..errors import PolicyEngineError
@@ -56,7 +58,7 @@ def add_policies_argument(parser: argparse.ArgumentParser, help: str | None = No
         "paths",
         nargs="*",
         metavar="PATH",
-        help=help or "policy directories or .policy files (default: the shipped library)",
+        help=help or "policy directories or .policy files (default: the project's policies/, else the installed library)",
     )
     parser.add_argument(
         "--policies",
@@ -67,10 +69,128 @@ def add_policies_argument(parser: argparse.ArgumentParser, help: str | None = No
     )
 
 
+#: The project file that names a policy set (``policies = "rules"``, relative to the file).
+PROJECT_FILE = "policyengine.toml"
+
+
+@dataclass(frozen=True)
+class PolicySetChoice:
+    """Which policy set a command uses, and why (docs/cli.md, "Which policy set").
+
+    ``source`` is ``arguments`` (PATHs were given), ``project`` (found from the
+    current directory upwards) or ``library`` (the installed library); ``paths``
+    is what the loader gets (None: the installed library); ``found_in`` is the
+    directory whose ``policies/`` or :data:`PROJECT_FILE` decided.
+    """
+
+    source: str
+    paths: list[str] | None
+    directory: Path | None = None
+    found_in: Path | None = None
+    project_file: Path | None = None
+
+    def describe(self) -> str:
+        """The one line on stderr: ``using policy set ./policies (found in /x/y)``."""
+        if self.source == "library":
+            return f"using the installed library {shown_path(self.directory)} (no policy project here or above)"
+        if self.source == "project":
+            why = f"named by {self.project_file}" if self.project_file else f"found in {self.found_in}"
+            return f"using policy set {shown_path(self.directory)} ({why})"
+        return f"using policy set {' '.join(self.paths or ())}"
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``policy_set`` field of a command's JSON document."""
+        return {
+            "source": self.source,
+            "paths": [str(self.directory)] if self.directory is not None else list(self.paths or ()),
+            "found_in": None if self.found_in is None else str(self.found_in),
+            "project_file": None if self.project_file is None else str(self.project_file),
+        }
+
+
+def shown_path(path: Path | None) -> str:
+    """A directory as a person would type it here: ``./policies`` under the current directory."""
+    if path is None:
+        return "?"
+    try:
+        rel = path.relative_to(Path.cwd().resolve())
+    except ValueError:
+        return str(path)
+    return "." if rel == Path(".") else f"./{rel.as_posix()}"
+
+
+def installed_package_dir() -> Path:
+    """The directory of the installed ``policyengine`` package: nothing under it is an author's file."""
+    return Path(__file__).resolve().parent.parent
+
+
+def find_project_set(start: Path | None = None) -> PolicySetChoice | None:
+    """The policy set of the project around ``start`` (default: the current directory).
+
+    The nearest directory, ``start`` or one of its parents, that holds a
+    :data:`PROJECT_FILE` or a ``policies/`` directory with a
+    ``vocabulary.policy`` decides; at one level the project file wins.  The
+    installed package is never a project, even when the walk passes through it.
+    """
+    import tomllib
+
+    here = (start or Path.cwd()).resolve()
+    package = installed_package_dir()
+    for directory in (here, *here.parents):
+        if directory == package or package in directory.parents:
+            continue
+        project = directory / PROJECT_FILE
+        if project.is_file():
+            try:
+                data = tomllib.loads(project.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+                raise CommandError(f"{project}: cannot be read: {err}", 'it holds one line: policies = "DIR"') from None
+            named = data.get("policies")
+            if not isinstance(named, str) or not named:
+                raise CommandError(
+                    f"{project}: `policies` is missing or not a string", 'name the policy set\'s directory: policies = "DIR"'
+                )
+            target = (directory / named).resolve()
+            if not target.is_dir():
+                raise CommandError(f'{project}: `policies = "{named}"` is not a directory', f"create {target} or fix the name")
+            return PolicySetChoice("project", [str(target)], target, directory, project)
+        candidate = directory / "policies"
+        if (candidate / "vocabulary.policy").is_file():
+            return PolicySetChoice("project", [str(candidate)], candidate, directory)
+    return None
+
+
+def choose_policy_set(paths: Sequence[str], announce: bool = True) -> PolicySetChoice:
+    """The set for ``paths`` (a command's PATHs): those when given, else the project's, else the
+    installed library; a chosen set is announced on one line on stderr."""
+    if paths:
+        return PolicySetChoice("arguments", list(paths))
+    from ..language.loader import default_policy_dir
+
+    choice = find_project_set() or PolicySetChoice("library", None, default_policy_dir().resolve())
+    if announce:
+        print(safe(choice.describe()), file=sys.stderr)
+    return choice
+
+
+def policy_set(args: argparse.Namespace) -> PolicySetChoice:
+    """The set of :func:`add_policies_argument` (``--policies`` first), chosen and announced once."""
+    choice = getattr(args, "_policy_set", None)
+    if not isinstance(choice, PolicySetChoice):
+        choice = choose_policy_set([*args.policies, *args.paths])
+        args._policy_set = choice
+    return choice
+
+
 def policy_paths(args: argparse.Namespace) -> list[str] | None:
-    """The paths of :func:`add_policies_argument`, ``--policies`` first; None for the shipped library."""
-    paths = [*args.policies, *args.paths]
-    return paths or None
+    """The paths to load for :func:`add_policies_argument`; None for the installed library."""
+    return policy_set(args).paths
+
+
+def policy_set_json(args: argparse.Namespace) -> dict[str, Any]:
+    """``{"policy_set": …}`` for a JSON document when the set was chosen for the user, else ``{}``."""
+    choice = policy_set(args)
+    return {} if choice.source == "arguments" else {"policy_set": choice.to_json()}
 
 
 def error_fields(err: PolicyEngineError) -> dict[str, Any]:
@@ -151,12 +271,15 @@ def console(file: IO[str] | None = None, stderr: bool = False) -> Console:
     return Console(file=file, stderr=stderr, highlight=False, soft_wrap=False, width=output_width(stream))
 
 
-def print_diagnostics(diagnostics: Sequence[Diagnostic], fmt: str = "human", file: IO[str] | None = None) -> None:
+def print_diagnostics(
+    diagnostics: Sequence[Diagnostic], fmt: str = "human", file: IO[str] | None = None, extra: dict[str, Any] | None = None
+) -> None:
+    """Diagnostics in ``fmt``; ``extra`` adds fields to the JSON document (:func:`policy_set_json`)."""
     from ..language.render import render_human, render_json, render_plain, summary
 
     out = file if file is not None else sys.stderr
     if fmt == "json":
-        print(render_json(diagnostics), file=out)
+        print(render_json(diagnostics, extra), file=out)
     elif fmt == "plain":
         for d in diagnostics:
             print(render_plain(d), file=out)

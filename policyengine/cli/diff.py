@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..language.text import json_safe
-from .common import CommandError, ExitCode, print_diagnostics
+from .common import CommandError, ExitCode, choose_policy_set, print_diagnostics, shown_path
 
 if TYPE_CHECKING:
     from ..analysis.diff import PolicyDiff, Verdict
@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "paths",
         nargs="*",
         metavar="PATH",
-        help="OLD NEW: two policy directories; with --git: the one directory to compare (default: the shipped library)",
+        help="OLD NEW: two policy directories; with --git: the one directory to compare (default: the project's policy set)",
     )
     parser.add_argument(
         "--git",
@@ -101,15 +101,27 @@ def _print_human(diff: PolicyDiff, before: str, after: str) -> None:
         print("\nno decision changes", file=out)
 
 
+def _project_directory() -> str:
+    """The set ``--git`` compares when no DIR is given: the project's (docs/cli.md, "Which policy
+    set"), shown as the user would type it; the installed library is no revision of anything."""
+    choice = choose_policy_set([])
+    if choice.source == "library" or choice.directory is None:
+        raise CommandError(
+            "no policy project here or above to compare across git revisions",
+            "run it inside the repository that holds the set (a `policies/` with `vocabulary.policy`, or a"
+            " `policyengine.toml`), or name it: `policyengine diff --git REV DIR`",
+        )
+    return shown_path(choice.directory)
+
+
 def run(args: argparse.Namespace) -> int:
     from ..analysis.diff import diff_engines, git_revision
-    from ..language.loader import default_policy_dir
 
     with ExitStack() as stack:
         if args.git:
             if len(args.paths) > 1:
                 raise CommandError("with --git, give at most one directory")
-            directory = args.paths[0] if args.paths else str(default_policy_dir())
+            directory = args.paths[0] if args.paths else _project_directory()
             old_rev, _, new_rev = args.git.partition("..")
             # A GitError (an unknown revision, no repository) reaches main(), which prints it.
             old_path: Path | str = stack.enter_context(git_revision(directory, old_rev))

@@ -22,7 +22,16 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .common import CommandError, ExitCode, add_policies_argument, policy_paths, print_diagnostics, print_error, stderr_format
+from .common import (
+    CommandError,
+    ExitCode,
+    add_policies_argument,
+    installed_package_dir,
+    policy_paths,
+    print_diagnostics,
+    print_error,
+    stderr_format,
+)
 
 NAME = "fmt"
 HELP = "rewrite policy files in the canonical layout, keeping comments (--check, --diff; - for stdin)"
@@ -33,7 +42,8 @@ STDIN = "-"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_policies_argument(
         parser,
-        help="policy files or directories, or - to format standard input to standard output (default: the shipped library)",
+        help="policy files or directories, or - to format standard input to standard output"
+        " (default: the project's policy set; never the installed library)",
     )
     parser.add_argument("--check", action="store_true", help="write nothing; list the files that would change and exit 1 if any")
     parser.add_argument("--diff", action="store_true", help="write nothing; print a unified diff of the changes")
@@ -221,11 +231,34 @@ def _summary(run: _Run) -> str:
     return ", ".join(parts)
 
 
+def _refuse_installed(paths: list[str]) -> None:
+    """The installed package is not an author's copy: a change there is lost on the next install
+    and changes what every project without its own set decides."""
+    package = installed_package_dir()
+    for raw in paths:
+        if raw == STDIN:
+            continue
+        resolved = Path(raw).resolve()
+        if resolved == package or package in resolved.parents:
+            raise CommandError(
+                f"`{raw}` is inside the installed policyengine package: `fmt` does not rewrite it",
+                "format your own copy (a checkout's policies/), or look without writing: --check or --diff",
+            )
+
+
 def run(args: argparse.Namespace) -> int:
-    from ..language.loader import default_policy_dir, policy_files
+    from ..language.loader import policy_files
 
     state = _Run(check=args.check, diff=args.diff)
-    paths: list[str] = policy_paths(args) or [str(default_policy_dir())]
+    paths = policy_paths(args)
+    if paths is None:
+        raise CommandError(
+            "no policy project here or above: `fmt` does not rewrite the installed library",
+            "run it in a directory with `policies/vocabulary.policy` (or a `policyengine.toml` naming the set),"
+            " or name the files: `policyengine fmt PATH`",
+        )
+    if not (args.check or args.diff):
+        _refuse_installed(paths)
     if STDIN in paths:
         if len(paths) > 1:
             raise CommandError("`-` (standard input) cannot be combined with other paths")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import ExitCode, add_policies_argument, policy_paths, print_diagnostics
+from .common import ExitCode, add_policies_argument, policy_paths, policy_set_json, print_diagnostics
 
 NAME = "lint"
 HELP = "find rules that never match or never decide, duplicates, uncovered demands and more (exact, over every demand)"
@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         fmt = "plain"
     policy_set, diagnostics = analyse(policy_paths(args))
     if policy_set is None:
-        print_diagnostics(diagnostics, fmt, file=sys.stdout)
+        print_diagnostics(diagnostics, fmt, file=sys.stdout, extra=policy_set_json(args))
         return ExitCode.POLICY_ERRORS
     report = lint(compile_policy(policy_set))
     shown = list(report.findings)
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
             for d, m in report.allowed
         )
         shown.sort(key=lambda d: d.sort_key())
-    print_diagnostics(shown, fmt, file=sys.stdout)
+    print_diagnostics(shown, fmt, file=sys.stdout, extra=policy_set_json(args))
     if fmt != "json":
         n = len(report.findings)
         space = report.space

@@ -37,6 +37,7 @@ COMMANDS = (
     "lint",
     "diff",
     "lsp",
+    "serve",
 )
 
 

@@ -13,7 +13,16 @@ import sys
 from typing import TYPE_CHECKING
 
 from ..language.text import json_safe
-from .common import CommandError, ExitCode, add_policies_argument, console, policy_paths, print_diagnostics, stderr_format
+from .common import (
+    CommandError,
+    ExitCode,
+    add_policies_argument,
+    console,
+    policy_paths,
+    policy_set_json,
+    print_diagnostics,
+    stderr_format,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -181,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
         engine = load(policy_paths(args))
     except PolicyError as err:
         if args.format == "json":
-            print_diagnostics(err.diagnostics, "json", file=sys.stdout)
+            print_diagnostics(err.diagnostics, "json", file=sys.stdout, extra=policy_set_json(args))
         else:
             print_diagnostics(err.diagnostics, stderr_format())
             print("the policy set has errors, so its tests were not run", file=sys.stderr)
@@ -194,13 +203,14 @@ def run(args: argparse.Namespace) -> int:
         # A CI gate that ran nothing must not report success.
         print('no tests found: add `test "…" { … }` blocks to the policy set', file=sys.stderr)
         if args.format == "json":
-            print(json_safe(json.dumps(report.to_json(), indent=2, ensure_ascii=False)))
+            print(json_safe(json.dumps({**report.to_json(), **policy_set_json(args)}, indent=2, ensure_ascii=False)))
         return ExitCode.POLICY_ERRORS
     below = args.min_coverage is not None and not report.coverage.meets(args.min_coverage)
     if args.format == "json":
         data = report.to_json()
         data["min_coverage"] = args.min_coverage
         data["coverage_ok"] = not below
+        data.update(policy_set_json(args))
         print(json_safe(json.dumps(data, indent=2, ensure_ascii=False)))
     else:
         render_human(report, engine.policy_set, args.coverage, args.verbose, args.min_coverage)

@@ -128,6 +128,9 @@ class Decision(_Frozen):
         default_factory=dict, description="the demand attributes decided, defaults applied"
     )
     policy_version: str = Field(description="content hash of the policy set that decided")
+    decision_id: str | None = Field(
+        default=None, description="the id of the decision's journal entry (a UUIDv7) when a journal recorded it"
+    )
 
 
 class MarketDecision(_Frozen):

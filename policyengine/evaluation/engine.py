@@ -22,6 +22,7 @@ from ..language.pipeline import PathLike, analyse
 from .compile import CompiledPolicy, compile_policy
 from .decide import Decider
 from .decision import Decision, MarketDecision, WhatIf
+from .recorder import DecisionRecorder, journaled, journaled_many, journaled_market
 
 #: What-if is analysis over the demand space, a layer above evaluation, so the
 #: engine cannot import it; :mod:`policyengine.analysis` registers it here when
@@ -38,10 +39,11 @@ def register_what_if(function: Callable[[Engine, Any], WhatIf]) -> None:
 class Engine:
     """A compiled policy set.  Create it with :func:`policyengine.load`."""
 
-    __slots__ = ("_compiled", "_decider", "_diagnostics")
+    __slots__ = ("_compiled", "_decider", "_diagnostics", "_journal")
     _compiled: CompiledPolicy
     _decider: Decider
     _diagnostics: tuple[Diagnostic, ...]
+    _journal: DecisionRecorder | None
 
     def __init__(
         self,
@@ -50,6 +52,7 @@ class Engine:
         *,
         memo: bool = True,
         compiled: CompiledPolicy | None = None,
+        journal: DecisionRecorder | None = None,
     ):
         # ``compiled`` comes from the load cache with its policy set; one
         # compiled from another set would decide by the wrong rules.
@@ -58,6 +61,7 @@ class Engine:
         object.__setattr__(self, "_compiled", compiled)
         object.__setattr__(self, "_decider", Decider(compiled, memo=memo))
         object.__setattr__(self, "_diagnostics", tuple(diagnostics))
+        object.__setattr__(self, "_journal", journal)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("an Engine is immutable; load a new one to change policies")
@@ -85,14 +89,30 @@ class Engine:
     def jurisdictions(self) -> list[str]:
         return list(self._compiled.jurisdictions)
 
+    @property
+    def journal(self) -> DecisionRecorder | None:
+        """The journal that records every decision this engine makes, or None."""
+        return self._journal
+
+    def with_journal(self, journal: DecisionRecorder | None) -> Engine:
+        """The same compiled set (memos shared), recording its decisions in ``journal``."""
+        other = object.__new__(Engine)
+        for name in ("_compiled", "_decider", "_diagnostics"):
+            object.__setattr__(other, name, getattr(self, name))
+        object.__setattr__(other, "_journal", journal)
+        return other
+
     # --- decisions -------------------------------------------------------------
 
     def decide(self, request: Any) -> Decision:
         """Decide one request: a dict ``{"jurisdiction": "FR", "demand": {...}}`` or a
         :class:`~policyengine.decision.Request`.  Raises
         :class:`~policyengine.evaluation.requests.RequestError` when the request does not fit the
-        vocabulary; an unknown jurisdiction is a negotiate decision, not an error."""
-        return self._decider.decide(request)
+        vocabulary; an unknown jurisdiction is a negotiate decision, not an error.
+        With a journal, the decision is returned only once recorded, with its ``decision_id``."""
+        if self._journal is None:
+            return self._decider.decide(request)
+        return journaled(self._journal, request, self._decider.decide(request))
 
     def decision_json(self, decision: Decision) -> str:
         """``decision.model_dump_json()``, computed once per memoised decision.
@@ -104,17 +124,21 @@ class Engine:
     def decide_many(self, requests: Iterable[Any]) -> list[Decision]:
         """Decide a batch; the same results as :meth:`decide` one by one."""
         decide = self._decider.decide
-        return [decide(r) for r in requests]
+        if self._journal is None:
+            return [decide(r) for r in requests]
+        return journaled_many(self._journal, [decide(r) for r in requests])
 
     def standing(self, jurisdiction: str, demand: str) -> Decision:
         """Decide standing demand ``demand`` of ``jurisdiction`` (inherited ones included).
         Raises :class:`~policyengine.evaluation.requests.RequestError` for a code or an
         id the set does not define (``request.unknown-jurisdiction``, ``request.unknown-demand``)."""
-        return self._decider.standing(jurisdiction, demand)
+        decision = self._decider.standing(jurisdiction, demand)
+        return decision if self._journal is None else journaled(self._journal, None, decision)
 
     def market(self, jurisdiction: str) -> MarketDecision:
         """Every standing demand of a jurisdiction and the market outcome."""
-        return self._decider.market(jurisdiction)
+        market = self._decider.market(jurisdiction)
+        return market if self._journal is None else journaled_market(self._journal, market)
 
     def what_if(self, request: Any) -> WhatIf:
         """The smallest changes to a request's demand attributes that would change its outcome:
@@ -128,7 +152,12 @@ class Engine:
 
 
 def load(
-    paths: PathLike | Sequence[PathLike] | None = None, *, limits: Limits = Limits(), memo: bool = True, cache: bool = True
+    paths: PathLike | Sequence[PathLike] | None = None,
+    *,
+    limits: Limits = Limits(),
+    memo: bool = True,
+    cache: bool = True,
+    journal: DecisionRecorder | None = None,
 ) -> Engine:
     """Load, validate and compile a policy set (the shipped library when ``paths`` is None).
 
@@ -143,6 +172,9 @@ def load(
     the load cache instead of being parsed, validated and compiled again; see
     :mod:`policyengine.cache` for where it lives, what it trusts and how to
     turn it off (``cache=False`` or ``POLICYENGINE_CACHE=off``).
+
+    ``journal`` (a :class:`policyengine.journal.Journal`) records every
+    decision the engine makes (docs/journal.md).
     """
     compiled: CompiledPolicy | None = None
     from . import cache as load_cache
@@ -154,7 +186,7 @@ def load(
             policy_set, diagnostics = analyse(paths, limits)
         if policy_set is None:
             raise PolicyError(diagnostics)
-        return Engine(policy_set, diagnostics, memo=memo, compiled=compiled)
+        return Engine(policy_set, diagnostics, memo=memo, compiled=compiled, journal=journal)
 
 
 @contextlib.contextmanager

@@ -44,6 +44,7 @@ from ..language.source import Source, Span
 from ..language.validate import policy_version
 from .decision import Decision, MarketDecision
 from .engine import Engine
+from .recorder import DecisionRecorder, journaled, journaled_many, journaled_market
 
 log = logging.getLogger("policyengine.store")
 
@@ -204,6 +205,7 @@ class PolicyStore:
         on_reload: Callable[[Engine], None] | None = None,
         limits: Limits | None = None,
         debounce_ms: int = 400,
+        journal: DecisionRecorder | None = None,
     ):
         self._paths = resolve_paths(paths)
         self._shown = tuple(os.fspath(p) for p in self._paths)
@@ -211,6 +213,8 @@ class PolicyStore:
         self._on_error = on_error
         self._on_reload = on_reload
         self._debounce_ms = debounce_ms
+        #: records every decision of every set the store serves (docs/journal.md)
+        self._journal = journal
         self._reload_lock = threading.Lock()
         self._closed = threading.Event()
         self._requests: queue.SimpleQueue[object] = queue.SimpleQueue()
@@ -260,18 +264,27 @@ class PolicyStore:
         return self._live.error
 
     def decide(self, request: Any) -> Decision:
-        """:meth:`Engine.decide` on the live set."""
-        return self._live.engine.decide(request)
+        """:meth:`Engine.decide` on the live set (recorded first when the store has a journal)."""
+        decision = self._live.engine.decide(request)
+        return decision if self._journal is None else journaled(self._journal, request, decision)
 
     def decide_many(self, requests: Iterable[Any]) -> list[Decision]:
         """Decide a batch against one set, even if a reload lands meanwhile."""
-        return self._live.engine.decide_many(requests)
+        decisions = self._live.engine.decide_many(requests)
+        return decisions if self._journal is None else journaled_many(self._journal, decisions)
 
     def standing(self, jurisdiction: str, demand: str) -> Decision:
-        return self._live.engine.standing(jurisdiction, demand)
+        decision = self._live.engine.standing(jurisdiction, demand)
+        return decision if self._journal is None else journaled(self._journal, None, decision)
 
     def market(self, jurisdiction: str) -> MarketDecision:
-        return self._live.engine.market(jurisdiction)
+        market = self._live.engine.market(jurisdiction)
+        return market if self._journal is None else journaled_market(self._journal, market)
+
+    @property
+    def journal(self) -> DecisionRecorder | None:
+        """The journal that records the store's decisions, or None."""
+        return self._journal
 
     # --- reloading ---------------------------------------------------------------------
 

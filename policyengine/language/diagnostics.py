@@ -118,7 +118,10 @@ class Diagnostic:
         return (self.span.path, self.span.start, self.code, self.message)
 
     def __str__(self) -> str:
-        return f"{self.span.location()}: {self.severity.value}[{self.code}]: {self.message}"
+        # A problem with a whole file (missing, unreadable) has no line to point at: the path
+        # alone, exactly as the rendered diagnostic and the CLI show it.
+        where = self.span.location() if self.span.source.text else self.span.path
+        return f"{where}: {self.severity.value}[{self.code}]: {self.message}"
 
 
 def sorted_diagnostics(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
@@ -150,6 +153,12 @@ def one_of(values: Iterable[str], limit: int = 12) -> str:
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + " or " + items[-1]
+
+
+def all_of(values: Iterable[str]) -> str:
+    """`a`, `b` and `c` — for naming everything that is missing (``one_of`` is for a choice)."""
+    items = [f"`{v}`" for v in sorted(values)]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 class PolicyError(PolicyEngineError):

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -215,14 +215,16 @@ def to_json(d: Diagnostic) -> dict[str, Any]:
     }
 
 
-def render_json(diagnostics: Sequence[Diagnostic]) -> str:
-    """All diagnostics as one JSON document: ``{ok, errors, warnings, diagnostics: [...]}``."""
+def render_json(diagnostics: Sequence[Diagnostic], extra: Mapping[str, object] | None = None) -> str:
+    """All diagnostics as one JSON document: ``{ok, errors, warnings, diagnostics: [...]}``, then the
+    command's own ``extra`` fields (which policy set it used)."""
     errors = sum(d.is_error for d in diagnostics)
     document = {
         "ok": errors == 0,
         "errors": errors,
         "warnings": len(diagnostics) - errors,
         "diagnostics": [to_json(d) for d in diagnostics],
+        **(extra or {}),
     }
     return json_safe(json.dumps(document, indent=2, ensure_ascii=False))
 

@@ -21,9 +21,12 @@ of mistakes we expect authors to make.
 
 from __future__ import annotations
 
+import difflib
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from importlib import resources
 from typing import Any
 
 from lark import Token, Tree
@@ -541,14 +544,52 @@ def _paren_set(site: ErrorSite) -> Explanation | None:
     return site.error("PE101", message, hint=hint)
 
 
-@_case("bare-attribute", _in_rule('withdraw when kind == hotline because "x"'))
+_ATTRIBUTE_DECLARATION = re.compile(r"\battribute\s+(demand|jurisdiction)\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)")
+#: Attributes every set has without declaring them (validate.py adds them to the vocabulary).
+_BUILTIN_ATTRIBUTES = ("jurisdiction.code", "jurisdiction.name", "demand.id", "demand.description")
+
+
+@functools.cache
+def _prelude_texts() -> tuple[str, ...]:
+    """The standard vocabulary's files (read here, not through pipeline.py, which imports this module)."""
+    folder = resources.files("policyengine.language").joinpath("prelude")
+    return tuple(
+        e.read_text(encoding="utf-8") for e in sorted(folder.iterdir(), key=lambda e: e.name) if e.name.endswith(".policy")
+    )
+
+
+def _known_attributes(text: str) -> list[str]:
+    """``scope.name`` of the attributes a parse can know of: the standard vocabulary's, the
+    built-in ones and those this file declares (other files of the set are not read yet)."""
+    texts = [*_prelude_texts(), text]
+    found = {f"{scope}.{name}" for t in texts for scope, name in _ATTRIBUTE_DECLARATION.findall(t)}
+    return sorted(found | set(_BUILTIN_ATTRIBUTES))
+
+
+@_case(
+    "bare-attribute",
+    _in_rule('withdraw when kind == hotline because "x"'),
+    _in_rule('withdraw when rule_of_law < 0.5 because "x"'),
+    _in_rule('withdraw when knid == hotline because "x"'),
+)
 def _bare_attribute(site: ErrorSite) -> Explanation | None:
     if site.found != "NAME" or not {"DEMAND", "JURISDICTION"} <= site.accepts or "NAME" in site.accepts:
         return None
+    # Suggest only names that exist: `kind` is `demand.kind`, never `jurisdiction.kind`.
+    known = _known_attributes(site.text)
+    scoped = [a for a in known if a.split(".", 1)[1] == site.value]
+    if scoped:
+        return site.error(
+            "PE101",
+            f"`{site.value}` needs its scope: write {' or '.join(f'`{a}`' for a in scoped)}",
+            hint="conditions name attributes with their scope (`demand.` or `jurisdiction.`)",
+        )
+    names = {a.split(".", 1)[1]: a for a in known}
+    close = difflib.get_close_matches(site.value, sorted(names), n=1, cutoff=0.6)
     return site.error(
         "PE101",
-        f"`{site.value}` needs its scope: write `demand.{site.value}` or `jurisdiction.{site.value}`",
-        hint="conditions name attributes with their scope, such as `demand.kind` or `jurisdiction.rule_of_law`",
+        f"{shown(site.value)} is not an attribute: conditions name attributes with their scope",
+        hint=f"did you mean `{names[close[0]]}`?" if close else "such as `demand.kind` or `jurisdiction.rule_of_law`",
     )
 
 
@@ -627,14 +668,31 @@ def _colon_assign(site: ErrorSite) -> Explanation | None:
     return site.error("PE101", "values are set with `=`, not `:`", hint=f"write `{name} = …`")
 
 
-@_case("decimal-comma", _in_jurisdiction("rule_of_law = 0,72"))
+@_case(
+    "decimal-comma",
+    _in_jurisdiction("rule_of_law = 0,72"),
+    _in_rule('withdraw when jurisdiction.rule_of_law >= 0,6 because "x"'),
+)
 def _decimal_comma(site: ErrorSite) -> Explanation | None:
-    if site.found != "NUMBER" or not re.search(r"\d,\Z", site.text[: site.start]):
+    # In an assignment the parser stops at the digits after the comma; in a
+    # condition at the comma itself (a comma may follow a value in a set).
+    if site.found == "NUMBER" and re.search(r"\d,\Z", site.text[: site.start]):
+        m = re.search(r"[-\d.]+,\Z", site.text[: site.start])
+        whole = clip((m.group(0) if m else ",") + site.value)
+        start = site.start - len(m.group(0)) if m else None
+        end: int | None = None
+    elif site.value == "," and re.search(r"\d\Z", site.text[: site.start]):
+        after = re.match(r",\d+", site.text[site.start :])
+        before = re.search(r"-?[\d.]+\Z", site.text[: site.start])
+        if after is None or before is None:
+            return None
+        whole = clip(before.group(0) + after.group(0))
+        start = site.start - len(before.group(0))
+        end = site.start + len(after.group(0))
+    else:
         return None
-    m = re.search(r"[-\d.]+,\Z", site.text[: site.start])
-    whole = clip((m.group(0) if m else ",") + site.value)
     message = f"`{whole}` is not a number: decimals are written with a point"
-    return site.error("PE101", message, site.start - len(m.group(0)) if m else None, hint=f"write `{whole.replace(',', '.')}`")
+    return site.error("PE101", message, start, end, hint=f"write `{whole.replace(',', '.')}`")
 
 
 @_case(
@@ -673,10 +731,18 @@ def _missing_description(site: ErrorSite) -> Explanation | None:
     "unknown-declaration",
     'principal p "Statement" {\n}\n',
     'country FR "France" {\n}\n',
+    'include "common.policy"\n',
 )
 def _unknown_declaration(site: ErrorSite) -> Explanation | None:
     if site.frames or not {"PRINCIPLE", "JURISDICTION"} <= site.accepts or site.found != "NAME":
         return None
+    if site.value in ("include", "import", "use", "require", "load", "from"):
+        return site.error(
+            "PE101",
+            f"the language has no `{site.value}`: a policy set is every `.policy` file under its directory",
+            hint="put the file in the set's directory (subdirectories count), or name it too:"
+            " `policyengine check DIR OTHER.policy`",
+        )
     return site.error(
         "PE101",
         f"{shown(site.value)} does not start a declaration",

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from . import ast
-from .diagnostics import Diagnostic, has_errors, one_of
+from .diagnostics import Diagnostic, all_of, has_errors, one_of
 from .diagnostics import did_you_mean as _did_you_mean
 from .model import (
     OUTCOMES,
@@ -815,7 +815,10 @@ def check_tests(st: _State) -> None:
                 missing = [a.name for a in st.vocabulary().scoped("demand") if a.required and a.name not in given]
                 if missing:
                     st.error(
-                        "PE213", f"{ctx}{one_of(missing)} {'is' if len(missing) == 1 else 'are'} missing", exp.jurisdiction.span
+                        "PE213",
+                        f"{ctx}{all_of(missing)} {'is' if len(missing) == 1 else 'are'} missing",
+                        exp.jurisdiction.span,
+                        hint=f"a test demand needs every attribute without a default: add {all_of(f'{m} = …' for m in missing)}",
                     )
                 _check_decided_by(st, exp.decided_by, exp.outcome)
             else:
