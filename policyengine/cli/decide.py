@@ -16,7 +16,7 @@ import sys
 from typing import IO, TYPE_CHECKING, Any
 
 from ..language.diagnostics import did_you_mean
-from ..language.text import safe
+from ..language.text import json_safe, safe
 from .common import (
     CommandError,
     ExitCode,
@@ -152,7 +152,7 @@ def _read_text(path: str, limits: RequestLimits) -> str:
 
 
 def _print_json(obj: Any, out: IO[str]) -> None:
-    out.write(obj.model_dump_json(indent=2) if hasattr(obj, "model_dump_json") else json.dumps(obj, indent=2))
+    out.write(json_safe(obj.model_dump_json(indent=2) if hasattr(obj, "model_dump_json") else json.dumps(obj, indent=2)))
     out.write("\n")
 
 
@@ -383,7 +383,7 @@ class _Writer:
     def flush(self) -> None:
         if self._out:
             self._out.append("")
-            self._write("\n".join(self._out))
+            self._write(json_safe("\n".join(self._out)))  # C1 controls and bidi overrides as \uXXXX
             self._out.clear()
 
 
