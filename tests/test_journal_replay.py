@@ -108,6 +108,22 @@ def test_replay_human_output_and_unchanged_set(world: tuple[Path, Path], capsys:
     assert "needs --scheduler" in capsys.readouterr().err
 
 
+def test_replay_of_exported_partitions_through_the_cli(
+    world: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, new = world
+    for fmt in ("jsonl", "parquet"):
+        parts = tmp_path / fmt
+        argv = ["journal", "export", str(db), "--partitions", str(parts), "--partition-size", "200", "--partition-format", fmt]
+        assert main(argv) == 0
+        assert len(list(parts.glob(f"*.{fmt}"))) == -(-3 * len(policyengine.load().jurisdictions()) // 200)
+        capsys.readouterr()
+        assert main(["replay", "--export", str(parts), "--policies", str(new), "--format", "json", "--workers", "2"]) == 0
+        assert {c["decision_id"] for c in json.loads(capsys.readouterr().out)["changes"]} == _expected(db, new)
+    assert main(["replay", "--export", str(tmp_path / "nothing"), "--policies", str(new)]) == 2
+    assert "no export partition" in capsys.readouterr().err
+
+
 def test_local_processes_and_dask_agree_over_jsonl_and_parquet(
     world: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
