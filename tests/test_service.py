@@ -352,7 +352,7 @@ def test_openapi_lists_every_route_and_real_answers_validate(http: httpx.Client,
     assert doc["openapi"].startswith("3.1")
     app_paths = {r.path for r in server.app.app.routes}  # type: ignore[attr-defined]
     documented = set(doc["paths"])
-    pages = {"/", "/review", "/review/effect", "/login", "/static/{name}", "/v1/playground/files"}
+    pages = {"/", "/review", "/review/effect", "/login", "/static/{name}"}
     assert app_paths - pages <= documented
 
     def schema(name: str) -> dict[str, object]:
