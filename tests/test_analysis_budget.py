@@ -84,6 +84,22 @@ def test_the_flag_bomb_lints_exactly_without_building_the_product() -> None:
     assert uncovered and all(f"1 of {2**18} classes" in d.message for d in uncovered)
 
 
+def test_jurisdictions_told_apart_only_by_code_are_compared_without_the_product() -> None:
+    """PE405 compares the jurisdictions of a family on the classes where they differ, not on all 2^18."""
+    text = BOMB.replace(
+        'jurisdiction FR "France" { rule_of_law = 0.72 }',
+        'jurisdiction FR "France" { rule_of_law = 0.72 }\n'
+        'jurisdiction RU "Russia" { rule_of_law = 0.37 }\njurisdiction BY "Belarus" { rule_of_law = 0.37 }',
+    ).replace(
+        'principle p "P" {',
+        'principle p "P" {\n    rule ru: withdraw when jurisdiction.code == RU and demand.kind == channel_block because "RU"',
+    )
+    report = lint(engine_of(text).compiled, budget=Budget(max_classes=20_000, max_seconds=None, max_memory_mb=None))
+    assert report.incomplete is None
+    found = [d for d in report.findings if d.code == "PE405"]
+    assert len(found) == 1 and "`p.ru` decides `RU` unlike `BY`" in found[0].message
+
+
 def test_the_flag_bomb_diffs_against_itself_without_building_the_product() -> None:
     engine = engine_of(BOMB)
     meter_budget = Budget(max_classes=50_000, max_seconds=None, max_memory_mb=None)

@@ -444,6 +444,56 @@ def product_size(parts: Components) -> int:
     return math.prod(len(p) for p in parts)
 
 
+def _severity(policy_set: PolicySet, matched: tuple[int, ...]) -> int:
+    """The severity of the most severe matched rule; -1 when none matched (the default applies)."""
+    return max((SEVERITY[policy_set.rules[i].outcome] for i in matched), default=-1)
+
+
+def _outcome(level: int) -> str:
+    return "negotiate" if level < 0 else next(o for o, s in SEVERITY.items() if s == level)
+
+
+def differing(parts: Components, policy_sets: Sequence[PolicySet], meter: Meter | None = None) -> Iterator[list[Leaf]]:
+    """The combinations of leaves (one per part) where the sides' outcomes are not all the same.
+
+    ``policy_sets`` gives the set each side's rule indices belong to (the
+    same set for jurisdictions compared with each other, two versions for a
+    diff).  A cell's outcome on each side is its most severe match, part by
+    part.  A part whose every leaf has the same most severe match on every
+    side (*neutral*) cannot make a difference on its own, so the parts that
+    differ are combined first; where the sides agree, no choice of the
+    neutral parts changes anything and that whole subtree is skipped, and
+    within the neutral parts a subtree stops once their match outranks every
+    side.  Comparing a set with itself, or a change confined to a few
+    parts, therefore never builds the product of the independent parts.
+    """
+    levels = [[tuple(_severity(ps, leaf.verdicts[s][0]) for s, ps in enumerate(policy_sets)) for leaf in part] for part in parts]
+    neutral = [all(len(set(lv)) == 1 for lv in part) for part in levels]
+    order = sorted(range(len(parts)), key=lambda p: neutral[p])
+    first_neutral = next((n for n, p in enumerate(order) if neutral[p]), len(order))
+    chosen: list[Leaf] = []
+
+    def walk(depth: int, acc: tuple[int, ...]) -> Iterator[list[Leaf]]:
+        if meter is not None:
+            meter.charge()
+        if depth >= first_neutral and len(set(acc)) == 1:
+            return  # only neutral parts are left, and they add the same match to every side
+        if depth == len(order):
+            if len({_outcome(a) for a in acc}) > 1:
+                yield list(chosen)
+            return
+        p = order[depth]
+        for leaf, lv in zip(parts[p], levels[p]):
+            nacc = tuple(max(a, b) for a, b in zip(acc, lv))
+            if depth >= first_neutral and len(set(nacc)) == 1:
+                continue  # the neutral parts now outrank every side: the same outcome whatever follows
+            chosen.append(leaf)
+            yield from walk(depth + 1, nacc)
+            chosen.pop()
+
+    yield from walk(0, tuple(-1 for _ in policy_sets))
+
+
 def joint_split(
     sides: Sequence[Side], attributes: Mapping[str, AttributeType], meter: Meter | None = None
 ) -> Iterator[tuple[tuple[ValueClass, ...], tuple[Verdict, ...]]]:
