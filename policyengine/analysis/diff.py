@@ -18,6 +18,7 @@ separately.
 
 from __future__ import annotations
 
+import datetime
 import io
 import os
 import subprocess
@@ -133,6 +134,7 @@ class PolicyDiff:
     #: listed are real, but others may be missing.
     incomplete: str | None = None
     incomplete_hint: str | None = None
+    as_of: datetime.date | None = None  # the day standing demands and markets were compared on
 
     @property
     def decisions_changed(self) -> bool:
@@ -159,6 +161,7 @@ class PolicyDiff:
         return {
             "before_version": self.before_version,
             "after_version": self.after_version,
+            "as_of": None if self.as_of is None else self.as_of.isoformat(),
             "decisions_changed": self.decisions_changed,
             "summary": self.summary(),
             "changes": [c.to_json() for c in self.changes],
@@ -239,14 +242,18 @@ def _verdict(decision: Decision) -> Verdict:
     return Verdict(decision.outcome.value, tuple(r.qualified for r in decision.reasons) if not decision.default_applied else ())
 
 
-def diff_engines(before: Engine, after: Engine, budget: Budget | None = None) -> PolicyDiff:
-    """Every decision that differs between two loaded policy sets.
+def diff_engines(
+    before: Engine, after: Engine, budget: Budget | None = None, *, as_of: datetime.date | None = None
+) -> PolicyDiff:
+    """Every decision that differs between two loaded policy sets; standing demands and markets
+    as of ``as_of`` (None: today, UTC), one day for both sides so that only the policy differs.
 
     The comparison of demand classes runs within ``budget`` (the default
     one unless given); past it, the diff keeps the changes found so far and
     says it is incomplete.  Standing demands, markets and rules are always
     compared in full (there are few of them).
     """
+    when = as_of if as_of is not None else datetime.datetime.now(datetime.UTC).date()
     meter = (budget if budget is not None else Budget()).start()
     stop: BudgetExceeded | None = None
     old_c, new_c = before.compiled, after.compiled
@@ -309,15 +316,15 @@ def diff_engines(before: Engine, after: Engine, budget: Budget | None = None) ->
         a_ids = {d.id for d in old.jurisdictions[code].demands}
         b_ids = {d.id for d in new.jurisdictions[code].demands}
         for did in sorted(a_ids | b_ids):
-            was = _verdict(before.standing(code, did)) if did in a_ids else None
-            now = _verdict(after.standing(code, did)) if did in b_ids else None
+            was = _verdict(before.standing(code, did, as_of=when)) if did in a_ids else None
+            now = _verdict(after.standing(code, did, as_of=when)) if did in b_ids else None
             if was is None or now is None or was.outcome != now.outcome:
                 standing.append(StandingChange(code, did, was, now))
-        ma, mb = before.market(code).outcome.value, after.market(code).outcome.value
+        ma, mb = before.market(code, as_of=when).outcome.value, after.market(code, as_of=when).outcome.value
         if ma != mb:
             markets.append(MarketChange(code, ma, mb))
-    markets.extend(MarketChange(c, None, after.market(c).outcome.value) for c in added_j)
-    markets.extend(MarketChange(c, before.market(c).outcome.value, None) for c in removed_j)
+    markets.extend(MarketChange(c, None, after.market(c, as_of=when).outcome.value) for c in added_j)
+    markets.extend(MarketChange(c, before.market(c, as_of=when).outcome.value, None) for c in removed_j)
     markets.sort(key=lambda m: m.jurisdiction)
 
     rules_added, rules_removed, rules_changed = _rule_changes(old, new)
@@ -335,6 +342,7 @@ def diff_engines(before: Engine, after: Engine, budget: Budget | None = None) ->
         tuple(notes),
         None if stop is None else f"{stop.message}: more demand classes may change than are listed",
         None if stop is None else stop.hint,
+        when,
     )
 
 

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import csv
+import datetime
 import enum
-import functools
 import json
 import os
 import sys
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -185,6 +183,39 @@ def policy_set(args: argparse.Namespace) -> PolicySetChoice:
     return choice
 
 
+#: What a bad ``--as-of`` is told to write instead.
+DATE_HINT = "write the date as YYYY-MM-DD, e.g. 2015-01-01"
+
+
+def add_as_of_argument(parser: argparse.ArgumentParser, what: str = "decide") -> None:
+    """``--as-of DATE``, the same for every command that decides: the date markets and standing
+    demands are evaluated on (a demand not yet issued, or lifted by then, does not count).
+    Read by :func:`as_of`, which names the option in its error."""
+    parser.add_argument(
+        "--as-of",
+        metavar="DATE",
+        default=None,
+        help=f"{what} as of this date, YYYY-MM-DD (default: today, UTC)",
+    )
+
+
+def as_of(args: argparse.Namespace) -> datetime.date | None:
+    """The ``--as-of`` date, or None (today); a :class:`CommandError` (exit 2) naming the
+    option and what is wrong when it is not a day of the calendar written ``YYYY-MM-DD``."""
+    import re
+
+    text = getattr(args, "as_of", None)
+    if text is None:
+        return None
+    match = re.fullmatch(r"([0-9]{4})-([0-9]{2})-([0-9]{2})", text)
+    if match is None:
+        raise CommandError(f"--as-of: `{text}` is not a date written YYYY-MM-DD", DATE_HINT)
+    try:
+        return datetime.date(*(int(g) for g in match.groups()))
+    except ValueError as exc:  # 2024-02-30, month 13: the calendar's own words
+        raise CommandError(f"--as-of: `{text}` is not a day of the calendar: {exc}", DATE_HINT) from None
+
+
 def policy_paths(args: argparse.Namespace) -> list[str] | None:
     """The paths to load for :func:`add_policies_argument`; None for the installed library."""
     return policy_set(args).paths
@@ -194,6 +225,21 @@ def policy_set_json(args: argparse.Namespace) -> dict[str, Any]:
     """``{"policy_set": …}`` for a JSON document when the set was chosen for the user, else ``{}``."""
     choice = policy_set(args)
     return {} if choice.source == "arguments" else {"policy_set": choice.to_json()}
+
+
+def policy_root(paths: Sequence[str] | None) -> str:
+    """The directory a policy set's ``source`` paths are relative to: the directory given,
+    or the deepest one holding every path given (as the loader names files); the shipped
+    library's directory when ``paths`` is None.  Absolute, so that human output can show
+    each source as a path that opens from the working directory."""
+    from pathlib import Path
+
+    from ..language.loader import _base, default_policy_dir
+
+    if not paths:
+        return str(default_policy_dir())
+    base = _base([Path(p) for p in paths])
+    return str(base) if base is not None else os.getcwd()
 
 
 def _limit(kind: type[int] | type[float]) -> Any:
@@ -271,16 +317,11 @@ def print_error(command: str | None, err: PolicyEngineError, json_out: bool = Fa
         print(json_safe(json.dumps({"error": error_fields(err)}, indent=2, ensure_ascii=False)))
 
 
-@functools.cache
-def _alpha3() -> dict[str, tuple[str, str]]:
-    rows = resources.files(__package__).joinpath("iso3166_alpha3.csv").read_text(encoding="utf-8").splitlines()
-    reader = csv.DictReader(line for line in rows if not line.startswith("#"))
-    return {row["alpha3"]: (row["alpha2"], row["name"]) for row in reader}
-
-
 def alpha2_of(code: str) -> tuple[str, str] | None:
     """The ISO 3166-1 alpha-2 code and country name for an alpha-3 code (``RUS`` → ``RU``), or None."""
-    return _alpha3().get(code.upper()) if len(code) == 3 else None
+    from ..evaluation.codes import alpha2_of as lookup
+
+    return lookup(code)
 
 
 def alpha3_hint(code: str, loaded: Collection[str]) -> str | None:

@@ -21,7 +21,9 @@ from ..language.text import json_safe, safe
 from .common import (
     CommandError,
     ExitCode,
+    add_as_of_argument,
     add_budget_arguments,
+    as_of,
     budget_from,
     choose_policy_set,
     print_diagnostics,
@@ -50,6 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--format", choices=("human", "json"), default="human", help="output format (default: human)")
     parser.add_argument("--fail-on-change", action="store_true", help="exit 1 when any decision changes")
+    add_as_of_argument(parser, "compare standing demands and markets")
     add_budget_arguments(parser)
 
 
@@ -73,6 +76,8 @@ def _verdict(v: Verdict | None) -> str:
 def _print_human(diff: PolicyDiff, before: str, after: str) -> None:
     out = sys.stdout
     print(f"policy diff: {before} ({diff.before_version}) → {after} ({diff.after_version})", file=out)
+    if diff.as_of is not None:
+        print(f"standing demands and markets as of {diff.as_of.isoformat()}", file=out)
     if diff.changes:
         print("\ndecisions that change:", file=out)
         for line in diff.summary():
@@ -129,6 +134,7 @@ def _project_directory() -> str:
 def run(args: argparse.Namespace) -> int:
     from ..analysis.diff import diff_engines, git_revision
 
+    when = as_of(args)
     with ExitStack() as stack:
         if args.git:
             if len(args.paths) > 1:
@@ -148,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
         after = _load(new_path, "new", after_label)
         if before is None or after is None:
             return ExitCode.POLICY_ERRORS
-        diff = diff_engines(before, after, budget_from(args))
+        diff = diff_engines(before, after, budget_from(args), as_of=when)
     if args.format == "json":
         print(
             json_safe(json.dumps({"before": before_label, "after": after_label, **diff.to_json()}, indent=2, ensure_ascii=False))

@@ -30,6 +30,7 @@ from typing import Any, Union
 from ..language import ast, logic
 from ..language.logic import literal_value as literal_value  # re-exported: the callers' old name
 from ..language.model import SEVERITY, AttributeType, JurisdictionModel, Kind, PolicySet, RuleModel, Value
+from .decision import Action
 
 #: A demand as the compiled rules see it: attribute name → value.
 DemandAttrs = Mapping[str, Value]
@@ -311,6 +312,18 @@ def index_domains(policy_set: PolicySet, demand_attrs: tuple[AttributeType, ...]
 
 
 @dataclass(frozen=True)
+class CompiledAction:
+    """One action a rule attaches to its outcome: its condition compiled like a rule's
+    (None when it has none), and the :class:`~policyengine.evaluation.decision.Action`
+    a decision carries, built once."""
+
+    name: str
+    within_hours: float | None
+    condition: ConditionFn | None
+    action: Action
+
+
+@dataclass(frozen=True)
 class CompiledRule:
     index: int
     model: RuleModel
@@ -320,6 +333,33 @@ class CompiledRule:
     #: Short names of the demand attributes its condition or `because` text reads:
     #: with the jurisdiction, all that its explanation depends on.
     demand_reads: tuple[str, ...] = ()
+    #: Its actions, in the order written (merged by name in decide.py).
+    actions: tuple[CompiledAction, ...] = ()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Action conditions are closures: they are compiled again on unpickling.
+        state = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        state["actions"] = ()
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "actions", compile_actions(self.model))
+
+
+def compile_actions(rule: RuleModel) -> tuple[CompiledAction, ...]:
+    """A rule's actions with their conditions compiled once."""
+    qualified = rule.qualified
+    return tuple(
+        CompiledAction(
+            a.name,
+            a.within_hours,
+            None if a.condition is None else compile_condition(a.condition),
+            Action(action=a.name, within_hours=a.within_hours, rule=qualified),
+        )
+        for a in getattr(rule, "actions", ())
+    )
 
 
 @dataclass(frozen=True)
@@ -363,7 +403,8 @@ def compile_policy(policy_set: PolicySet) -> CompiledPolicy:
     built = []
     for i, r in enumerate(policy_set.rules):
         refs = _refs(r.condition)
-        built.append(CompiledRule(i, r, SEVERITY[r.outcome], r.span.short_location(), refs, _demand_reads(r, refs)))
+        reads = _demand_reads(r, refs)
+        built.append(CompiledRule(i, r, SEVERITY[r.outcome], r.span.short_location(), refs, reads, compile_actions(r)))
     rules = tuple(built)
     voc = policy_set.vocabulary
     demand_attrs = tuple(sorted((a for a in voc.scoped("demand") if not a.builtin), key=lambda a: a.name))
