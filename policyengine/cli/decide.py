@@ -184,7 +184,7 @@ def with_source_root(answer: str, root: str | None) -> str:
     at = answer.rfind(_NO_ROOT)
     if at < 0:
         return answer
-    return f"{answer[:at]}\"source_root\":{json.dumps(root, ensure_ascii=False)}{answer[at + len(_NO_ROOT) :]}"
+    return f'{answer[:at]}"source_root":{json.dumps(root, ensure_ascii=False)}{answer[at + len(_NO_ROOT) :]}'
 
 
 def _print_json(obj: Any, out: IO[str]) -> None:
