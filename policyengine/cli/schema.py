@@ -109,7 +109,8 @@ def request_schema(engine: Engine) -> dict[str, Any]:
     props["jurisdiction"]["examples"] = sorted(engine.jurisdictions())[:5]
     props["demand"] = demand_schema(engine)
     if "as_of" in props:
-        props["as_of"] = {**_plain(props["as_of"]), "type": "string", "format": "date", "pattern": DATE_PATTERN}
+        # null (or no as_of) means: the caller's date, else today.
+        props["as_of"] = {**_plain(props["as_of"]), "type": ["string", "null"], "format": "date", "pattern": DATE_PATTERN}
     return schema
 
 
