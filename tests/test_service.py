@@ -278,6 +278,9 @@ def test_no_token_is_401_with_a_bearer_challenge(guarded: object) -> None:
             "auth.bad-token",
         )
         assert http.get("/healthz").status_code == 200  # probes need no token
+        for page in ("/", "/review"):  # a browser without a token is sent to log in
+            r = http.get(page, follow_redirects=False)
+            assert (r.status_code, r.headers["location"]) == (303, "/login")
 
 
 def test_roles_decide_cannot_reload_admin_can(guarded: object) -> None:
