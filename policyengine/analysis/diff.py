@@ -41,7 +41,7 @@ from .space import (
     jurisdiction_classes,
     kind_values,
     lower,
-    split_components,
+    split_regions,
     verdict_outcome,
 )
 
@@ -277,8 +277,13 @@ def diff_engines(before: Engine, after: Engine, budget: Budget | None = None) ->
                     candidates(old_c, old_lowered, old.jurisdictions[rep], kind),
                     candidates(new_c, new_lowered, new.jurisdictions[rep], kind),
                 ]
-                for leaves in differing(split_components(sides, attributes, meter), (old, new), meter):
+                for prefix, leaves in (
+                    (prefix, leaves)
+                    for prefix, parts in split_regions(sides, attributes, meter)
+                    for leaves in differing(parts, (old, new), meter)
+                ):
                     assigned, (va, vb) = combine(leaves)
+                    assigned = (*prefix, *assigned)
                     oa, da = verdict_outcome(old, va)
                     ob, db = verdict_outcome(new, vb)
                     changes.append(
