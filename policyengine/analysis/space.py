@@ -22,8 +22,13 @@ side is decided per ``demand.kind`` (the compiled kind index gives the
 candidate rules), and below that the space is split one attribute at a time,
 only on attributes that some still-undecided rule reads, and only into the
 classes that the tests still in play can tell apart.  An attribute no rule
-reads is never split at all.  docs/analysis.md describes the construction and
-gives measured sizes and timings.
+reads is never split at all.  Attributes that no rule tests together are
+split apart, as independent *parts* whose leaves are combined only when
+asked (:func:`split_regions`), so independent rules cost the sum of their
+classes, not the product; what is built is charged to a
+:class:`~policyengine.analysis.budget.Meter`, and past its budget the space
+is marked incomplete.  docs/analysis.md describes the construction and gives
+measured sizes and timings.
 """
 
 from __future__ import annotations
