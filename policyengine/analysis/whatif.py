@@ -28,6 +28,7 @@ from ..evaluation.decision import Alternative, AttributeValue, Change, ChangedAt
 from ..language import ast
 from ..language.logic import value_test
 from ..language.model import AttributeType, Kind
+from ..language.text import json_safe
 from .budget import Budget, BudgetExceeded
 from .space import ValueClass, partition
 
@@ -221,9 +222,9 @@ def print_what_if(engine: Engine, result: Decision | MarketDecision, fmt: str, b
     if fmt == "json":
         if isinstance(result, MarketDecision):
             body = {"market": result.model_dump(mode="json"), "what_if": [w.model_dump(mode="json") for w in found]}
-            print(json.dumps(body, indent=2, ensure_ascii=False))
+            print(json_safe(json.dumps(body, indent=2, ensure_ascii=False)))
         else:
-            print(found[0].model_dump_json(indent=2))
+            print(json_safe(found[0].model_dump_json(indent=2)))
         return complete
     from rich.console import Console
 

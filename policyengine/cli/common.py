@@ -134,7 +134,10 @@ def find_project_set(start: Path | None = None) -> PolicySetChoice | None:
     """
     import tomllib
 
-    here = (start or Path.cwd()).resolve()
+    try:
+        here = (start or Path.cwd()).resolve()
+    except OSError:  # the current directory was removed under us: there is no project around it
+        return None
     package = installed_package_dir()
     for directory in (here, *here.parents):
         if directory == package or package in directory.parents:
