@@ -42,7 +42,7 @@ from .space import (
     jurisdiction_classes,
     kind_values,
     lower,
-    split_components,
+    split_regions,
     verdict_outcome,
 )
 
@@ -284,8 +284,13 @@ def diff_engines(
                     candidates(old_c, old_lowered, old.jurisdictions[rep], kind),
                     candidates(new_c, new_lowered, new.jurisdictions[rep], kind),
                 ]
-                for leaves in differing(split_components(sides, attributes, meter), (old, new), meter):
+                for prefix, leaves in (
+                    (prefix, leaves)
+                    for prefix, parts in split_regions(sides, attributes, meter)
+                    for leaves in differing(parts, (old, new), meter)
+                ):
                     assigned, (va, vb) = combine(leaves)
+                    assigned = (*prefix, *assigned)
                     oa, da = verdict_outcome(old, va)
                     ob, db = verdict_outcome(new, vb)
                     changes.append(

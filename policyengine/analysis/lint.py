@@ -54,7 +54,7 @@ from .space import (
     differing,
     joint_split,
     lower,
-    split_components,
+    split_regions,
     verdict_outcome,
 )
 
@@ -467,7 +467,7 @@ def check_uncovered(ctx: _Context) -> list[Finding]:
         unknown[kind] += n - math.prod(sum(1 for leaf in e if not leaf.verdicts[0][1]) for e in empty)
         codes[kind].update(block.jurisdictions.codes)
         example.setdefault(kind, block.cell(ps, [e[0] for e in empty]))
-        split[kind] = split[kind] or any(leaf.assigned for e in empty for leaf in e)
+        split[kind] = split[kind] or bool(block.prefix) or any(leaf.assigned for e in empty for leaf in e)
     out = []
     for kind in ctx.space.kinds:
         if not uncovered.get(kind):
@@ -525,8 +525,11 @@ def check_jurisdiction_specific(ctx: _Context) -> list[Finding]:
             sides = [candidates(ctx.compiled, lowered, j.representative, kind) for j in family]
             # Only the classes where the family's outcomes differ (the parts that
             # cannot make a difference are never combined).
-            parts = split_components(sides, attributes, ctx.meter)
-            for leaves in differing(parts, [ps] * len(sides), ctx.meter):
+            for leaves in (
+                leaves
+                for _, parts in split_regions(sides, attributes, ctx.meter)
+                for leaves in differing(parts, [ps] * len(sides), ctx.meter)
+            ):
                 _, verdicts = combine(leaves)
                 outcomes = [verdict_outcome(ps, v)[0] for v in verdicts]
                 matched = [set(v[0]) for v in verdicts]
