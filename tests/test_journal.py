@@ -117,7 +117,7 @@ def test_rehashing_one_entry_still_breaks_the_next_link(engine: policyengine.Eng
     conn = sqlite3.connect(path)
     prev, body = conn.execute("SELECT prev, body FROM journal_entries WHERE seq = 2").fetchone()
     data = json.loads(body)
-    data["outcome"] = "comply"
+    data["decision"]["outcome"] = "comply"
     new = canonical(data)
     with conn:
         conn.execute(

@@ -352,7 +352,7 @@ def test_openapi_lists_every_route_and_real_answers_validate(http: httpx.Client,
     assert doc["openapi"].startswith("3.1")
     app_paths = {r.path for r in server.app.app.routes}  # type: ignore[attr-defined]
     documented = set(doc["paths"])
-    pages = {"/", "/review", "/review/effect", "/login", "/static/{name}", "/v1/playground/files"}
+    pages = {"/", "/review", "/review/effect", "/login", "/static/{name}"}
     assert app_paths - pages <= documented
 
     def schema(name: str) -> dict[str, object]:
@@ -388,3 +388,23 @@ def test_access_log_is_json_lines_without_bodies_unless_asked() -> None:
         assert ("body" in records[0]) is bodies
         if bodies:
             assert json.loads(records[0]["body"]) == RU_KEYS
+
+
+def test_a_page_of_another_site_cannot_write_through_a_visitors_browser(http: httpx.Client) -> None:
+    # What fetch(..., {mode: "no-cors"}) from another site sends: a simple POST with any body.
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    for headers in ({"Sec-Fetch-Site": "cross-site"}, {"Origin": "https://evil.example"}, {"Origin": "null"}):
+        for path in ("/v1/decide", "/v1/reload", "/v1/effects"):
+            r = http.post(path, content=json.dumps(RU_KEYS), headers={**form, **headers})
+            _problem(r, 403, "auth.cross-site")
+    same = {"Origin": http.base_url.scheme + "://" + http.base_url.netloc.decode(), "Sec-Fetch-Site": "same-origin"}
+    assert http.post("/v1/decide", json=RU_KEYS, headers=same).status_code == 200
+
+
+def test_without_tokens_only_loopback_host_names_are_answered(http: httpx.Client) -> None:
+    # DNS rebinding: evil.example resolved to 127.0.0.1 still says `Host: evil.example`.
+    body = _problem(http.post("/v1/decide", json=RU_KEYS, headers={"Host": "evil.example:8181"}), 403, "auth.host")
+    assert "--tokens" in str(body["hint"])
+    _problem(http.get("/", headers={"Host": "evil.example"}), 403, "auth.host")
+    for host in ("localhost:8181", "127.0.0.1", "[::1]:8181"):
+        assert http.post("/v1/decide", json=RU_KEYS, headers={"Host": host}).status_code == 200

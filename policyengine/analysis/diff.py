@@ -32,13 +32,16 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import PolicyEngineError
 from ..language.model import AttributeType, Kind, PolicySet
+from .budget import Budget, BudgetExceeded
 from .space import (
     ValueClass,
     candidates,
-    demand_space,
-    joint_split,
+    combine,
+    differing,
+    jurisdiction_classes,
     kind_values,
     lower,
+    split_components,
     verdict_outcome,
 )
 
@@ -126,6 +129,10 @@ class PolicyDiff:
     rules_removed: tuple[str, ...]
     rules_changed: tuple[str, ...]
     vocabulary: tuple[str, ...]  # notes on what the two vocabularies do not share
+    #: Set when the comparison stopped at its budget (``analysis incomplete: …``): the changes
+    #: listed are real, but others may be missing.
+    incomplete: str | None = None
+    incomplete_hint: str | None = None
 
     @property
     def decisions_changed(self) -> bool:
@@ -161,6 +168,7 @@ class PolicyDiff:
             "jurisdictions_removed": list(self.jurisdictions_removed),
             "rules": {"added": list(self.rules_added), "removed": list(self.rules_removed), "changed": list(self.rules_changed)},
             "vocabulary": list(self.vocabulary),
+            "incomplete": None if self.incomplete is None else {"message": self.incomplete, "hint": self.incomplete_hint},
         }
 
 
@@ -231,8 +239,16 @@ def _verdict(decision: Decision) -> Verdict:
     return Verdict(decision.outcome.value, tuple(r.qualified for r in decision.reasons) if not decision.default_applied else ())
 
 
-def diff_engines(before: Engine, after: Engine) -> PolicyDiff:
-    """Every decision that differs between two loaded policy sets."""
+def diff_engines(before: Engine, after: Engine, budget: Budget | None = None) -> PolicyDiff:
+    """Every decision that differs between two loaded policy sets.
+
+    The comparison of demand classes runs within ``budget`` (the default
+    one unless given); past it, the diff keeps the changes found so far and
+    says it is incomplete.  Standing demands, markets and rules are always
+    compared in full (there are few of them).
+    """
+    meter = (budget if budget is not None else Budget()).start()
+    stop: BudgetExceeded | None = None
     old_c, new_c = before.compiled, after.compiled
     old, new = old_c.policy_set, new_c.policy_set
     notes: list[str] = []
@@ -244,36 +260,38 @@ def diff_engines(before: Engine, after: Engine) -> PolicyDiff:
     removed_j = tuple(sorted(set(old.jurisdictions) - set(new.jurisdictions)))
 
     # Jurisdictions decided alike on both sides are compared once.
-    old_class = {c: jc.index for jc in demand_space(old_c).jurisdiction_classes for c in jc.codes}
-    new_class = {c: jc.index for jc in demand_space(new_c).jurisdiction_classes for c in jc.codes}
+    old_class = {c: jc.index for jc in jurisdiction_classes(old_c) for c in jc.codes}
+    new_class = {c: jc.index for jc in jurisdiction_classes(new_c) for c in jc.codes}
     groups: dict[tuple[int, int], list[str]] = defaultdict(list)
     for code in common:
         groups[(old_class[code], new_class[code])].append(code)
     old_lowered = [lower(r.model.condition) for r in old_c.rules]
     new_lowered = [lower(r.model.condition) for r in new_c.rules]
     changes: list[ClassChange] = []
-    for codes in sorted(groups.values(), key=lambda cs: sorted(cs)[0]):
-        codes = sorted(codes)
-        rep = codes[0]
-        for kind in kinds:
-            sides = [
-                candidates(old_c, old_lowered, old.jurisdictions[rep], kind),
-                candidates(new_c, new_lowered, new.jurisdictions[rep], kind),
-            ]
-            for assigned, (va, vb) in joint_split(sides, attributes):
-                oa, da = verdict_outcome(old, va)
-                ob, db = verdict_outcome(new, vb)
-                if oa == ob:
-                    continue
-                changes.append(
-                    ClassChange(
-                        tuple(codes),
-                        kind,
-                        tuple(sorted(assigned, key=lambda c: c.attribute)),
-                        Verdict(oa, tuple(old.rules[i].qualified for i in da)),
-                        Verdict(ob, tuple(new.rules[i].qualified for i in db)),
+    try:
+        for codes in sorted(groups.values(), key=lambda cs: sorted(cs)[0]):
+            codes = sorted(codes)
+            rep = codes[0]
+            for kind in kinds:
+                sides = [
+                    candidates(old_c, old_lowered, old.jurisdictions[rep], kind),
+                    candidates(new_c, new_lowered, new.jurisdictions[rep], kind),
+                ]
+                for leaves in differing(split_components(sides, attributes, meter), (old, new), meter):
+                    assigned, (va, vb) = combine(leaves)
+                    oa, da = verdict_outcome(old, va)
+                    ob, db = verdict_outcome(new, vb)
+                    changes.append(
+                        ClassChange(
+                            tuple(codes),
+                            kind,
+                            tuple(sorted(assigned, key=lambda c: c.attribute)),
+                            Verdict(oa, tuple(old.rules[i].qualified for i in da)),
+                            Verdict(ob, tuple(new.rules[i].qualified for i in db)),
+                        )
                     )
-                )
+    except BudgetExceeded as exceeded:
+        stop = exceeded
     # The same change in several jurisdiction groups (say, EU members and
     # others moved by one threshold) is one change for a reader.
     merged: dict[tuple[object, ...], ClassChange] = {}
@@ -315,6 +333,8 @@ def diff_engines(before: Engine, after: Engine) -> PolicyDiff:
         rules_removed,
         rules_changed,
         tuple(notes),
+        None if stop is None else f"{stop.message}: more demand classes may change than are listed",
+        None if stop is None else stop.hint,
     )
 
 

@@ -196,6 +196,49 @@ def policy_set_json(args: argparse.Namespace) -> dict[str, Any]:
     return {} if choice.source == "arguments" else {"policy_set": choice.to_json()}
 
 
+def _limit(kind: type[int] | type[float]) -> Any:
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"`{text}` is not a {'whole ' if kind is int else ''}number") from None
+        if value < 0 or value != value:
+            raise argparse.ArgumentTypeError(f"`{text}` is negative; 0 means no limit")
+        return value
+
+    return parse
+
+
+def add_budget_arguments(parser: argparse.ArgumentParser) -> None:
+    """The analysis budget, the same three flags for every command that analyses (docs/analysis.md)."""
+    from ..analysis.budget import DEFAULT_MAX_CLASSES, DEFAULT_MAX_MEMORY_MB, DEFAULT_MAX_SECONDS
+
+    group = parser.add_argument_group("analysis budget (past it the analysis stops, says so, and exits 4; 0: no limit)")
+    group.add_argument(
+        "--max-classes", type=_limit(int), metavar="N", help=f"demand classes to build (default {DEFAULT_MAX_CLASSES:,})"
+    )
+    group.add_argument("--max-seconds", type=_limit(float), metavar="S", help=f"seconds (default {DEFAULT_MAX_SECONDS:g})")
+    group.add_argument(
+        "--max-memory", type=_limit(float), metavar="MB", help=f"megabytes of memory growth (default {DEFAULT_MAX_MEMORY_MB:g})"
+    )
+
+
+def budget_from(args: argparse.Namespace) -> Any:
+    """The :class:`~policyengine.analysis.budget.Budget` of :func:`add_budget_arguments`' flags."""
+    from ..analysis.budget import Budget
+
+    default = Budget()
+
+    def pick(value: float | None, fallback: float | None) -> Any:
+        return fallback if value is None else (value or None)
+
+    return Budget(
+        pick(args.max_classes, default.max_classes),
+        pick(args.max_seconds, default.max_seconds),
+        pick(args.max_memory, default.max_memory_mb),
+    )
+
+
 def error_fields(err: PolicyEngineError) -> dict[str, Any]:
     """An error as JSON: ``code``, ``message``, ``hint``, then the error's own public fields
     (a :class:`~policyengine.evaluation.decide.RequestError`'s ``field`` and ``allowed``)."""

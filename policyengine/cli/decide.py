@@ -16,12 +16,14 @@ import sys
 from typing import IO, TYPE_CHECKING, Any
 
 from ..language.diagnostics import did_you_mean
-from ..language.text import safe
+from ..language.text import json_safe, safe
 from .common import (
     CommandError,
     ExitCode,
+    add_budget_arguments,
     add_policies_argument,
     alpha3_hint,
+    budget_from,
     console,
     error_fields,
     load_engine,
@@ -59,6 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser, explain: bool = False) -> Non
         action="store_true",
         help="also show the smallest changes to the demand that would change the outcome (not with --requests)",
     )
+    add_budget_arguments(parser)
     parser.add_argument("--format", choices=("human", "json"), default="human", help="output format (default: human)")
     parser.add_argument(
         "--fail-on",
@@ -74,6 +77,9 @@ def add_arguments(parser: argparse.ArgumentParser, explain: bool = False) -> Non
         help="with --requests: on a bad line, report it and go on (skip, the default) or stop the run (stop)",
     )
     _add_limit_arguments(parser)
+    from .journal import add_journal_arguments
+
+    add_journal_arguments(parser)
     add_policies_argument(parser)
 
 
@@ -146,7 +152,7 @@ def _read_text(path: str, limits: RequestLimits) -> str:
 
 
 def _print_json(obj: Any, out: IO[str]) -> None:
-    out.write(obj.model_dump_json(indent=2) if hasattr(obj, "model_dump_json") else json.dumps(obj, indent=2))
+    out.write(json_safe(obj.model_dump_json(indent=2) if hasattr(obj, "model_dump_json") else json.dumps(obj, indent=2)))
     out.write("\n")
 
 
@@ -377,7 +383,7 @@ class _Writer:
     def flush(self) -> None:
         if self._out:
             self._out.append("")
-            self._write("\n".join(self._out))
+            self._write(json_safe("\n".join(self._out)))  # C1 controls and bidi overrides as \uXXXX
             self._out.clear()
 
 
@@ -449,9 +455,6 @@ def run_requests(
 
 
 def run(args: argparse.Namespace, explain: bool = False) -> int:
-    from ..evaluation.jsonio import parse_json
-    from ..evaluation.requests import RequestError
-
     fail_on = _fail_on(args.fail_on)
     if args.demand and not args.jurisdiction:
         raise CommandError("--demand goes with --jurisdiction")
@@ -460,8 +463,32 @@ def run(args: argparse.Namespace, explain: bool = False) -> int:
     engine = load_engine(policy_paths(args))
     if engine is None:
         return ExitCode.POLICY_ERRORS
+    if args.journal:
+        from .journal import open_from_args
+
+        # Closed (everything committed) before the exit code is returned.
+        with open_from_args(args.journal, args.journal_mode, args.journal_mask) as journal:
+            return _decide(args, engine.with_journal(journal), explain, fail_on)
+    return _decide(args, engine, explain, fail_on)
+
+
+def _decide(args: argparse.Namespace, engine: Engine, explain: bool, fail_on: set[str]) -> int:
+    from ..evaluation.jsonio import parse_json
+    from ..evaluation.requests import RequestError
+
     if args.requests:
         trees = explain and args.format == "human"
+        if engine.journal is not None and not trees:
+            from .journal import write_journaled
+
+            fh, _ = _open(args.requests)
+            try:
+                lines = request_lines(fh, _limits(args).max_bytes)
+                results = decisions(engine.with_journal(None), lines, _limits(args), fail_on)
+                return write_journaled(engine, results, args.requests, args.on_error, error_record)
+            finally:
+                if fh is not sys.stdin.buffer:
+                    fh.close()
         return run_requests(engine, args.requests, args.on_error, fail_on, trees=trees, limits=_limits(args))
     # A RequestError (an unknown code or demand id, a request that does not fit the
     # vocabulary) reaches main(), which prints it, as JSON too with --format json.
@@ -479,8 +506,14 @@ def run(args: argparse.Namespace, explain: bool = False) -> int:
         result = engine.decide(parse_json(_read_text(args.request, _limits(args)), _limits(args)))
     if not (args.what_if and args.format == "json"):
         _render(engine, result, args.format, explain)
+    if engine.journal is not None and args.format == "human":
+        from .journal import recorded_note
+
+        print(recorded_note(result, args.journal), file=sys.stderr)
     if args.what_if:
         from ..analysis.whatif import print_what_if
 
-        print_what_if(engine, result, args.format)
+        complete = print_what_if(engine, result, args.format, budget_from(args))
+        if not complete and not _outcomes(result) & fail_on:
+            return ExitCode.INCOMPLETE  # the decision stands; the search for changes is what stopped
     return ExitCode.FAIL_ON if _outcomes(result) & fail_on else ExitCode.OK

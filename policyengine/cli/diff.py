@@ -4,7 +4,8 @@ Lists every jurisdiction and class of demands whose outcome changes, before →
 after with the deciding rules, then standing demands and markets.  Exit
 codes: 0; 1 with ``--fail-on-change`` when any decision changes (a review
 gate for CI), or when either side has policy errors; 2 for usage errors and
-unreadable git revisions.
+unreadable git revisions; 4 when the comparison stopped at its budget (the
+changes listed are real, others may be missing: never "no decision changes").
 """
 
 from __future__ import annotations
@@ -16,7 +17,16 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .common import CommandError, ExitCode, choose_policy_set, print_diagnostics, shown_path
+from ..language.text import json_safe, safe
+from .common import (
+    CommandError,
+    ExitCode,
+    add_budget_arguments,
+    budget_from,
+    choose_policy_set,
+    print_diagnostics,
+    shown_path,
+)
 
 if TYPE_CHECKING:
     from ..analysis.diff import PolicyDiff, Verdict
@@ -40,6 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--format", choices=("human", "json"), default="human", help="output format (default: human)")
     parser.add_argument("--fail-on-change", action="store_true", help="exit 1 when any decision changes")
+    add_budget_arguments(parser)
 
 
 def _load(path: Path | str, side: str, label: str) -> Engine | None:
@@ -96,7 +107,9 @@ def _print_human(diff: PolicyDiff, before: str, after: str) -> None:
         print("\nvocabulary:", file=out)
         for note in diff.vocabulary:
             print(f"  {note}", file=out)
-    if not diff.decisions_changed:
+    if diff.incomplete is not None:
+        print(f"\n{safe(diff.incomplete)}\n  hint: {safe(diff.incomplete_hint or '')}", file=out)
+    elif not diff.decisions_changed:
         print("\nno decision changes", file=out)
 
 
@@ -135,9 +148,13 @@ def run(args: argparse.Namespace) -> int:
         after = _load(new_path, "new", after_label)
         if before is None or after is None:
             return ExitCode.POLICY_ERRORS
-        diff = diff_engines(before, after)
+        diff = diff_engines(before, after, budget_from(args))
     if args.format == "json":
-        print(json.dumps({"before": before_label, "after": after_label, **diff.to_json()}, indent=2, ensure_ascii=False))
+        print(
+            json_safe(json.dumps({"before": before_label, "after": after_label, **diff.to_json()}, indent=2, ensure_ascii=False))
+        )
     else:
         _print_human(diff, before_label, after_label)
-    return ExitCode.POLICY_ERRORS if args.fail_on_change and diff.decisions_changed else ExitCode.OK
+    if args.fail_on_change and diff.decisions_changed:
+        return ExitCode.POLICY_ERRORS
+    return ExitCode.INCOMPLETE if diff.incomplete is not None else ExitCode.OK

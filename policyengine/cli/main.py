@@ -37,6 +37,9 @@ COMMANDS = (
     "lint",
     "diff",
     "lsp",
+    "journal",
+    "replay",
+    "report",
     "serve",
 )
 

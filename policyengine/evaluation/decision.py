@@ -182,6 +182,10 @@ class WhatIf(_Frozen):
 
     decision: Decision
     alternatives: tuple[Alternative, ...] = Field(description="one per outcome other than the decision's, comply to withdraw")
+    incomplete: str | None = Field(
+        default=None,
+        description="set when the search stopped at its budget (analysis incomplete: …): other changes may exist",
+    )
 
     def alternative(self, outcome: Outcome | str) -> Alternative | None:
         wanted = Outcome(outcome)

@@ -86,7 +86,7 @@ _SQLITE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS journal_entries (
     seq INTEGER PRIMARY KEY,
     kind TEXT NOT NULL,
-    id TEXT NOT NULL UNIQUE,
+    id TEXT NOT NULL,
     decision_id TEXT,
     recorded TEXT NOT NULL,
     outcome TEXT,
@@ -94,6 +94,8 @@ CREATE TABLE IF NOT EXISTS journal_entries (
     prev TEXT NOT NULL,
     hash TEXT NOT NULL
 );
+-- Decisions have decision_id = id, so this one index finds a decision by id and its effects;
+-- ids are UUIDv7, unique by construction, and verify() would name a duplicate's broken link.
 CREATE INDEX IF NOT EXISTS journal_entries_decision ON journal_entries (decision_id, kind);
 CREATE INDEX IF NOT EXISTS journal_entries_recorded ON journal_entries (recorded);
 CREATE TABLE IF NOT EXISTS journal_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -145,7 +147,7 @@ class SQLiteBackend:
             seq, prev = (head[0], head[1]) if head else (0, GENESIS)
 
             def exists(decision_id: str) -> bool:
-                found = conn.execute("SELECT 1 FROM journal_entries WHERE id = ? AND kind = 'decision'", (decision_id,))
+                found = conn.execute("SELECT 1 FROM journal_entries WHERE decision_id = ? AND kind = 'decision'", (decision_id,))
                 return found.fetchone() is not None or any(i.id == decision_id and i.seq for i in items)
 
             rows, _, _ = _link(items, seq, prev, exists)
@@ -228,7 +230,7 @@ _PG_SCHEMA = """
 CREATE TABLE IF NOT EXISTS journal_entries (
     seq BIGINT PRIMARY KEY,
     kind TEXT NOT NULL,
-    id TEXT NOT NULL UNIQUE,
+    id TEXT NOT NULL,
     decision_id TEXT,
     recorded TEXT NOT NULL,
     outcome TEXT,
@@ -236,6 +238,8 @@ CREATE TABLE IF NOT EXISTS journal_entries (
     prev TEXT NOT NULL,
     hash TEXT NOT NULL
 );
+-- Decisions have decision_id = id, so this one index finds a decision by id and its effects;
+-- ids are UUIDv7, unique by construction, and verify() would name a duplicate's broken link.
 CREATE INDEX IF NOT EXISTS journal_entries_decision ON journal_entries (decision_id, kind);
 CREATE INDEX IF NOT EXISTS journal_entries_recorded ON journal_entries (recorded);
 CREATE TABLE IF NOT EXISTS journal_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -298,7 +302,7 @@ class PostgresBackend:
                 seq, prev = cur.execute("SELECT seq, hash FROM journal_head WHERE one FOR UPDATE").fetchone()
 
                 def exists(decision_id: str) -> bool:
-                    cur.execute("SELECT 1 FROM journal_entries WHERE id = %s AND kind = 'decision'", (decision_id,))
+                    cur.execute("SELECT 1 FROM journal_entries WHERE decision_id = %s AND kind = 'decision'", (decision_id,))
                     return cur.fetchone() is not None or any(i.id == decision_id and i.seq for i in items)
 
                 rows, seq, prev = _link(items, seq, prev, exists)

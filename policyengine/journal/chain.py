@@ -19,9 +19,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import threading
 import time
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,6 +47,8 @@ def entry_hash(prev: str, seq: int, body: str) -> str:
 
 
 _id_lock = threading.Lock()
+#: Seeded from the OS once; a child process made by fork reseeds it (see below).
+_random = random.Random().getrandbits
 _last_ms = 0
 _counter = 0
 
@@ -57,7 +59,8 @@ def new_id() -> tuple[str, str]:
     The first 48 bits are the Unix time in milliseconds, so ids sort by time;
     within one millisecond a 12-bit counter (``rand_a``, started at a random
     value below 2048) keeps the ids of this process strictly increasing, and
-    62 random bits make ids of different processes distinct.
+    62 random bits make ids of different processes distinct (from
+    :mod:`random`, seeded from the OS: ids need to be unique, not secret).
     """
     global _last_ms, _counter
     now = time.time_ns()
@@ -70,12 +73,12 @@ def new_id() -> tuple[str, str]:
                 ms += 1
                 _counter = 0
         else:
-            _counter = int.from_bytes(os.urandom(2), "big") & 0x7FF
+            _counter = _random(11)
         _last_ms = ms
         counter = _counter
-    rand_b = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
-    value = (ms << 80) | (0x7 << 76) | (counter << 64) | (0b10 << 62) | rand_b
-    return str(uuid.UUID(int=value)), timestamp_text(max(now, ms * 1_000_000))
+    rand_b = _random(62)
+    h = f"{(ms << 80) | (0x7 << 76) | (counter << 64) | (0b10 << 62) | rand_b:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}", timestamp_text(max(now, ms * 1_000_000))
 
 
 def timestamp_text(ns: int) -> str:
@@ -96,3 +99,12 @@ def format_time(when: datetime) -> str:
 def parse_time(text: str) -> datetime:
     """The journal's text form of a time, back to an aware UTC datetime."""
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def _reseed() -> None:
+    # A forked child would otherwise draw the same "random" bits as its parent.
+    global _random
+    _random = random.Random().getrandbits
+
+
+os.register_at_fork(after_in_child=_reseed)

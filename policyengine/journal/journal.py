@@ -55,6 +55,8 @@ EFFECTS = ("given", "refused", "narrowed", "escalated", "challenged")
 FLUSH_SECONDS = 0.2
 #: Entries queued at most in buffered mode; past it record() waits for the writer.
 MAX_QUEUED = 100_000
+#: Decisions whose entry text is kept (:meth:`Journal._decision_text`).
+_TEXTS = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +142,7 @@ class Journal:
         self._closed = False
         self._failure: BaseException | None = None
         self._inflight: _Batch | None = None
+        self._texts: dict[int, tuple[Decision, str, str]] = {}
         self._writer = threading.Thread(target=self._write_loop, name="policyengine-journal", daemon=True)
         self._writer.start()
 
@@ -150,12 +153,17 @@ class Journal:
 
     # --- writing ------------------------------------------------------------------------
 
-    def _decision_item(self, decision: Decision, policy_version: str) -> Pending:
-        decision_id, now = new_id()
-        body = {
-            "kind": "decision",
-            "id": decision_id,
-            "timestamp": now,
+    def _decision_text(self, decision: Decision, policy_version: str) -> str:
+        """The canonical JSON of what a decision entry says about the decision.
+
+        Memoised decisions come back as the same object again and again, so
+        the text is kept per object (checked by identity, bounded): a hit costs
+        a dict lookup instead of masking and encoding."""
+        key = id(decision)
+        found = self._texts.get(key)
+        if found is not None and found[0] is decision and found[1] == policy_version:
+            return found[2]
+        content = {
             "policy_version": policy_version,
             "jurisdiction": decision.jurisdiction,
             "request": self.masking.apply(decision.request),
@@ -168,9 +176,20 @@ class Journal:
             "as_of": _plain(getattr(decision, "as_of", None)),
         }
         try:
-            text = canonical(body)
+            text = canonical(content)
         except (TypeError, ValueError) as exc:
             raise JournalError(f"the decision cannot be journaled: {exc}") from None
+        if len(self._texts) >= _TEXTS:
+            self._texts.clear()
+        self._texts[key] = (decision, policy_version, text)
+        return text
+
+    def _decision_item(self, decision: Decision, policy_version: str) -> Pending:
+        decision_id, now = new_id()
+        # canonical({"decision": ..., "id": ..., "kind": "decision", "timestamp": ...}), spelt out:
+        # the keys are in sorted order and an id or a timestamp never needs escaping.
+        content = self._decision_text(decision, policy_version)
+        text = f'{{"decision":{content},"id":"{decision_id}","kind":"decision","timestamp":"{now}"}}'
         return Pending("decision", decision_id, decision_id, now, decision.outcome.value, text)
 
     def record(self, request: Mapping[str, Any], decision: Decision, *, policy_version: str) -> str:
@@ -346,7 +365,7 @@ class Journal:
     def entry(self, decision_id: str) -> JournalEntry | None:
         """The decision with this id, or None."""
         self._read()
-        rows = self._backend.rows("id = %s AND kind = 'decision'", (decision_id,))
+        rows = self._backend.rows("decision_id = %s AND kind = 'decision'", (decision_id,))
         return _entry(rows[0]) if rows else None
 
     def effects(self, decision_id: str) -> list[EffectEvent]:
@@ -365,7 +384,7 @@ class Journal:
         self._read()
         rows = self._backend.rows(
             "kind = 'decision' AND outcome = %s AND NOT EXISTS (SELECT 1 FROM journal_entries e "
-            "WHERE e.kind = 'effect' AND e.decision_id = journal_entries.id)",
+            "WHERE e.decision_id = journal_entries.id AND e.kind = 'effect')",
             (outcome,),
             order="recorded, seq",
         )
@@ -460,7 +479,8 @@ def _check_row(row: Row, prev: str, expected_seq: int) -> str | None:
         "timestamp": recorded,
     }
     if kind == "decision":
-        wanted.update(outcome=outcome)
+        if not isinstance(data.get("decision"), dict) or data["decision"].get("outcome") != outcome:
+            return f"entry {seq}: its `outcome` column does not match its hashed body"
         if decision_id != ident:
             return f"entry {seq}: its decision_id column does not match its body"
     elif kind == "effect":
@@ -473,7 +493,7 @@ def _check_row(row: Row, prev: str, expected_seq: int) -> str | None:
 
 def _entry(row: Row) -> JournalEntry:
     seq, _, ident, _, recorded, outcome, body, prev, h = row
-    data = json.loads(body)
+    data = json.loads(body)["decision"]
     return JournalEntry(
         decision_id=ident,
         timestamp=parse_time(recorded),

@@ -37,6 +37,7 @@ from ..evaluation.engine import Engine
 from ..evaluation.jsonio import RequestLimits, parse_json
 from ..evaluation.requests import RequestError
 from ..language.diagnostics import Diagnostic
+from ..language.loader import Limits
 from ..language.model import PolicySet
 from ..language.source import Source
 from ..language.validate import PRELUDE_PREFIX
@@ -73,6 +74,9 @@ def _page(title: str, body: str, *, script: bool = False) -> HTMLResponse:
 class Playground:
     """Policy sets checked and compiled for pages, the last few kept by version."""
 
+    #: Seconds a check waits for the one before it; past that the page is told to retry.
+    WAIT = 10.0
+
     def __init__(self, service: Service):
         self.service = service
         self._engines: OrderedDict[str, Engine] = OrderedDict()
@@ -86,7 +90,16 @@ class Playground:
 
     def sources(self, files: dict[str, str]) -> list[Source]:
         by_path = {s.path: s for s in self.server_sources()}
+        limits = Limits()
         for path, text in files.items():
+            if len(text) > limits.max_file_bytes or text.count("\n") >= limits.max_file_lines:
+                raise ServiceProblem(
+                    413,
+                    "request.too-large",
+                    f"files: `{path[:80]}` is past the limits of a policy file "
+                    f"({limits.max_file_bytes:,} characters, {limits.max_file_lines:,} lines)",
+                    field="files",
+                )
             if not path or path.startswith(PRELUDE_PREFIX) or not path.endswith(".policy") or len(path) > 200:
                 raise ServiceProblem(
                     400,
@@ -104,8 +117,13 @@ class Playground:
         if not files:
             engine = self.service.store.engine
             return engine.policy_set, list(engine.warnings)
-        with self._gate:
-            return analyse_sources(self.sources(files))
+        sources = self.sources(files)
+        if not self._gate.acquire(timeout=self.WAIT):
+            raise ServiceProblem(503, "playground.busy", "the playground is checking other edits; try again shortly")
+        try:
+            return analyse_sources(sources)
+        finally:
+            self._gate.release()
 
     def engine(self, files: dict[str, str]) -> Engine | list[Diagnostic]:
         if not files:
