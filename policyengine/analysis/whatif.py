@@ -24,10 +24,10 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..evaluation.decide import parse_request
-from ..evaluation.decision import Alternative, AttributeValue, Change, ChangedAttribute, Decision, MarketDecision, Outcome, WhatIf
+from ..evaluation.decision import Alternative, Change, ChangedAttribute, Decision, MarketDecision, Outcome, WhatIf
 from ..language import ast
 from ..language.logic import value_test
-from ..language.model import AttributeType, Kind
+from ..language.model import AttributeType, Kind, Value
 from ..language.text import json_safe
 from .budget import Budget, BudgetExceeded
 from .space import ValueClass, partition
@@ -56,8 +56,8 @@ def _all_tests(engine: Engine) -> dict[str, list[ast.Condition]]:
     return out
 
 
-def _values(attr: AttributeType) -> list[AttributeValue]:
-    values: list[AttributeValue] = []
+def _values(attr: AttributeType) -> list[Value]:
+    values: list[Value] = []
     if attr.kind is Kind.ENUM:
         values.extend(attr.values)
     elif attr.kind is Kind.BOOL:
