@@ -136,3 +136,40 @@ def environment(jurisdiction: JurisdictionModel, demand: Mapping[str, Value]) ->
     env.update((f"demand.{k}", v) for k, v in demand.items())
     origins = {f"jurisdiction.{k}": o for k, o in jurisdiction.attr_origin.items() if o and o != jurisdiction.code}
     return env, origins
+
+
+ENGINE_RULE = "policyengine.unknown_jurisdiction"
+_SEVERITY = {"comply": 0, "negotiate": 1, "withdraw": 2}
+
+
+def outline(matched: Mapping[str, str], known: bool) -> tuple[str, list[str], list[str], bool, list[tuple[str, str]]]:
+    """The shape of a decision from docs/semantics.md §4 and §7, given the matching
+    rules (``principle.rule`` → outcome) and whether the jurisdiction is in the set:
+    (outcome, reasons, outranked, default applied, [(action, rule)] of the engine's own).
+
+    For a code the set does not define, the engine's reason is one more match with
+    the outcome negotiate: it outranks comply, joins negotiate, and withdraw outranks it.
+    """
+    everything = dict(matched)
+    if not known:
+        everything[ENGINE_RULE] = "negotiate"
+    if not everything:
+        return "negotiate", [], [], True, [("human_review", "policyengine.default")]
+    top = max(_SEVERITY[o] for o in everything.values())
+    outcome = next(o for o, s in _SEVERITY.items() if s == top)
+    reasons = sorted(n for n, o in everything.items() if _SEVERITY[o] == top)
+    outranked = sorted(n for n, o in everything.items() if _SEVERITY[o] < top)
+    engine_actions = [("human_review", ENGINE_RULE)] if ENGINE_RULE in reasons else []
+    return outcome, reasons, outranked, not matched, engine_actions
+
+
+def merged_actions(asked: list[tuple[str, float | None, str]]) -> list[tuple[str, float | None, str]]:
+    """Actions (name, hours, rule) asked for by the deciding rules, in ``principle.rule``
+    order, merged by name as docs/semantics.md ("Actions") says: the shortest deadline
+    wins (any deadline beats none), the first rule on a tie; sorted by name."""
+    best: dict[str, tuple[str, float | None, str]] = {}
+    for name, hours, rule in asked:
+        old = best.get(name)
+        if old is None or (hours is not None and (old[1] is None or hours < old[1])):
+            best[name] = (name, hours, rule)
+    return [best[n] for n in sorted(best)]

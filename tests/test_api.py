@@ -105,7 +105,10 @@ def test_no_match_negotiates_with_the_default(engine: Engine) -> None:
     assert d.outcome is Outcome.NEGOTIATE
     assert d.default_applied is True
     assert d.reasons == () and d.outranked == ()
-    assert "no principle covers this demand" in d.summary
+    assert "no rule matched this demand" in d.summary
+    # The default names what was considered and asks for a person.
+    assert d.considered and all(p in d.summary for p in d.considered)
+    assert [(a.action, a.rule) for a in d.actions] == [("human_review", "policyengine.default")]
 
 
 def test_facts_of_not_and_not_in(engine: Engine) -> None:
@@ -260,17 +263,29 @@ def test_threads_share_one_engine() -> None:
 
 def test_unknown_jurisdiction_negotiates_and_says_why(engine: Engine) -> None:
     d = engine.decide(req("XX", "user_data", "fraud", "court_order"))
-    assert d.outcome is Outcome.NEGOTIATE
-    assert d.default_applied is True
-    [r] = d.reasons
-    assert r.source == "<engine>"
-    assert "no jurisdiction `XX`" in r.because
+    assert d.outcome is Outcome.NEGOTIATE and d.jurisdiction_known is False
+    [r] = [r for r in d.reasons if r.principle == "policyengine"]
+    assert r.source == "<engine>" and r.rule == "unknown_jurisdiction"
+    assert "no jurisdiction `XX`" in r.because and "no jurisdiction `XX`" in d.summary
     assert r.facts[0].attribute == "jurisdiction.code" and r.facts[0].value == "XX"
+    assert ("human_review", "policyengine.unknown_jurisdiction") in [(a.action, a.rule) for a in d.actions]
 
 
-def test_unknown_jurisdiction_suggests_a_close_code(engine: Engine) -> None:
-    d = engine.decide(req("FRA", "user_data", "fraud", "court_order"))
-    assert "did you mean `FR`?" in d.reasons[0].because
+def test_unknown_jurisdiction_still_decides_what_needs_no_jurisdiction_fact(engine: Engine) -> None:
+    d = engine.decide(req("ZZ", "key_disclosure", "all_users", "statute"))
+    assert d.outcome is Outcome.WITHDRAW and d.jurisdiction_known is False
+    assert [r.qualified for r in d.reasons] == ["encryption.no_keys"]
+    assert "policyengine.unknown_jurisdiction" in [r.qualified for r in d.outranked]
+
+
+@pytest.mark.parametrize(
+    ("code", "meant"), [("ru", "RU"), (" RU", "RU"), ("RU ", "RU"), ("RUS", "RU"), ("eu", "EU"), ("FRA", "FR")]
+)
+def test_an_inexact_code_is_a_request_error_naming_the_code_meant(engine: Engine, code: str, meant: str) -> None:
+    with pytest.raises(RequestError) as err:
+        engine.decide(req(code, "key_disclosure", "all_users", "statute"))
+    assert err.value.field == "jurisdiction" and err.value.code == "request.bad-jurisdiction"
+    assert err.value.hint is not None and err.value.hint.startswith(f"did you mean `{meant}`?")
 
 
 def test_unknown_jurisdiction_still_validates_the_demand(engine: Engine) -> None:

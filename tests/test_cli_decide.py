@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,12 @@ def write(tmp_path: Path, name: str, obj: Any) -> str:
     path = tmp_path / name
     path.write_text(obj if isinstance(obj, str) else json.dumps(obj), encoding="utf-8")
     return str(path)
+
+
+def shown(name: str) -> str:
+    """How human output names a file of DATA: relative to the working directory when under it, else absolute."""
+    path = (DATA / name).resolve()
+    return os.path.relpath(path) if path.is_relative_to(Path.cwd()) else str(path)
 
 
 def rule_line(text: str) -> int:
@@ -87,10 +95,10 @@ def test_human_output_of_one_request(capsys: pytest.CaptureFixture[str], tmp_pat
     assert code == 0
     lines = out.splitlines()
     assert lines[0] == "RU  withdraw"
-    assert f"  by encryption.no_keys  principles.policy:{rule_line('rule no_keys')}" in lines
+    assert f"  by encryption.no_keys  {shown('principles.policy')}:{rule_line('rule no_keys')}" in lines
     assert "    handing over key_disclosure would expose every user's messages" in lines
     assert "  outranked: due_process.no_order (negotiate)" in lines
-    assert lines[-1].startswith("policy version ")
+    assert re.fullmatch(r"as of \d{4}-\d{2}-\d{2} · policy version [0-9a-f]{16}", lines[-1]), lines[-1]
 
 
 def test_human_output_of_the_default(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -106,7 +114,16 @@ def test_unknown_jurisdiction_is_a_decision_not_an_error(capsys: pytest.CaptureF
     code, out, _ = run(capsys, "decide", "--request", write(tmp_path, "r.json", request), "--format", "json", *POLICIES)
     assert code == 0
     d = json.loads(out)
-    assert d["outcome"] == "negotiate" and d["reasons"][0]["source"] == "<engine>"
+    # The encryption rule needs no jurisdiction fact: it holds for a code the set does not define.
+    assert d["outcome"] == "withdraw" and d["jurisdiction_known"] is False
+    assert [r["source"] for r in d["outranked"]] == ["<engine>"]
+
+
+def test_a_mis_cased_code_exits_2_suggesting_the_exact_one(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    request = {**RU_KEYS, "jurisdiction": "ru"}
+    code, _, err = run(capsys, "decide", "--request", write(tmp_path, "r.json", request), *POLICIES)
+    assert code == 2
+    assert "jurisdiction: `ru` is not a jurisdiction code" in err and "hint: did you mean `RU`?" in err
 
 
 # --- bad requests: exit 2, one line naming the field --------------------------------------------------
@@ -219,7 +236,7 @@ def test_one_standing_demand(capsys: pytest.CaptureFixture[str]) -> None:
             "demand: `RU` makes no standing demand `fsb_key`\n  hint: did you mean `fsb_keys`?",
         ),
         (["-j", "XX"], "jurisdiction: `XX` is not a loaded jurisdiction\n"),
-        (["-j", "Ru", "-d", "fsb_keys"], "jurisdiction: `Ru` is not a loaded jurisdiction\n  hint: did you mean `RU`?"),
+        (["-j", "Ru", "-d", "fsb_keys"], "jurisdiction: `Ru` is not a jurisdiction code"),
     ],
 )
 def test_bad_jurisdiction_or_demand_exits_2(capsys: pytest.CaptureFixture[str], argv: list[str], expected: str) -> None:
@@ -370,7 +387,7 @@ def test_explain_a_request(capsys: pytest.CaptureFixture[str], monkeypatch: pyte
     assert code == 0
     n = rule_line("rule no_keys")
     assert out.splitlines()[0] == "RU  withdraw"
-    assert f"decided by encryption.no_keys → withdraw  principles.policy:{n}" in out
+    assert f"decided by encryption.no_keys → withdraw  {shown('principles.policy')}:{n}" in out
     assert "principle encryption: We never weaken end-to-end encryption" in out
     assert "because: handing over key_disclosure would expose every user's messages" in out
     assert "rule as written:" in out
@@ -472,8 +489,8 @@ def test_policy_and_request_text_is_never_markup_or_escapes(
         assert "evil \\x1b[31mred [red]markup[/red]" in out
         assert "d\\x1b[2J [blink]x" in out
     stdin(monkeypatch, json.dumps({"jurisdiction": "X\x1b[2J[red]", "demand": demand}))
-    _, out, _ = run(capsys, "explain", "--request", "-", *policies)
-    assert "\x1b" not in out and "X\\x1b[2J[red]" in out
+    _, out, err = run(capsys, "explain", "--request", "-", *policies)  # not a code: refused, echoed escaped
+    assert "\x1b" not in out + err and "X\\x1b[2J[red]" in err
     stdin(monkeypatch, json.dumps({"jurisdiction": "FR", "demand": {**demand, "kind": "\x1b[2J"}}))
     _, _, err = run(capsys, "decide", "--request", "-", *policies)
     assert "\x1b" not in err and "\\x1b[2J" in err
@@ -524,7 +541,7 @@ def test_schema_one(capsys: pytest.CaptureFixture[str], which: str) -> None:
 def test_schema_validates_a_real_decision(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     import jsonschema  # a dev dependency: the schema must accept what decide prints
 
-    _, out, _ = run(capsys, "schema", "decision")
+    _, out, _ = run(capsys, "schema", "decision", *POLICIES)  # the schema of the set that decides
     schema = json.loads(out)
     stdin(monkeypatch, json.dumps(RU_ADMIN))
     _, decision, _ = run(capsys, "decide", "--request", "-", "--format", "json", *POLICIES)
@@ -573,3 +590,86 @@ def test_docs_json_example_is_a_valid_decision() -> None:
     assert Decision.model_validate(decision).reasons[0].facts
     request = next(e for e in examples if "outcome" not in e)
     assert set(request) == {"jurisdiction", "demand"}
+
+
+# --- sources a person can open ----------------------------------------------------------------------------------
+
+
+def _printed_sources(out: str) -> list[str]:
+    import re
+
+    return re.findall(r"(\S+\.policy):(\d+)", out)
+
+
+@pytest.mark.parametrize("command", ["decide", "explain"])
+def test_printed_sources_open_from_the_working_directory(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, command: str
+) -> None:
+    """Every `path:line` in human output names the file from where the command ran: relative under
+    the working directory, absolute elsewhere (the shipped library, a set outside it)."""
+    import shutil
+
+    inside = tmp_path / "work"
+    shutil.copytree(DATA, inside / "mine")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    cases = [(inside, ["mine"], True), (elsewhere, [str(inside / "mine")], False), (elsewhere, [], False)]
+    for cwd, paths, relative in cases:
+        monkeypatch.chdir(cwd)
+        code, out, _ = run(capsys, command, "--jurisdiction", "RU", *paths)
+        assert code == 0
+        found = _printed_sources(out)
+        assert found, out
+        for path, line in found:
+            assert Path(path).is_absolute() is not relative, path
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+            assert "rule " in lines[int(line) - 1], (path, line)
+
+
+def test_json_sources_stay_relative_to_the_policy_root(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """JSON keeps `source` stable (relative to the set's root) and names that root in `source_root`:
+    joined, they open the rule, for one request, a market and each line of --requests."""
+
+    def opens(d: dict[str, Any]) -> None:
+        assert d["source_root"] == str(DATA.resolve())
+        for r in d["reasons"]:
+            path, line = r["source"].rsplit(":", 1)
+            assert not Path(path).is_absolute()
+            assert f"rule {r['rule']}" in (Path(d["source_root"]) / path).read_text(encoding="utf-8").splitlines()[int(line) - 1]
+
+    stdin(monkeypatch, json.dumps(RU_KEYS))
+    code, out, _ = run(capsys, "decide", "--request", "-", "--format", "json", *POLICIES)
+    assert code == 0
+    d = json.loads(out)
+    assert d["reasons"][0]["source"] == f"principles.policy:{rule_line('rule no_keys')}"
+    opens(d)
+    code, out, _ = run(capsys, "decide", "--jurisdiction", "RU", "--format", "json", *POLICIES)
+    market = json.loads(out)
+    assert market["source_root"] == str(DATA.resolve())
+    for decision in market["decisions"]:
+        opens(decision)
+    stdin(monkeypatch, json.dumps(RU_KEYS) + "\n" + json.dumps(FR_COURT) + "\n")
+    code, out, _ = run(capsys, "decide", "--requests", "-", *POLICIES)
+    for line in out.splitlines():
+        opens(json.loads(line))
+
+
+def test_source_root_of_a_set_with_an_attribute_of_that_name(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The root is filled into the decision's own field, not into a demand attribute that happens
+    to be called `source_root` (a JSON line is patched, not re-serialised)."""
+    (tmp_path / "v.policy").write_text(
+        'vocabulary {\n    attribute demand.source_root: text or unknown "a name an author may choose"\n}\n'
+        'principle p "P" {\n    rule r:\n        withdraw when demand.kind == key_disclosure\n        because "no"\n}\n'
+        'jurisdiction RU "Russia" { rule_of_law = 0.27 }\n',
+        encoding="utf-8",
+    )
+    stdin(monkeypatch, json.dumps(RU_KEYS) + "\n")
+    code, out, _ = run(capsys, "decide", "--requests", "-", str(tmp_path))
+    assert code == 0, out
+    d = json.loads(out)
+    assert d["request"]["source_root"] is None
+    assert d["source_root"] == str(tmp_path.resolve())

@@ -7,10 +7,12 @@ in a fresh clone would; the git test builds a real two-commit repository.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,8 @@ import policyengine
 from policyengine.cli import main
 from policyengine.cli.common import ExitCode, find_project_set, installed_package_dir
 from policyengine.language.loader import default_policy_dir
+
+ROOT = Path(__file__).resolve().parent.parent
 
 VOCABULARY = """\
 vocabulary {
@@ -385,3 +389,76 @@ def test_pe001_has_the_same_location_in_str_and_on_the_cli(
     assert line == "nope: error[PE001]: `nope` does not exist"
     code, out, _ = run(capsys, "check", "nope", "--format", "plain")
     assert code == ExitCode.POLICY_ERRORS and out.splitlines()[0] == line
+
+
+# --- the whole story, as issue 13 told it: a clone, `pip install .`, then the commands -----------------
+
+
+def _install_copy(clone: Path, site: Path) -> None:
+    """What `pip install .` puts in site-packages: setuptools' build_py, which lays the package out
+    from pyproject.toml (the library under policyengine/policies), without a network or a wheel."""
+    subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", "import setuptools; setuptools.setup()", "-q", "build_py", "-d", str(site)],
+        cwd=clone,
+        check=True,
+        capture_output=True,
+    )
+
+
+def _policyengine(cwd: Path, site: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    # -P: the current directory is not put on sys.path, so the clone's own source is not imported,
+    # exactly as with the `policyengine` script pip writes.
+    script = "import sys, policyengine.cli as c; assert c.__file__.startswith(sys.argv[1]); sys.exit(c.main(sys.argv[2:]))"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "COLUMNS")} | {"PYTHONPATH": str(site)}
+    return subprocess.run(
+        [sys.executable, "-P", "-c", script, str(site), *argv], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+@pytest.mark.skipif(importlib.util.find_spec("setuptools") is None, reason="setuptools lays out the installed copy")
+def test_a_fresh_clone_after_pip_install(tmp_path: Path) -> None:
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, clone / name)
+    for name in ("policyengine", "policies"):
+        shutil.copytree(ROOT / name, clone / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    # The README's first command makes .venv inside the clone; its site-packages is where pip installs.
+    site = clone / ".venv" / "lib" / "site-packages"
+    _install_copy(clone, site)
+    installed = site / "policyengine" / "policies"
+    assert (installed / "vocabulary.policy").is_file()
+    _git(clone, "init", "-q")
+    _git(clone, "add", "policies")
+    _git(clone, "commit", "-q", "-m", "the library")
+
+    # An edit in the clone is what `check` reads: a broken rule exits 1 with the error.
+    encryption = clone / "policies" / "principles" / "encryption.policy"
+    text = encryption.read_text(encoding="utf-8")
+    assert "key_disclosure" in text
+    encryption.write_text(text.replace("key_disclosure", "key_disclousre", 1), encoding="utf-8")
+    done = _policyengine(clone, site, "check", "--format", "plain")
+    assert done.returncode == ExitCode.POLICY_ERRORS, done.stdout + done.stderr
+    assert "principles/encryption.policy:" in done.stdout and "`key_disclousre` is not in enumeration `kind`" in done.stdout
+    assert done.stderr.startswith(f"using policy set ./policies (found in {clone.resolve()})\n")
+
+    # `diff --git HEAD~1` compares the clone's policies/, not a path inside .venv.
+    encryption.write_text(text.replace("withdraw when", "negotiate when", 1), encoding="utf-8")
+    _git(clone, "commit", "-q", "-am", "negotiate instead")
+    done = _policyengine(clone, site, "diff", "--git", "HEAD~1", "--format", "json")
+    assert done.returncode == ExitCode.OK, done.stderr
+    assert json.loads(done.stdout)["decisions_changed"] is True
+
+    # Outside the clone, `fmt` refuses and the installed library is untouched.
+    before = {p: p.read_bytes() for p in installed.rglob("*.policy")}
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    done = _policyengine(elsewhere, site, "fmt")
+    assert done.returncode == ExitCode.USAGE and "does not rewrite the installed library" in done.stderr
+    done = _policyengine(elsewhere, site, "fmt", str(installed))
+    assert done.returncode == ExitCode.USAGE and "inside the installed policyengine package" in done.stderr
+    assert {p: p.read_bytes() for p in installed.rglob("*.policy")} == before
+    # ... and every other command says it uses the installed library.
+    done = _policyengine(elsewhere, site, "check", "--format", "json")
+    assert done.returncode == ExitCode.OK and json.loads(done.stdout)["policy_set"]["paths"] == [str(installed.resolve())]

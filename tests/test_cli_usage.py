@@ -104,7 +104,7 @@ def test_an_abbreviated_option_still_works(capsys: pytest.CaptureFixture[str], p
 
 
 def test_the_alpha3_table_covers_every_shipped_jurisdiction() -> None:
-    text = (Path(common.__file__).parent / "iso3166_alpha3.csv").read_text(encoding="utf-8")
+    text = (Path(common.__file__).parent.parent / "evaluation" / "iso3166_alpha3.csv").read_text(encoding="utf-8")
     rows = list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
     assert all(re.fullmatch(r"[A-Z]{3}", r["alpha3"]) and re.fullmatch(r"[A-Z]{2}", r["alpha2"]) for r in rows)
     assert len({r["alpha3"] for r in rows}) == len(rows)
@@ -152,11 +152,12 @@ def test_any_policyengine_error_is_printed_one_way(capsys: pytest.CaptureFixture
 
 def test_a_bad_request_in_json_format_is_the_same_object(capsys: pytest.CaptureFixture[str], policy_dir: PolicyDir) -> None:
     code, out, err = run(capsys, "decide", "-j", "RUS", "--format", "json", str(policy_dir(BR)))
-    # RU is not in this set, so there is no alpha-2 code to suggest: the engine's own error.
+    # RU is not in this set, but `RUS` is not an exact code either: the engine names the one meant.
     assert code == ExitCode.USAGE
-    assert err.startswith("policyengine decide: error: jurisdiction: `RUS` is not a loaded jurisdiction")
+    assert err.startswith("policyengine decide: error: jurisdiction: `RUS` is not a jurisdiction code")
     error = json.loads(out)["error"]
-    assert (error["code"], error["field"], error["allowed"]) == ("request.unknown-jurisdiction", "jurisdiction", ["BR"])
+    assert (error["code"], error["field"], error["allowed"]) == ("request.bad-jurisdiction", "jurisdiction", ["BR"])
+    assert error["hint"].startswith("did you mean `RU`?")
 
 
 def test_internal_errors_and_interrupts_have_their_codes(
@@ -207,3 +208,33 @@ def test_every_command_reads_the_policy_set_from_a_path_or_policies(
     root = str(policy_dir(BROKEN if argv[0] != "fmt" else "principle {"))
     code, _, _ = run(capsys, *argv, *(["--policies", root] if as_option else [root]))
     assert code == ExitCode.POLICY_ERRORS
+
+
+# --- --as-of ------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["decide", "-j", "RU", "--as-of", "2015-13-01"],
+            "--as-of: `2015-13-01` is not a day of the calendar: month must be in 1..12",
+        ),
+        (
+            ["explain", "-j", "RU", "--as-of", "2024-02-30"],
+            "--as-of: `2024-02-30` is not a day of the calendar: day is out of range for month",
+        ),
+        (["matrix", "--as-of", "01.01.2015"], "--as-of: `01.01.2015` is not a date written YYYY-MM-DD"),
+        (["diff", "a", "b", "--as-of", "2015-1-1"], "--as-of: `2015-1-1` is not a date written YYYY-MM-DD"),
+        (["decide", "-j", "RU", "--as-of", "２０１５-01-01"], "--as-of: `２０１５-01-01` is not a date written YYYY-MM-DD"),
+    ],
+)
+def test_a_bad_as_of_date_is_a_usage_error(capsys: pytest.CaptureFixture[str], argv: list[str], message: str) -> None:
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    command = argv[0]
+    assert out == ""
+    assert err.splitlines() == [
+        f"policyengine {command}: error: {message}",
+        "  hint: write the date as YYYY-MM-DD, e.g. 2015-01-01",
+    ]

@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 
 import policyengine
 from policyengine import RequestError, RequestLimits, parse_json
-from policyengine.cli import main
+from policyengine.cli import common, main
 
 POLICY = """
 vocabulary {
@@ -128,12 +128,20 @@ def test_values_outside_the_vocabulary_say_what_is_allowed(engine: policyengine.
     assert info.value.hint == "did you mean `user_data`?"
 
 
-@pytest.mark.parametrize("code", ["XX", "fr", "", " FR", "F\x00R", "🇫🇷", "<script>", "../../etc/passwd", "FR\n"])
-def test_unknown_jurisdictions_are_negotiated_not_errors(engine: policyengine.Engine, code: str) -> None:
+@pytest.mark.parametrize("code", ["XX", "ZZ", "XK"])
+def test_well_formed_unknown_jurisdictions_are_negotiated_not_errors(engine: policyengine.Engine, code: str) -> None:
     d = engine.decide({"jurisdiction": code, "demand": GOOD})
-    assert d.outcome == "negotiate" and d.default_applied
-    assert d.reasons[0].rule == "unknown_jurisdiction"
+    assert d.outcome == "negotiate" and not d.jurisdiction_known
+    assert "unknown_jurisdiction" in [r.rule for r in d.reasons]
     json.loads(d.model_dump_json())
+
+
+@pytest.mark.parametrize("code", ["fr", "", " FR", "F\x00R", "🇫🇷", "<script>", "../../etc/passwd", "FR\n", "FRA"])
+def test_inexact_codes_are_request_errors(engine: policyengine.Engine, code: str) -> None:
+    with pytest.raises(RequestError) as err:
+        engine.decide({"jurisdiction": code, "demand": GOOD})
+    assert err.value.code == "request.bad-jurisdiction" and err.value.field == "jurisdiction"
+    json.dumps(common.error_fields(err.value))
 
 
 # Any text, lone surrogates included (hypothesis leaves those out by default).
@@ -391,7 +399,7 @@ def test_deciding_unknown_jurisdictions_from_the_command_line(tmp_path: Path, ca
     policies = _policies(tmp_path)
     assert main(["decide", "--request", str(one), "--policies", policies, "--format", "json"]) == 0
     decision = json.loads(capsys.readouterr().out)
-    assert decision["outcome"] == "negotiate" and decision["reasons"][0]["rule"] == "unknown_jurisdiction"
+    assert decision["outcome"] == "negotiate" and "unknown_jurisdiction" in [r["rule"] for r in decision["reasons"]]
     # Standing demands need a loaded jurisdiction: that is a usage error, said in one line.
     assert main(["decide", "--jurisdiction", "ZZ", "--policies", policies]) == 2
     assert "ZZ" in capsys.readouterr().err

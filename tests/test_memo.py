@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import threading
 
 import pytest
@@ -86,3 +87,44 @@ def test_the_decision_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
             assert engine.decision_json(d) == d.model_dump_json()
     decider = engine._decider
     assert len(decider._memo) <= 10 and len(decider._json) <= 5
+
+
+def test_the_memo_key_includes_the_date() -> None:
+    """The same request as of two dates is two entries: a date never answers for another,
+    and the request's own `as_of` and the caller's meet in the same entry."""
+    engine = policyengine.load()
+    r = {"jurisdiction": "FR", "demand": {"kind": "user_data", "category": "fraud", "legal_basis": "court_order"}}
+    first = engine.decide(r, as_of="2015-01-01")
+    assert first.as_of == datetime.date(2015, 1, 1)
+    assert engine.decide(r, as_of=datetime.date(2015, 1, 1)) is first  # a hit
+    later = engine.decide(r, as_of="2024-05-17")
+    assert later.as_of == datetime.date(2024, 5, 17) and later is not first
+    assert engine.decide({**r, "as_of": "2015-01-01"}) == first  # the request's own date, by the precise path
+    assert engine.decide({**r, "as_of": "2015-01-01"}, as_of="2024-05-17").as_of == first.as_of  # the request's wins
+    assert engine.decide(r).as_of == decide_module.today()
+
+
+def test_a_new_day_is_a_new_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A decision made yesterday "as of today" is not handed out today."""
+    engine = policyengine.load()
+    r = {"jurisdiction": "FR", "demand": {"kind": "user_data", "category": "fraud", "legal_basis": "court_order"}}
+    now = 1_700_000_000.0
+    monkeypatch.setattr(decide_module, "_clock", lambda: now)
+    monkeypatch.setattr(decide_module, "_DAY", [(-1.0, datetime.date(1970, 1, 1))])
+    yesterday = engine.decide(r)
+    now += 86_400
+    today = engine.decide(r)
+    assert today.as_of == yesterday.as_of + datetime.timedelta(days=1)
+
+
+def test_a_bad_as_of_is_a_request_error_and_enters_no_memo() -> None:
+    engine = policyengine.load()
+    r = {"jurisdiction": "FR", "demand": {"kind": "user_data", "category": "fraud", "legal_basis": "court_order"}}
+    before = len(engine._decider._memo)
+    for bad in ("2015-02-30", "20150101", "2015-W01-1", 2015, "yesterday"):
+        with pytest.raises(policyengine.RequestError) as err:
+            engine.decide({**r, "as_of": bad})
+        assert err.value.field == "as_of"
+        with pytest.raises(policyengine.RequestError):
+            engine.decide(r, as_of=bad)  # type: ignore[arg-type]
+    assert len(engine._decider._memo) == before

@@ -337,11 +337,13 @@ def test_the_hint_of_an_unknown_code_is_kept_per_code_and_bounded(root: Path, mo
         return real(word, choices)
 
     monkeypatch.setattr(decide_module, "did_you_mean", counted)
-    first = e.decide(request("FRA"))
-    assert "did you mean `FR`?" in first.reasons[0].because
-    assert e.decide(request("FRA")) == first  # memo off, decided again: the hint is reused
-    assert calls == ["FRA"]
+    first = e.decide(request("FX"))  # well-formed, not defined: decided, with the hint looked up once
+    assert e.decide(request("FX")) == first  # memo off, decided again: the hint is reused
+    assert calls == ["FX"]
     for n in range(20):
-        e.decide(request(f"Q{n}"))
+        e.decide(request(f"Q{chr(65 + n)}"))
     assert len(e._decider._hints) <= 8
-    assert e.decide(request("FRA")) == first  # recomputed after the table refilled: the same hint
+    with pytest.raises(RequestError) as err:  # an alpha-3 code is refused, naming the alpha-2 one
+        e.decide(request("FRA"))
+    assert err.value.hint is not None and err.value.hint.startswith("did you mean `FR`?")
+    assert e.decide(request("FX")) == first  # recomputed after the table refilled: the same hint

@@ -41,9 +41,13 @@ def test_every_decision_carries_its_journal_id(tmp_path: Path) -> None:
         ids = [item["decision"]["decision_id"] for item in batch["results"] if "decision" in item]
         assert len(ids) == 2 and len(set(ids) | {body["decision_id"]}) == 3
         assert http.get("/v1/policy").json()["journal"] == str(target)
+        market = http.get("/v1/markets/RU").json()
+        market_ids = [d["decision_id"] for d in market["decisions"]]
+        assert market_ids and all(UUID.match(i) for i in market_ids)
+        ids += market_ids
         metrics = http.get("/metrics").text
         count = next(line for line in metrics.splitlines() if line.startswith("policyengine_journal_write_seconds_count"))
-        assert float(count.split()[1]) == 2.0  # one decide, one batch (committed together)
+        assert float(count.split()[1]) == 3.0  # one decide, one batch, one market (each committed together)
     # The server closed the journal on shutdown; what it answered is what it kept.
     with open_journal(target) as journal:
         kept = {e.decision_id: e for e in journal.entries()}

@@ -18,6 +18,7 @@ separately.
 
 from __future__ import annotations
 
+import datetime
 import io
 import os
 import subprocess
@@ -32,13 +33,16 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import PolicyEngineError
 from ..language.model import AttributeType, Kind, PolicySet
+from .budget import Budget, BudgetExceeded
 from .space import (
     ValueClass,
     candidates,
-    demand_space,
-    joint_split,
+    combine,
+    differing,
+    jurisdiction_classes,
     kind_values,
     lower,
+    split_regions,
     verdict_outcome,
 )
 
@@ -126,6 +130,11 @@ class PolicyDiff:
     rules_removed: tuple[str, ...]
     rules_changed: tuple[str, ...]
     vocabulary: tuple[str, ...]  # notes on what the two vocabularies do not share
+    #: Set when the comparison stopped at its budget (``analysis incomplete: …``): the changes
+    #: listed are real, but others may be missing.
+    incomplete: str | None = None
+    incomplete_hint: str | None = None
+    as_of: datetime.date | None = None  # the day standing demands and markets were compared on
 
     @property
     def decisions_changed(self) -> bool:
@@ -152,6 +161,7 @@ class PolicyDiff:
         return {
             "before_version": self.before_version,
             "after_version": self.after_version,
+            "as_of": None if self.as_of is None else self.as_of.isoformat(),
             "decisions_changed": self.decisions_changed,
             "summary": self.summary(),
             "changes": [c.to_json() for c in self.changes],
@@ -161,6 +171,7 @@ class PolicyDiff:
             "jurisdictions_removed": list(self.jurisdictions_removed),
             "rules": {"added": list(self.rules_added), "removed": list(self.rules_removed), "changed": list(self.rules_changed)},
             "vocabulary": list(self.vocabulary),
+            "incomplete": None if self.incomplete is None else {"message": self.incomplete, "hint": self.incomplete_hint},
         }
 
 
@@ -231,8 +242,20 @@ def _verdict(decision: Decision) -> Verdict:
     return Verdict(decision.outcome.value, tuple(r.qualified for r in decision.reasons) if not decision.default_applied else ())
 
 
-def diff_engines(before: Engine, after: Engine) -> PolicyDiff:
-    """Every decision that differs between two loaded policy sets."""
+def diff_engines(
+    before: Engine, after: Engine, budget: Budget | None = None, *, as_of: datetime.date | None = None
+) -> PolicyDiff:
+    """Every decision that differs between two loaded policy sets; standing demands and markets
+    as of ``as_of`` (None: today, UTC), one day for both sides so that only the policy differs.
+
+    The comparison of demand classes runs within ``budget`` (the default
+    one unless given); past it, the diff keeps the changes found so far and
+    says it is incomplete.  Standing demands, markets and rules are always
+    compared in full (there are few of them).
+    """
+    when = as_of if as_of is not None else datetime.datetime.now(datetime.UTC).date()
+    meter = (budget if budget is not None else Budget()).start()
+    stop: BudgetExceeded | None = None
     old_c, new_c = before.compiled, after.compiled
     old, new = old_c.policy_set, new_c.policy_set
     notes: list[str] = []
@@ -244,36 +267,43 @@ def diff_engines(before: Engine, after: Engine) -> PolicyDiff:
     removed_j = tuple(sorted(set(old.jurisdictions) - set(new.jurisdictions)))
 
     # Jurisdictions decided alike on both sides are compared once.
-    old_class = {c: jc.index for jc in demand_space(old_c).jurisdiction_classes for c in jc.codes}
-    new_class = {c: jc.index for jc in demand_space(new_c).jurisdiction_classes for c in jc.codes}
+    old_class = {c: jc.index for jc in jurisdiction_classes(old_c) for c in jc.codes}
+    new_class = {c: jc.index for jc in jurisdiction_classes(new_c) for c in jc.codes}
     groups: dict[tuple[int, int], list[str]] = defaultdict(list)
     for code in common:
         groups[(old_class[code], new_class[code])].append(code)
     old_lowered = [lower(r.model.condition) for r in old_c.rules]
     new_lowered = [lower(r.model.condition) for r in new_c.rules]
     changes: list[ClassChange] = []
-    for codes in sorted(groups.values(), key=lambda cs: sorted(cs)[0]):
-        codes = sorted(codes)
-        rep = codes[0]
-        for kind in kinds:
-            sides = [
-                candidates(old_c, old_lowered, old.jurisdictions[rep], kind),
-                candidates(new_c, new_lowered, new.jurisdictions[rep], kind),
-            ]
-            for assigned, (va, vb) in joint_split(sides, attributes):
-                oa, da = verdict_outcome(old, va)
-                ob, db = verdict_outcome(new, vb)
-                if oa == ob:
-                    continue
-                changes.append(
-                    ClassChange(
-                        tuple(codes),
-                        kind,
-                        tuple(sorted(assigned, key=lambda c: c.attribute)),
-                        Verdict(oa, tuple(old.rules[i].qualified for i in da)),
-                        Verdict(ob, tuple(new.rules[i].qualified for i in db)),
+    try:
+        for codes in sorted(groups.values(), key=lambda cs: sorted(cs)[0]):
+            codes = sorted(codes)
+            rep = codes[0]
+            for kind in kinds:
+                sides = [
+                    candidates(old_c, old_lowered, old.jurisdictions[rep], kind),
+                    candidates(new_c, new_lowered, new.jurisdictions[rep], kind),
+                ]
+                for prefix, leaves in (
+                    (prefix, leaves)
+                    for prefix, parts in split_regions(sides, attributes, meter)
+                    for leaves in differing(parts, (old, new), meter)
+                ):
+                    assigned, (va, vb) = combine(leaves)
+                    assigned = (*prefix, *assigned)
+                    oa, da = verdict_outcome(old, va)
+                    ob, db = verdict_outcome(new, vb)
+                    changes.append(
+                        ClassChange(
+                            tuple(codes),
+                            kind,
+                            tuple(sorted(assigned, key=lambda c: c.attribute)),
+                            Verdict(oa, tuple(old.rules[i].qualified for i in da)),
+                            Verdict(ob, tuple(new.rules[i].qualified for i in db)),
+                        )
                     )
-                )
+    except BudgetExceeded as exceeded:
+        stop = exceeded
     # The same change in several jurisdiction groups (say, EU members and
     # others moved by one threshold) is one change for a reader.
     merged: dict[tuple[object, ...], ClassChange] = {}
@@ -291,15 +321,15 @@ def diff_engines(before: Engine, after: Engine) -> PolicyDiff:
         a_ids = {d.id for d in old.jurisdictions[code].demands}
         b_ids = {d.id for d in new.jurisdictions[code].demands}
         for did in sorted(a_ids | b_ids):
-            was = _verdict(before.standing(code, did)) if did in a_ids else None
-            now = _verdict(after.standing(code, did)) if did in b_ids else None
+            was = _verdict(before.standing(code, did, as_of=when)) if did in a_ids else None
+            now = _verdict(after.standing(code, did, as_of=when)) if did in b_ids else None
             if was is None or now is None or was.outcome != now.outcome:
                 standing.append(StandingChange(code, did, was, now))
-        ma, mb = before.market(code).outcome.value, after.market(code).outcome.value
+        ma, mb = before.market(code, as_of=when).outcome.value, after.market(code, as_of=when).outcome.value
         if ma != mb:
             markets.append(MarketChange(code, ma, mb))
-    markets.extend(MarketChange(c, None, after.market(c).outcome.value) for c in added_j)
-    markets.extend(MarketChange(c, before.market(c).outcome.value, None) for c in removed_j)
+    markets.extend(MarketChange(c, None, after.market(c, as_of=when).outcome.value) for c in added_j)
+    markets.extend(MarketChange(c, before.market(c, as_of=when).outcome.value, None) for c in removed_j)
     markets.sort(key=lambda m: m.jurisdiction)
 
     rules_added, rules_removed, rules_changed = _rule_changes(old, new)
@@ -315,6 +345,9 @@ def diff_engines(before: Engine, after: Engine) -> PolicyDiff:
         rules_removed,
         rules_changed,
         tuple(notes),
+        None if stop is None else f"{stop.message}: more demand classes may change than are listed",
+        None if stop is None else stop.hint,
+        when,
     )
 
 

@@ -29,9 +29,10 @@ a finding, so that the marks stay honest.
 
 from __future__ import annotations
 
+import math
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ..evaluation.compile import CompiledPolicy, literal_value
@@ -40,15 +41,20 @@ from ..language.diagnostics import Diagnostic, one_of, sorted_diagnostics
 from ..language.model import SEVERITY, AttributeType, Kind, PolicySet, RuleModel, Value
 from ..language.source import Source, Span
 from ..language.validate import PRELUDE_PREFIX
+from .budget import Budget, BudgetExceeded, Meter
 from .space import (
     Cell,
     DemandSpace,
     JurisdictionClass,
+    Leaf,
     candidates,
+    combine,
     demand_attributes,
     demand_space,
+    differing,
     joint_split,
     lower,
+    split_regions,
     verdict_outcome,
 )
 
@@ -89,6 +95,8 @@ class LintReport:
     findings: tuple[Diagnostic, ...]  # what to show: findings not allowed, directive problems
     allowed: tuple[tuple[Diagnostic, Directive], ...]  # findings marked deliberate, with the directive
     space: DemandSpace
+    #: Set when the analysis stopped at its budget: the report is incomplete, not clean.
+    incomplete: BudgetExceeded | None = None
 
 
 # --- directives --------------------------------------------------------------------------
@@ -224,10 +232,11 @@ def directives(source: Source) -> tuple[list[Directive], list[Diagnostic]]:
 class _Context:
     compiled: CompiledPolicy
     space: DemandSpace
+    meter: Meter | None = None
     rule_names: dict[str, ast.Ident] = field(default_factory=dict)  # qualified → name ident
     principle_names: dict[str, ast.Ident] = field(default_factory=dict)
     enum_values: dict[tuple[str, str], ast.Ident] = field(default_factory=dict)
-    _matching: dict[int, list[int]] | None = None
+    _hits: dict[int, list[tuple[int, int, tuple[int, ...]]]] | None = None
 
     @property
     def policy_set(self) -> PolicySet:
@@ -237,15 +246,25 @@ class _Context:
         ident = self.rule_names.get(rule.qualified)
         return ident.span if ident is not None else rule.span
 
-    def cells_matching(self) -> dict[int, list[int]]:
-        """Rule index → indices of the cells where it matches (computed once)."""
-        if self._matching is None:
-            out: dict[int, list[int]] = defaultdict(list)
-            for n, cell in enumerate(self.space.cells):
-                for i in cell.matched:
-                    out[i].append(n)
-            self._matching = dict(out)
-        return self._matching
+    def hits(self) -> dict[int, list[tuple[int, int, tuple[int, ...]]]]:
+        """Rule index → (block, part, leaves of that part where it matches), computed once.
+
+        A rule's tests all lie in one part of a block, so the cells where it
+        matches are exactly those leaves combined with any leaf of the other
+        parts: the checks below reason on parts and never build the product.
+        """
+        if self._hits is None:
+            out: dict[int, list[tuple[int, int, tuple[int, ...]]]] = defaultdict(list)
+            for b, block in enumerate(self.space.blocks):
+                for p, part in enumerate(block.parts):
+                    found: dict[int, list[int]] = defaultdict(list)
+                    for n, leaf in enumerate(part):
+                        for i in leaf.verdicts[0][0]:
+                            found[i].append(n)
+                    for i, leaves in found.items():
+                        out[i].append((b, p, tuple(leaves)))
+            self._hits = dict(out)
+        return self._hits
 
 
 def _index(ctx: _Context) -> None:
@@ -285,13 +304,13 @@ def _satisfiable(ctx: _Context, rule: RuleModel) -> bool:
         attributes[code.dotted] = AttributeType(
             code.scope, code.name, Kind.ENUM, values=tuple(ctx.policy_set.jurisdictions), builtin=True
         )
-    return any(v[0][0] for _, v in joint_split([[(0, lower(rule.condition))]], attributes))
+    return any(v[0][0] for _, v in joint_split([[(0, lower(rule.condition))]], attributes, ctx.meter))
 
 
 def check_never_matches(ctx: _Context) -> list[Finding]:
     """PE401: a rule whose condition is true for no jurisdiction and no demand."""
-    matching = ctx.cells_matching()
-    unknown = {i for cell in ctx.space.cells for i in cell.undetermined}
+    matching = ctx.hits()
+    unknown = {i for block in ctx.space.blocks for part in block.parts for leaf in part for i in leaf.verdicts[0][1]}
     out = []
     for i, rule in enumerate(ctx.policy_set.rules):
         if matching.get(i):
@@ -313,36 +332,61 @@ def check_never_matches(ctx: _Context) -> list[Finding]:
     return out
 
 
+def _leaf_severity(rules: tuple[RuleModel, ...], leaf: Leaf) -> int:
+    """The severity of the most severe rule matching in a leaf (-1: none)."""
+    return max((SEVERITY[rules[k].outcome] for k in leaf.verdicts[0][0]), default=-1)
+
+
 def check_never_decides(ctx: _Context) -> list[Finding]:
-    """PE402: a rule that matches somewhere, but everywhere it does a more severe rule matches too."""
+    """PE402: a rule that matches somewhere, but everywhere it does a more severe rule matches too.
+
+    Worked out on the parts of each block: a cell's outcome is its most
+    severe match, so the rule decides in a block when one of its own leaves
+    has nothing more severe and every other part has a leaf with nothing
+    more severe either.  Which stronger rules match in *every* cell where it
+    matches, and in how many, follow part by part the same way.
+    """
     rules = ctx.policy_set.rules
-    space_cells = ctx.space.cells
-    levels = sorted(set(SEVERITY.values()))
-    # Per cell and severity, the matching rules more severe than that: built
-    # lazily, since only rules that never decide need them.
-    above: dict[tuple[int, int], frozenset[int]] = {}
-
-    def stronger_in(n: int, severity: int) -> frozenset[int]:
-        key = (n, severity)
-        found = above.get(key)
-        if found is None:
-            found = frozenset(k for k in space_cells[n].matched if SEVERITY[rules[k].outcome] > severity)
-            above[key] = found
-        return found
-
+    blocks = ctx.space.blocks
+    top_level = max(SEVERITY.values())
+    # Per (block, part): the least severity of a leaf's most severe match.
+    weakest = {
+        (b, p): min(_leaf_severity(rules, leaf) for leaf in part)
+        for b, block in enumerate(blocks)
+        for p, part in enumerate(block.parts)
+    }
     out = []
-    for i, cells in sorted(ctx.cells_matching().items()):
+    for i, hits in sorted(ctx.hits().items()):
         severity = SEVERITY[rules[i].outcome]
-        # A cell's outcome is its most severe match: the rule decides wherever that is its own.
-        if severity == levels[-1] or any(SEVERITY[space_cells[n].outcome] == severity for n in cells):
+        if severity == top_level:
             continue
-        common: frozenset[int] | None = None
+        decides = any(
+            any(_leaf_severity(rules, blocks[b].parts[p][n]) <= severity for n in leaves)
+            and all(weakest[(b, q)] <= severity for q in range(len(blocks[b].parts)) if q != p)
+            for b, p, leaves in hits
+        )
+        if decides:
+            continue
+        common: set[int] | None = None
         counts: dict[int, int] = defaultdict(int)
-        for n in cells:
-            stronger = stronger_in(n, severity)
-            common = stronger if common is None else common & stronger
-            for k in stronger:
-                counts[k] += 1
+        for b, p, leaves in hits:
+            parts = blocks[b].parts
+            sizes = [len(leaves) if q == p else len(part) for q, part in enumerate(parts)]
+            cells = math.prod(sizes)
+            here: set[int] = set()
+            for q, part in enumerate(parts):
+                chosen = [part[n] for n in leaves] if q == p else list(part)
+                tally: dict[int, int] = defaultdict(int)
+                always: set[int] | None = None
+                for leaf in chosen:
+                    stronger = {k for k in leaf.verdicts[0][0] if SEVERITY[rules[k].outcome] > severity}
+                    always = stronger if always is None else always & stronger
+                    for k in stronger:
+                        tally[k] += 1
+                here |= always or set()
+                for k, n in tally.items():
+                    counts[k] += n * (cells // sizes[q])
+            common = here if common is None else common & here
         rule = rules[i]
         if common:
             k = min(common)
@@ -372,9 +416,13 @@ def check_never_decides(ctx: _Context) -> list[Finding]:
 def check_duplicate_rules(ctx: _Context) -> list[Finding]:
     """PE403: two rules with the same outcome that match exactly the same (jurisdiction, demand) pairs."""
     rules = ctx.policy_set.rules
-    groups: dict[tuple[str, tuple[int, ...]], list[int]] = defaultdict(list)
-    for i, cells in ctx.cells_matching().items():
-        groups[(rules[i].outcome, tuple(cells))].append(i)
+    blocks = ctx.space.blocks
+    # The cells where a rule matches, block by block: the whole block when it
+    # matches in every leaf of its part, else its part and those leaves.
+    groups: dict[tuple[str, tuple[object, ...]], list[int]] = defaultdict(list)
+    for i, hits in ctx.hits().items():
+        key = tuple((b, "all") if len(leaves) == len(blocks[b].parts[p]) else (b, p, leaves) for b, p, leaves in hits)
+        groups[(rules[i].outcome, key)].append(i)
     out = []
     for (outcome, _), members in groups.items():
         first = rules[min(members)]
@@ -395,34 +443,49 @@ def check_duplicate_rules(ctx: _Context) -> list[Finding]:
 
 
 def check_uncovered(ctx: _Context) -> list[Finding]:
-    """PE404: demands that no rule decides (they fall through to the default), one finding per kind."""
-    by_kind: dict[str, list[Cell]] = defaultdict(list)
+    """PE404: demands that no rule decides (they fall through to the default), one finding per kind.
+
+    Counted on the parts of each block: a cell is uncovered when each of its
+    leaves matches nothing, so a block has the product of its parts' empty
+    leaves uncovered, and the first empty leaf of each part is an example.
+    """
+    ps = ctx.policy_set
     total: dict[str, int] = defaultdict(int)
-    for cell in ctx.space.cells:
-        total[cell.kind] += 1
-        if not cell.matched:
-            by_kind[cell.kind].append(cell)
+    uncovered: dict[str, int] = defaultdict(int)
+    unknown: dict[str, int] = defaultdict(int)
+    codes: dict[str, set[str]] = defaultdict(set)
+    example: dict[str, Cell] = {}
+    split: dict[str, bool] = defaultdict(bool)
+    for block in ctx.space.blocks:
+        kind = block.kind
+        total[kind] += block.size()
+        empty = [[leaf for leaf in part if not leaf.verdicts[0][0]] for part in block.parts]
+        n = math.prod(len(e) for e in empty)
+        if not n:
+            continue
+        uncovered[kind] += n
+        unknown[kind] += n - math.prod(sum(1 for leaf in e if not leaf.verdicts[0][1]) for e in empty)
+        codes[kind].update(block.jurisdictions.codes)
+        example.setdefault(kind, block.cell(ps, [e[0] for e in empty]))
+        split[kind] = split[kind] or bool(block.prefix) or any(leaf.assigned for e in empty for leaf in e)
     out = []
     for kind in ctx.space.kinds:
-        cells = by_kind.get(kind)
-        if not cells:
+        if not uncovered.get(kind):
             continue
         ident = ctx.enum_values.get(("kind", kind))
         if ident is None:
             continue
-        codes = {c for cell in cells for c in cell.jurisdictions.codes}
-        n_j = len(ctx.policy_set.jurisdictions)
-        unknown = sum(1 for cell in cells if cell.undetermined)
-        if len(cells) == total[kind] and all(not cell.demand for cell in cells) and len(codes) == n_j:
+        n_j = len(ps.jurisdictions)
+        if uncovered[kind] == total[kind] and not split[kind] and len(codes[kind]) == n_j:
             msg = f"no rule decides `{kind}` demands: in every jurisdiction they fall through to the default (negotiate)"
         else:
-            where = "every jurisdiction" if len(codes) == n_j else f"{len(codes)} of {n_j} jurisdictions"
+            where = "every jurisdiction" if len(codes[kind]) == n_j else f"{len(codes[kind])} of {n_j} jurisdictions"
             msg = (
                 f"some `{kind}` demands fall through to the default (negotiate) in {where}: "
-                f"{len(cells)} of {total[kind]} classes, e.g. {_example(cells[0])}"
+                f"{uncovered[kind]} of {total[kind]} classes, e.g. {_example(example[kind])}"
             )
-        if unknown:
-            msg += f" ({unknown} of them because a value is unknown)"
+        if unknown[kind]:
+            msg += f" ({unknown[kind]} of them because a value is unknown)"
         out.append(
             Finding(
                 Diagnostic(
@@ -460,10 +523,15 @@ def check_jurisdiction_specific(ctx: _Context) -> list[Finding]:
             continue
         for kind in ctx.space.kinds:
             sides = [candidates(ctx.compiled, lowered, j.representative, kind) for j in family]
-            for _, verdicts in joint_split(sides, attributes):
+            # Only the classes where the family's outcomes differ (the parts that
+            # cannot make a difference are never combined).
+            for leaves in (
+                leaves
+                for _, parts in split_regions(sides, attributes, ctx.meter)
+                for leaves in differing(parts, [ps] * len(sides), ctx.meter)
+            ):
+                _, verdicts = combine(leaves)
                 outcomes = [verdict_outcome(ps, v)[0] for v in verdicts]
-                if len(set(outcomes)) < 2:
-                    continue
                 matched = [set(v[0]) for v in verdicts]
                 for i in sorted(set().union(*matched) - matched[0].intersection(*matched[1:])):
                     here = [n for n, m in enumerate(matched) if i in m]
@@ -624,27 +692,66 @@ def check_duplicate_tests(ctx: _Context) -> list[Finding]:
     return out
 
 
-#: The checks, in the order they run (each reads only the context, so any order gives the same findings).
-CHECKS: tuple[tuple[str, Callable[[_Context], list[Finding]]], ...] = (
-    ("never-matches", check_never_matches),
-    ("never-decides", check_never_decides),
-    ("duplicate-rule", check_duplicate_rules),
-    ("uncovered-demands", check_uncovered),
-    ("jurisdiction-specific", check_jurisdiction_specific),
-    ("empty-principle", check_empty_principles),
-    ("unused-value", check_unused_values),
-    ("duplicate-test", check_duplicate_tests),
+#: The checks, in the order they run (each reads only the context, so any order gives the same
+#: findings), with the code each reports.  The first five read the demand space: when the
+#: analysis stops at its budget they are not made (or their findings are dropped), since a
+#: partial space would turn "not seen yet" into "never".
+CHECKS: tuple[tuple[str, str, Callable[[_Context], list[Finding]]], ...] = (
+    ("never-matches", "PE401", check_never_matches),
+    ("never-decides", "PE402", check_never_decides),
+    ("duplicate-rule", "PE403", check_duplicate_rules),
+    ("uncovered-demands", "PE404", check_uncovered),
+    ("jurisdiction-specific", "PE405", check_jurisdiction_specific),
+    ("empty-principle", "PE406", check_empty_principles),
+    ("unused-value", "PE407", check_unused_values),
+    ("duplicate-test", "PE408", check_duplicate_tests),
 )
+SPACE_CODES = ("PE401", "PE402", "PE403", "PE404", "PE405")
 
 
-def lint(compiled: CompiledPolicy, space: DemandSpace | None = None) -> LintReport:
-    """Run every check over ``compiled`` and apply the ``# lint: allow`` directives of its files."""
-    space = space if space is not None else demand_space(compiled)
-    ctx = _Context(compiled, space)
+def _incomplete(ctx: _Context, stop: BudgetExceeded, skipped: Sequence[str]) -> Diagnostic:
+    """PE411, at the rule whose part of the space was being built (else the first rule, else the first file)."""
+    rules = ctx.policy_set.rules
+    rule = rules[stop.rule] if stop.rule is not None else (rules[0] if rules else None)
+    if rule is not None:
+        span = ctx.rule_span(rule)
+        where = f", in the part of the demand space that rule `{rule.qualified}` tests" if stop.rule is not None else ""
+    else:
+        span = Span(ctx.policy_set.sources[0], 0, 0)
+        where = ""
+    return Diagnostic(
+        "PE411",
+        f"analysis incomplete: {stop.detail}{where}; {', '.join(skipped)} were not checked, so their absence "
+        "does not mean the policy set is clean",
+        span,
+        hint=stop.hint,
+        label="analysis stopped here",
+    )
+
+
+def lint(compiled: CompiledPolicy, space: DemandSpace | None = None, budget: Budget | None = None) -> LintReport:
+    """Run every check over ``compiled`` and apply the ``# lint: allow`` directives of its files.
+
+    The checks that read the demand space share one :class:`Budget` (the
+    default one unless given); past it they stop, and the report says so
+    with PE411 and ``incomplete`` instead of looking clean.
+    """
+    meter = (budget if budget is not None else Budget()).start()
+    space = space if space is not None else demand_space(compiled, meter)
+    ctx = _Context(compiled, space, meter)
     _index(ctx)
     findings: list[Finding] = []
-    for _name, check in CHECKS:
-        findings.extend(check(ctx))
+    stop = space.incomplete
+    skipped: list[str] = []
+    for _name, code, check in CHECKS:
+        if code in SPACE_CODES and stop is not None:
+            skipped.append(code)
+            continue
+        try:
+            findings.extend(check(ctx))
+        except BudgetExceeded as exceeded:
+            stop = exceeded
+            skipped.append(code)
     marks: list[Directive] = []
     problems: list[Diagnostic] = []
     for source in compiled.policy_set.sources:
@@ -663,6 +770,9 @@ def lint(compiled: CompiledPolicy, space: DemandSpace | None = None) -> LintRepo
             mark.used.add(f.subject if mark.subjects else None)
             allowed.append((f.diagnostic, mark))
     for d in marks:
+        # A directive for a check that was not made may well allow something.
+        if set(d.codes) & set(skipped):
+            continue
         for subject in d.subjects or (None,):
             if subject in d.used:
                 continue
@@ -677,6 +787,8 @@ def lint(compiled: CompiledPolicy, space: DemandSpace | None = None) -> LintRepo
                 message = f"this lint directive allows nothing: no {codes} finding about line {d.line}"
                 hint = "remove it, or move it to the line just before what it is about"
             problems.append(Diagnostic("PE410", message, d.span, hint=hint))
+    if stop is not None:
+        problems.append(_incomplete(ctx, stop, skipped))
     shown.extend(problems)
     allowed.sort(key=lambda pair: pair[0].sort_key())
-    return LintReport(tuple(sorted_diagnostics(shown)), tuple(allowed), space)
+    return LintReport(tuple(sorted_diagnostics(shown)), tuple(allowed), space, stop)

@@ -43,14 +43,14 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import PolicyEngineError
 from ..evaluation.decide import RequestError
-from ..evaluation.decision import AttributeValue, Decision, Outcome, show_value
+from ..evaluation.decision import Action, AttributeValue, Decision, Outcome, show_value
 from ..language.diagnostics import all_of, did_you_mean, one_of
 from ..language.model import Kind
 
@@ -122,6 +122,7 @@ class Cell(_Frozen):
     default_applied: bool
     undetermined: tuple[str, ...] = Field(default=(), description="rules not evaluated because a value was unknown")
     summary: str
+    actions: tuple[Action, ...] = Field(default=(), description="what goes with the outcome, as the decision carries it")
 
 
 class Row(_Frozen):
@@ -136,6 +137,7 @@ class Matrix(_Frozen):
     generated_at: str = Field(description="UTC time of generation, ISO 8601 (SOURCE_DATE_EPOCH when set)")
     columns: tuple[Column, ...]
     rows: tuple[Row, ...]
+    as_of: date | None = Field(default=None, description="the date every cell was decided as of")
 
     def totals(self) -> dict[str, dict[Outcome, int]]:
         """For each kind, how many jurisdictions comply, negotiate and withdraw."""
@@ -283,27 +285,32 @@ def _cell(d: Decision) -> Cell:
         default_applied=d.default_applied,
         undetermined=tuple(f"{u.principle}.{u.rule}" for u in d.undetermined),
         summary=d.summary,
+        actions=d.actions,
     )
 
 
-def build_matrix(engine: Engine, cols: Sequence[Column], codes: Sequence[str]) -> Matrix:
-    """Decide every (jurisdiction, column) pair with ``engine.decide``."""
+def build_matrix(engine: Engine, cols: Sequence[Column], codes: Sequence[str], *, as_of: date | None = None) -> Matrix:
+    """Decide every (jurisdiction, column) pair with ``engine.decide``, as of ``as_of`` (None: today)."""
     loaded = engine.policy_set.jurisdictions
     rows = []
+    when: date | None = as_of
     for code in codes:
         cells: dict[str, Cell] = {}
         for col in cols:
             try:
-                d = engine.decide({"jurisdiction": code, "demand": dict(col.demand)})
+                d = engine.decide({"jurisdiction": code, "demand": dict(col.demand)}, as_of=as_of)
             except RequestError as err:
                 raise MatrixError(
                     f"the `{col.short}` column's demand does not fit the vocabulary: {err.field}: {err.message}",
                     err.hint or "set the missing or wrong attribute with --set NAME=VALUE",
                 ) from None
             cells[col.kind] = _cell(d)
+            when = d.as_of
         j = loaded[code]
         rows.append(Row(code=code, name=j.name, group=j.is_group, cells=cells))
-    return Matrix(policy_version=engine.version, generated_at=generation_time(), columns=tuple(cols), rows=tuple(rows))
+    return Matrix(
+        policy_version=engine.version, generated_at=generation_time(), columns=tuple(cols), rows=tuple(rows), as_of=when
+    )
 
 
 # --- rendering -------------------------------------------------------------------------
@@ -417,7 +424,9 @@ def _header(key: str) -> str:
 def _md(text: str) -> str:
     """Markdown-safe table-cell text: characters that could open markup, an HTML
     tag, an entity or a new cell are escaped; line breaks become spaces."""
-    text = " ".join(text.split())
+    from ..language.text import safe
+
+    text = safe(" ".join(text.split()))  # control characters as `\x1b`, which the next line keeps visible
     return "".join("\\" + ch if ch in "\\`*_[]<>|~&!#" else ch for ch in text)
 
 
@@ -457,7 +466,11 @@ def render_markdown(matrix: Matrix) -> str:
 
 
 def _csv_safe(text: str) -> str:
-    """Keep a spreadsheet from reading a policy-supplied name as a formula."""
+    """Keep a spreadsheet from reading a policy-supplied name as a formula, and a
+    terminal (``cat matrix.csv``) from obeying one: control characters escaped."""
+    from ..language.text import safe
+
+    text = safe(text)
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
@@ -474,7 +487,9 @@ def render_csv(matrix: Matrix) -> str:
 def render_json(matrix: Matrix) -> str:
     data = matrix.model_dump(mode="json")
     data["totals"] = {k: {o.value: n for o, n in t.items()} for k, t in matrix.totals().items()}
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    from ..language.text import json_safe
+
+    return json_safe(json.dumps(data, indent=2, ensure_ascii=False)) + "\n"
 
 
 def _h(text: str) -> str:

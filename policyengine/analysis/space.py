@@ -22,39 +22,39 @@ side is decided per ``demand.kind`` (the compiled kind index gives the
 candidate rules), and below that the space is split one attribute at a time,
 only on attributes that some still-undecided rule reads, and only into the
 classes that the tests still in play can tell apart.  An attribute no rule
-reads is never split at all.  docs/analysis.md describes the construction and
-gives measured sizes and timings.
+reads is never split at all.  Attributes that no rule tests together are
+split apart, as independent *parts* whose leaves are combined only when
+asked (:func:`split_regions`), so independent rules cost the sum of their
+classes, not the product; what is built is charged to a
+:class:`~policyengine.analysis.budget.Meter`, and past its budget the space
+is marked incomplete.  docs/analysis.md describes the construction and gives
+measured sizes and timings.
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ..evaluation.compile import CompiledPolicy, evaluate_atom, literal_value
+from ..evaluation.compile import CompiledPolicy
 from ..evaluation.decision import show_value
-from ..language import ast
+from ..language import ast, intervals, logic
+from ..language.intervals import Interval
+from ..language.logic import literal_value
 from ..language.model import SEVERITY, AttributeType, JurisdictionModel, Kind, PolicySet, Value
+from .budget import Budget, BudgetExceeded, Meter
 
-_INF = math.inf
+_INF = intervals.INF
 
 # --- conditions as inspectable residuals -----------------------------------------
 #
-# compile.partial leaves closures, which decide fast but cannot be asked which
-# tests they still contain.  Splitting needs exactly that, so conditions are
-# lowered once into this small tree and specialised as values become known.
-
-
-def tester(node: ast.Condition) -> Callable[[Value], bool | None]:
-    """``evaluate_atom`` for one atom, with its set of values built once: analysis
-    evaluates each test millions of times on large sets."""
-    if isinstance(node, ast.Membership):
-        values = frozenset(literal_value(v) for v in node.values)
-        if node.negated:
-            return lambda v: None if v is None else v not in values
-        return lambda v: None if v is None else v in values
-    return lambda v: evaluate_atom(node, v)
+# The compiled closures decide fast but cannot be asked which tests they still
+# contain.  Splitting needs exactly that, so conditions are lowered once into
+# this small tree and specialised as values become known, with the Kleene
+# logic of policyengine.language.logic (the same functions the closures use).
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,18 +96,18 @@ def lower(condition: ast.Condition) -> Residual:
         return _negate(lower(condition.operand))
     if isinstance(condition, (ast.AllOf, ast.AnyOf)):
         return _junction(isinstance(condition, ast.AllOf), [lower(c) for c in condition.operands], False)
-    return _Atom(condition, condition.ref.dotted, tester(condition))
+    return _Atom(condition, condition.ref.dotted, logic.value_test(condition))
 
 
 def _negate(r: Residual) -> Residual:
     if r is None or isinstance(r, bool):
-        return None if r is None else not r
+        return logic.negate(r)
     return _Not(r, r.atoms)
 
 
 def _junction(is_all: bool, parts: Sequence[Residual], unknown: bool) -> Residual:
-    """Kleene ``and``/``or`` of ``parts``: False decides an ``and``, True an ``or``."""
-    decisive = not is_all
+    """Kleene ``and``/``or`` of ``parts``, keeping the parts still open: False decides an ``and``, True an ``or``."""
+    decisive = logic.decisive(is_all)
     kept: list[_Open] = []
     for p in parts:
         if p is None:
@@ -118,7 +118,7 @@ def _junction(is_all: bool, parts: Sequence[Residual], unknown: bool) -> Residua
         else:
             kept.append(p)
     if not kept:
-        return None if unknown else not decisive
+        return logic.settle(is_all, unknown)
     if len(kept) == 1 and not unknown:
         return kept[0]
     return _Junction(is_all, tuple(kept), unknown, tuple(a for k in kept for a in k.atoms))
@@ -148,9 +148,6 @@ def atoms(r: Residual) -> tuple[_Atom, ...]:
 
 
 # --- classes of values -------------------------------------------------------------
-
-#: A set of numbers: (low, high, low included, high included).
-Interval = tuple[float, float, bool, bool]
 
 
 def _show_interval(name: str, iv: Interval, bounds: tuple[float, float]) -> str:
@@ -197,9 +194,8 @@ class ValueClass:
     def __contains__(self, value: object) -> bool:
         if self.intervals and type(value) in (int, float):
             x = float(value)  # type: ignore[arg-type]
-            for lo, hi, lo_in, hi_in in self.intervals:
-                if (lo < x or (lo_in and lo == x)) and (x < hi or (hi_in and hi == x)):
-                    return True
+            if any(intervals.contains(iv, x) for iv in self.intervals):
+                return True
         for v in self.values:
             # bool is an int in Python: keep true apart from 1 and false from 0.
             if v is None or isinstance(v, bool):
@@ -260,34 +256,7 @@ def _number_regions(attr: AttributeType, tests: Sequence[ast.Condition]) -> list
         for t in tests
         if isinstance(t, ast.Comparison) and isinstance(t.value, ast.Number)
     }
-    points = sorted({c for c in cuts if lo <= c <= hi} | {x for x in (lo, hi) if math.isfinite(x)})
-    regions: list[tuple[Interval, float]] = []
-    if not points:
-        return [((-_INF, _INF, False, False), 0.0)]
-    if lo == -_INF:
-        regions.append(((-_INF, points[0], False, False), points[0] - 1.0))
-    for i, p in enumerate(points):
-        regions.append(((p, p, True, True), p))
-        if i + 1 < len(points):
-            q = points[i + 1]
-            regions.append(((p, q, False, False), p + (q - p) / 2))
-    if hi == _INF:
-        regions.append(((points[-1], _INF, False, False), points[-1] + 1.0))
-    return regions
-
-
-def _merge_intervals(ivs: list[Interval]) -> tuple[Interval, ...]:
-    """Adjacent regions joined: (0, 0.6) and [0.6, 0.6] become (0, 0.6]."""
-    out: list[Interval] = []
-    for iv in sorted(ivs):
-        if out:
-            plo, phi, plo_in, phi_in = out[-1]
-            lo, hi, lo_in, hi_in = iv
-            if phi == lo and (phi_in or lo_in):
-                out[-1] = (plo, hi, plo_in, hi_in)
-                continue
-        out.append(iv)
-    return tuple(out)
+    return intervals.regions(lo, hi, cuts)
 
 
 def domain(attr: AttributeType, codes: Sequence[str] = ()) -> list[tuple[Value, Interval | None]]:
@@ -318,9 +287,9 @@ def partition(
     Two values are in one class when every test gives them the same truth
     value (True, False or unknown), so any condition built from these tests
     gives them the same truth value too.  ``tests`` may map each test to its
-    :func:`tester` when the caller has them already.
+    :func:`~policyengine.language.logic.value_test` when the caller has them already.
     """
-    testers = dict(tests) if isinstance(tests, Mapping) else {t: tester(t) for t in tests}
+    testers = dict(tests) if isinstance(tests, Mapping) else {t: logic.value_test(t) for t in tests}
     unique = list(testers)
     checks = list(testers.values())
     members: list[tuple[Value, Interval | None]]
@@ -341,7 +310,7 @@ def partition(
             ivs = [iv for _, iv in group if iv is not None]
             values = tuple(v for v, iv in group if iv is None)
             bounds = (-_INF if attr.lo is None else attr.lo, _INF if attr.hi is None else attr.hi)
-            out.append(ValueClass(attr.dotted, values, _merge_intervals(ivs), group[0][0], bounds=bounds))
+            out.append(ValueClass(attr.dotted, values, intervals.merge(ivs), group[0][0], bounds=bounds))
         else:
             out.append(ValueClass(attr.dotted, tuple(v for v, _ in group), (), group[0][0], universe))
     return out
@@ -355,17 +324,13 @@ Side = list[tuple[int, Residual]]
 Verdict = tuple[tuple[int, ...], tuple[int, ...]]
 
 
-def joint_split(
-    sides: Sequence[Side], attributes: Mapping[str, AttributeType], assigned: tuple[ValueClass, ...] = ()
+def _split(
+    sides: Sequence[Side],
+    attributes: Mapping[str, AttributeType],
+    assigned: tuple[ValueClass, ...],
+    meter: Meter | None,
 ) -> Iterator[tuple[tuple[ValueClass, ...], tuple[Verdict, ...]]]:
-    """Split the demand space until no rule of any side is left open.
-
-    Yields (classes assigned on the way, one verdict per side).  Every
-    attribute not assigned in a leaf is read by no rule still open there, so
-    the leaf's verdicts hold for any value of it.  Attributes are split in
-    order of how many open rules read them (ties by name), which keeps the
-    tree shallow without making the result depend on anything but the rules.
-    """
+    """Split one part of the space, an attribute at a time, until no rule of any side is open."""
     readers: dict[str, set[tuple[int, int]]] = {}
     tests: dict[str, dict[ast.Condition, Callable[[Value], bool | None]]] = {}
     for s, side in enumerate(sides):
@@ -374,6 +339,8 @@ def joint_split(
                 readers.setdefault(atom.attribute, set()).add((s, i))
                 tests.setdefault(atom.attribute, {}).setdefault(atom.node, atom.test)
     if not readers:
+        if meter is not None:
+            meter.charge()
         yield assigned, tuple((tuple(i for i, r in side if r is True), tuple(i for i, r in side if r is None)) for side in sides)
         return
     name = min(readers, key=lambda a: (-len(readers[a]), a))
@@ -392,7 +359,222 @@ def joint_split(
                         continue
                 kept.append((i, r))
             narrowed.append(kept)
-        yield from joint_split(narrowed, attributes, (*assigned, cls))
+        yield from _split(narrowed, attributes, (*assigned, cls), meter)
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """One class of one independent part of the space: the classes assigned, a verdict per side."""
+
+    assigned: tuple[ValueClass, ...]
+    verdicts: tuple[Verdict, ...]
+
+
+#: Independent parts of the space, each a non-empty list of leaves: a class of
+#: the whole space is one leaf of every part.
+Components = tuple[tuple[Leaf, ...], ...]
+
+
+def _groups(sides: Sequence[Side]) -> tuple[list[Side], list[list[Side]]]:
+    """The rules already decided, and the open rules grouped by the attributes they test together
+    (two attributes are in one group when a rule, or a chain of rules, tests both); groups are
+    ordered by their first attribute name, so the result depends on the rules only."""
+    parent: dict[str, str] = {}
+
+    def find(a: str) -> str:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for side in sides:
+        for _, r in side:
+            names = [atom.attribute for atom in atoms(r)]
+            for n in names:
+                parent.setdefault(n, n)
+            for n in names[1:]:
+                ra, rb = find(names[0]), find(n)
+                if ra != rb:
+                    parent[max(ra, rb)] = min(ra, rb)
+    decided: list[Side] = [[(i, r) for i, r in side if not atoms(r)] for side in sides]
+    groups: dict[str, list[Side]] = {}
+    for s, side in enumerate(sides):
+        for i, r in side:
+            found = atoms(r)
+            if found:
+                part = groups.setdefault(find(found[0].attribute), [[] for _ in sides])
+                part[s].append((i, r))
+    return decided, [groups[root] for root in sorted(groups)]
+
+
+def _flat(group: Sequence[Side], attributes: Mapping[str, AttributeType], meter: Meter | None) -> tuple[Leaf, ...]:
+    try:
+        return tuple(Leaf(a, v) for a, v in _split(group, attributes, (), meter))
+    except BudgetExceeded as stop:
+        if stop.rule is None:
+            stop.rule = min(i for side in group for i, _ in side)
+        raise
+
+
+#: A region of the space: the classes assigned to reach it (when a group of rules
+#: was split on an attribute they all test), and its independent parts.
+Region = tuple[tuple[ValueClass, ...], Components]
+
+
+def split_regions(sides: Sequence[Side], attributes: Mapping[str, AttributeType], meter: Meter | None = None) -> list[Region]:
+    """The space of ``sides`` as disjoint regions, each a product of independent parts.
+
+    Attributes that no open rule tests together are independent: the rules of
+    one part read none of the attributes of another, so splitting one part
+    never changes the others' rules, and the classes of the whole space are
+    exactly one leaf of each part, combined.  Building the parts apart costs
+    the *sum* of their sizes instead of the product: 18 rules on 18 boolean
+    attributes are 18 parts of 2 leaves (36 classes built) rather than 2^18
+    classes.  The first part holds the rules already decided (no test open),
+    with a single leaf.
+
+    Rules that all test one attribute besides their own (``withdraw when
+    demand.mandatory and demand.fN``) form one group, although they are
+    independent as soon as that attribute is known.  Such a group is split
+    on that attribute first, when that makes it fall apart, and each class of
+    it is a region whose parts are found again (the other groups' parts are
+    shared by all the regions): eighteen such rules are 2 regions and 36
+    leaves, not 2^17 leaves.  A group without such an attribute is split as
+    it is.  Each region is charged to ``meter`` as one class.
+    """
+    decided, groups = _groups(sides)
+    const: Components = (tuple(Leaf(a, v) for a, v in _split(decided, attributes, (), meter)),)
+    alternatives: list[list[Region]] = [[((), const)]]
+    for group in groups:
+        alternatives.append(_group_regions(group, attributes, meter))
+    regions: list[Region] = []
+    for combo in itertools.product(*alternatives):
+        if meter is not None:
+            meter.charge()
+        regions.append((tuple(c for prefix, _ in combo for c in prefix), tuple(p for _, parts in combo for p in parts)))
+    return regions
+
+
+def _group_regions(group: list[Side], attributes: Mapping[str, AttributeType], meter: Meter | None) -> list[Region]:
+    readers: dict[str, int] = {}
+    tests: dict[str, dict[ast.Condition, Callable[[Value], bool | None]]] = {}
+    rules = 0
+    for side in group:
+        for _, r in side:
+            rules += 1
+            for name in {a.attribute for a in atoms(r)}:
+                readers[name] = readers.get(name, 0) + 1
+            for a in atoms(r):
+                tests.setdefault(a.attribute, {}).setdefault(a.node, a.test)
+    hubs = sorted(n for n, k in readers.items() if k == rules)
+    if len(readers) >= 3 and hubs:
+        hub = hubs[0]
+        classes = partition(attributes[hub], tests[hub])
+        narrowed: list[list[Side]] = []
+        for cls in classes:
+            env = {hub: cls.representative}
+            kept: list[Side] = [[(i, t) for i, r in side if (t := specialise(r, env)) is not False] for side in group]
+            narrowed.append(kept)
+        if any(len(_groups(n)[1]) > 1 for n in narrowed):
+            out: list[Region] = []
+            for cls, sides in zip(classes, narrowed):
+                out.extend(((cls, *prefix), parts) for prefix, parts in split_regions(sides, attributes, meter))
+            return out
+    return [((), (_flat(group, attributes, meter),))]
+
+
+def combine(leaves: Sequence[Leaf]) -> tuple[tuple[ValueClass, ...], tuple[Verdict, ...]]:
+    """One class of the whole space from one leaf of each part."""
+    assigned = tuple(c for leaf in leaves for c in leaf.assigned)
+    verdicts = tuple(
+        (
+            tuple(sorted(i for leaf in leaves for i in leaf.verdicts[s][0])),
+            tuple(sorted(i for leaf in leaves for i in leaf.verdicts[s][1])),
+        )
+        for s in range(len(leaves[0].verdicts))
+    )
+    return assigned, verdicts
+
+
+def product(parts: Components, meter: Meter | None = None) -> Iterator[tuple[tuple[ValueClass, ...], tuple[Verdict, ...]]]:
+    """Every class of the whole space, lazily: one leaf of each part (each charged to ``meter``)."""
+    for leaves in itertools.product(*parts):
+        if meter is not None:
+            meter.charge()
+        yield combine(leaves)
+
+
+def product_size(parts: Components) -> int:
+    return math.prod(len(p) for p in parts)
+
+
+def _severity(policy_set: PolicySet, matched: tuple[int, ...]) -> int:
+    """The severity of the most severe matched rule; -1 when none matched (the default applies)."""
+    return max((SEVERITY[policy_set.rules[i].outcome] for i in matched), default=-1)
+
+
+def _outcome(level: int) -> str:
+    return "negotiate" if level < 0 else next(o for o, s in SEVERITY.items() if s == level)
+
+
+def differing(parts: Components, policy_sets: Sequence[PolicySet], meter: Meter | None = None) -> Iterator[list[Leaf]]:
+    """The combinations of leaves (one per part) where the sides' outcomes are not all the same.
+
+    ``policy_sets`` gives the set each side's rule indices belong to (the
+    same set for jurisdictions compared with each other, two versions for a
+    diff).  A cell's outcome on each side is its most severe match, part by
+    part.  A part whose every leaf has the same most severe match on every
+    side (*neutral*) cannot make a difference on its own, so the parts that
+    differ are combined first; where the sides agree, no choice of the
+    neutral parts changes anything and that whole subtree is skipped, and
+    within the neutral parts a subtree stops once their match outranks every
+    side.  Comparing a set with itself, or a change confined to a few
+    parts, therefore never builds the product of the independent parts.
+    """
+    levels = [[tuple(_severity(ps, leaf.verdicts[s][0]) for s, ps in enumerate(policy_sets)) for leaf in part] for part in parts]
+    neutral = [all(len(set(lv)) == 1 for lv in part) for part in levels]
+    order = sorted(range(len(parts)), key=lambda p: neutral[p])
+    first_neutral = next((n for n, p in enumerate(order) if neutral[p]), len(order))
+    chosen: list[Leaf] = []
+
+    def walk(depth: int, acc: tuple[int, ...]) -> Iterator[list[Leaf]]:
+        if meter is not None:
+            meter.charge()
+        if depth >= first_neutral and len(set(acc)) == 1:
+            return  # only neutral parts are left, and they add the same match to every side
+        if depth == len(order):
+            if len({_outcome(a) for a in acc}) > 1:
+                yield list(chosen)
+            return
+        p = order[depth]
+        for leaf, lv in zip(parts[p], levels[p]):
+            nacc = tuple(max(a, b) for a, b in zip(acc, lv))
+            if depth >= first_neutral and len(set(nacc)) == 1:
+                continue  # the neutral parts now outrank every side: the same outcome whatever follows
+            chosen.append(leaf)
+            yield from walk(depth + 1, nacc)
+            chosen.pop()
+
+    yield from walk(0, tuple(-1 for _ in policy_sets))
+
+
+def joint_split(
+    sides: Sequence[Side], attributes: Mapping[str, AttributeType], meter: Meter | None = None
+) -> Iterator[tuple[tuple[ValueClass, ...], tuple[Verdict, ...]]]:
+    """Split the demand space until no rule of any side is left open.
+
+    Yields (classes assigned on the way, one verdict per side).  Every
+    attribute not assigned in a leaf is read by no rule still open there, so
+    the leaf's verdicts hold for any value of it.  Attributes are split in
+    order of how many open rules read them (ties by name), which keeps the
+    tree shallow without making the result depend on anything but the rules.
+    Independent parts (:func:`split_regions`) are split apart and their
+    leaves combined lazily; ``meter`` is charged once per class built and
+    once per class yielded.
+    """
+    for prefix, parts in split_regions(sides, attributes, meter):
+        for assigned, verdicts in product(parts, meter):
+            yield (*prefix, *assigned), verdicts
 
 
 def verdict_outcome(policy_set: PolicySet, verdict: Verdict) -> tuple[str, tuple[int, ...]]:
@@ -474,7 +656,7 @@ def _jurisdiction_classes(policy_set: PolicySet, lowered: Sequence[Residual]) ->
     for index, (sig, members) in enumerate(sorted(groups.items(), key=lambda kv: kv[1][0].code)):
         rep = members[0]
         attr_sig = tuple(
-            evaluate_atom(t, rep.attrs.get(n.split(".", 1)[1]))
+            logic.value_test(t)(rep.attrs.get(n.split(".", 1)[1]))
             for n in names
             if n != "jurisdiction.code"
             for t in dict.fromkeys(tests[n])
@@ -485,29 +667,87 @@ def _jurisdiction_classes(policy_set: PolicySet, lowered: Sequence[Residual]) ->
 
 
 @dataclass(frozen=True)
+class Block:
+    """The demand space of one jurisdiction class and one kind, as a product of independent parts."""
+
+    jurisdictions: JurisdictionClass
+    kind: str
+    parts: Components
+    #: Classes every cell of the block has (a region of :func:`split_regions`); () for the whole kind.
+    prefix: tuple[ValueClass, ...] = ()
+
+    def size(self) -> int:
+        """Number of classes (cells) the block stands for, without building them."""
+        return product_size(self.parts)
+
+    def cell(self, policy_set: PolicySet, leaves: Sequence[Leaf]) -> Cell:
+        assigned, ((matched, undetermined),) = combine(leaves)
+        outcome, deciding = verdict_outcome(policy_set, (matched, undetermined))
+        return Cell(
+            self.jurisdictions,
+            self.kind,
+            tuple(sorted((*self.prefix, *assigned), key=lambda c: c.attribute)),
+            matched,
+            undetermined,
+            outcome,
+            deciding,
+        )
+
+    def cells(self, policy_set: PolicySet, meter: Meter | None = None) -> Iterator[Cell]:
+        for leaves in itertools.product(*self.parts):
+            if meter is not None:
+                meter.charge()
+            yield self.cell(policy_set, leaves)
+
+
+@dataclass(frozen=True)
 class DemandSpace:
-    """Every decision a policy set can make, one :class:`Cell` per class."""
+    """Every decision a policy set can make, as blocks of independent parts; :attr:`cells` lists them.
+
+    ``incomplete`` is set when the construction stopped at its budget: the
+    blocks then cover only part of the space, and nothing may be concluded
+    from what is missing.
+    """
 
     compiled: CompiledPolicy
     jurisdiction_classes: tuple[JurisdictionClass, ...]
-    cells: tuple[Cell, ...]
+    blocks: tuple[Block, ...]
     kinds: tuple[str, ...]
-    _by_key: dict[tuple[str, str], tuple[Cell, ...]] = field(default_factory=dict, repr=False, compare=False)
+    _by_key: dict[tuple[str, str], tuple[Block, ...]] = field(default_factory=dict, repr=False, compare=False)
+    incomplete: BudgetExceeded | None = field(default=None, compare=False)
+    meter: Meter | None = field(default=None, repr=False, compare=False)
 
     @property
     def policy_set(self) -> PolicySet:
         return self.compiled.policy_set
 
+    @functools.cached_property
+    def cells(self) -> tuple[Cell, ...]:
+        """Every cell, built on first use (charged to the space's meter: there may be very many)."""
+        ps = self.policy_set
+        return tuple(c for b in self.blocks for c in b.cells(ps, self.meter))
+
+    def cell_count(self) -> int:
+        """Number of cells, without building them."""
+        return sum(b.size() for b in self.blocks)
+
     def size(self) -> int:
         """Number of (jurisdiction, demand class) pairs the cells stand for."""
-        return sum(len(c.jurisdictions.codes) for c in self.cells)
+        return sum(b.size() * len(b.jurisdictions.codes) for b in self.blocks)
 
     def locate(self, code: str, demand: Mapping[str, Value]) -> Cell | None:
         """The cell of a jurisdiction and a normalised demand (short attribute names)."""
         kind = demand.get("kind")
-        for cell in self._by_key.get((code, kind if isinstance(kind, str) else ""), ()):
-            if cell.contains(code, demand):
-                return cell
+        for block in self._by_key.get((code, kind if isinstance(kind, str) else ""), ()):
+            if not all(demand.get(c.name) in c for c in block.prefix):
+                continue
+            leaves = []
+            for part in block.parts:
+                leaf = next((lf for lf in part if all(demand.get(c.name) in c for c in lf.assigned)), None)
+                if leaf is None:
+                    return None
+                leaves.append(leaf)
+            return block.cell(self.policy_set, leaves)
         return None
 
     def representative(self, cell: Cell) -> dict[str, object]:
@@ -549,24 +789,35 @@ def candidates(compiled: CompiledPolicy, lowered: Sequence[Residual], j: Jurisdi
     return side
 
 
-def demand_space(compiled: CompiledPolicy) -> DemandSpace:
-    """Partition every (jurisdiction, demand) of ``compiled`` into classes decided alike."""
+def jurisdiction_classes(compiled: CompiledPolicy) -> list[JurisdictionClass]:
+    """The jurisdiction classes of ``compiled`` alone (no demand is split)."""
+    return _jurisdiction_classes(compiled.policy_set, [lower(r.model.condition) for r in compiled.rules])
+
+
+def demand_space(compiled: CompiledPolicy, budget: Budget | Meter | None = None) -> DemandSpace:
+    """Partition every (jurisdiction, demand) of ``compiled`` into classes decided alike.
+
+    With a budget (or the meter of a running analysis), a construction that
+    passes it stops and returns the blocks built so far, with ``incomplete``
+    set; without one it is unbounded.
+    """
+    meter = budget.start() if isinstance(budget, Budget) else budget
     ps = compiled.policy_set
     lowered = [lower(r.model.condition) for r in compiled.rules]
     jclasses = _jurisdiction_classes(ps, lowered)
     attributes = demand_attributes(compiled)
     kinds = kind_values(ps)
-    cells: list[Cell] = []
-    by_key: dict[tuple[str, str], tuple[Cell, ...]] = {}
-    for jc in jclasses:
-        for kind in kinds:
-            side = candidates(compiled, lowered, jc.representative, kind)
-            here = []
-            for assigned, (verdict,) in joint_split([side], attributes):
-                outcome, deciding = verdict_outcome(ps, verdict)
-                classes = tuple(sorted(assigned, key=lambda c: c.attribute))
-                here.append(Cell(jc, kind, classes, verdict[0], verdict[1], outcome, deciding))
-            cells.extend(here)
-            for code in jc.codes:
-                by_key[(code, kind)] = tuple(here)
-    return DemandSpace(compiled, tuple(jclasses), tuple(cells), kinds, by_key)
+    blocks: list[Block] = []
+    by_key: dict[tuple[str, str], tuple[Block, ...]] = {}
+    stop: BudgetExceeded | None = None
+    try:
+        for jc in jclasses:
+            for kind in kinds:
+                side = candidates(compiled, lowered, jc.representative, kind)
+                here = tuple(Block(jc, kind, parts, prefix) for prefix, parts in split_regions([side], attributes, meter))
+                blocks.extend(here)
+                for code in jc.codes:
+                    by_key[(code, kind)] = here
+    except BudgetExceeded as exceeded:
+        stop = exceeded
+    return DemandSpace(compiled, tuple(jclasses), tuple(blocks), kinds, by_key, stop, meter)

@@ -24,9 +24,12 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..evaluation.decide import parse_request
-from ..evaluation.decision import Alternative, AttributeValue, Change, ChangedAttribute, Decision, MarketDecision, Outcome, WhatIf
+from ..evaluation.decision import Alternative, Change, ChangedAttribute, Decision, MarketDecision, Outcome, WhatIf
 from ..language import ast
-from ..language.model import AttributeType, Kind
+from ..language.logic import value_test
+from ..language.model import AttributeType, Kind, Value
+from ..language.text import json_safe
+from .budget import Budget, BudgetExceeded
 from .space import ValueClass, partition
 
 if TYPE_CHECKING:
@@ -39,17 +42,22 @@ _Effect = tuple[Outcome, tuple[str, ...], bool]
 
 
 def _tests(engine: Engine, dotted: str) -> list[ast.Condition]:
-    out: list[ast.Condition] = []
+    return _all_tests(engine).get(dotted, [])
+
+
+def _all_tests(engine: Engine) -> dict[str, list[ast.Condition]]:
+    """Dotted attribute → the tests rules make of it, gathered in one pass over the rules."""
+    out: dict[str, list[ast.Condition]] = {}
     for rule in engine.policy_set.rules:
         for node in ast.walk_condition(rule.condition):
             ref = getattr(node, "ref", None)
-            if ref is not None and ref.dotted == dotted:
-                out.append(node)
+            if ref is not None:
+                out.setdefault(ref.dotted, []).append(node)
     return out
 
 
-def _values(attr: AttributeType) -> list[AttributeValue]:
-    values: list[AttributeValue] = []
+def _values(attr: AttributeType) -> list[Value]:
+    values: list[Value] = []
     if attr.kind is Kind.ENUM:
         values.extend(attr.values)
     elif attr.kind is Kind.BOOL:
@@ -63,15 +71,19 @@ def candidates(engine: Engine, demand: Mapping[str, Any]) -> list[list[_Candidat
     """Per attribute, the classes of other values worth trying (the current value's class left out).
 
     ``kind`` comes last: changing it asks for something else altogether, so
-    the changes that keep the demand what it is are read first.
+    the changes that keep the demand what it is are read first.  An
+    attribute that no rule tests is left out: no change of it can change a
+    decision (a vocabulary of hundreds of attributes that rules do not read
+    costs nothing).
     """
+    tests = _all_tests(engine)
     out = []
     for attr in sorted(engine.compiled.demand_attrs, key=lambda a: (a.name == "kind", a.name)):
-        if not attr.testable:
+        if not attr.testable or attr.dotted not in tests:
             continue
         current = demand.get(attr.name)
         if attr.kind is Kind.NUMBER:
-            classes = partition(attr, _tests(engine, attr.dotted))
+            classes = partition(attr, tests[attr.dotted])
         else:
             # Every value on its own: an author asks "what if it were a court
             # order", not "what if it were in this class".
@@ -79,6 +91,26 @@ def candidates(engine: Engine, demand: Mapping[str, Any]) -> list[list[_Candidat
         options = [(attr, c) for c in classes if current not in c]
         if options:
             out.append(options)
+    return out
+
+
+def _alike(engine: Engine, options: Sequence[_Candidate]) -> list[int]:
+    """For each option, the index of the first option that every rule's test treats alike.
+
+    Values that every test of the attribute gives the same truth value match
+    the same rules, so they get the same decision: one of them is decided
+    for all (an enumeration of fifty values that rules split in two costs
+    two decisions, not fifty).
+    """
+    attr = options[0][0]
+    if attr.kind is Kind.NUMBER:
+        return list(range(len(options)))
+    testers = [value_test(t) for t in _tests(engine, attr.dotted)]
+    first: dict[tuple[bool | None, ...], int] = {}
+    out = []
+    for n, (_, cls) in enumerate(options):
+        sig = tuple(t(cls.representative) for t in testers)
+        out.append(first.setdefault(sig, n))
     return out
 
 
@@ -107,11 +139,14 @@ def _effect(d: Decision) -> _Effect:
     return d.outcome, tuple(r.qualified for r in d.reasons), d.default_applied
 
 
-def what_if(engine: Engine, request: Any, decision: Decision | None = None) -> WhatIf:
+def what_if(engine: Engine, request: Any, decision: Decision | None = None, budget: Budget | None = None) -> WhatIf:
     """The smallest changes to ``request``'s demand attributes that change its outcome.
 
     ``decision`` may be given when it is already known (a standing demand
     decided with :meth:`Engine.standing`); it must be the decision of ``request``.
+    Each candidate decision is one class of ``budget`` (the default one
+    unless given); past it the search stops, keeps what it found, and says
+    so in ``incomplete``.
     """
     base = decision if decision is not None else engine.decide(request)
     code, _ = parse_request(request)
@@ -121,43 +156,53 @@ def what_if(engine: Engine, request: Any, decision: Decision | None = None) -> W
         return WhatIf(decision=base, alternatives=tuple(Alternative(outcome=o, attributes_changed=0, changes=()) for o in others))
     demand = dict(base.request)
     per_attribute = candidates(engine, demand)
+    alike = [_alike(engine, options) for options in per_attribute]
+    meter = (budget if budget is not None else Budget()).start()
 
     def decide(changes: Sequence[_Candidate]) -> Decision:
+        meter.charge()
         modified = dict(demand)
         for attr, cls in changes:
             modified[attr.name] = cls.representative
         return engine.decide({"jurisdiction": code, "demand": modified})
 
-    found: dict[Outcome, list[Change]] = {o: [] for o in others}
-    for options in per_attribute:
-        # Values of one attribute with the same effect are one change: `category in {a, b}`.
+    def effects_of(options: Sequence[_Candidate], same: Sequence[int], fixed: Sequence[_Candidate], wanted: Any) -> Any:
+        """Values of one attribute with the same effect, as one change: `category in {a, b}`."""
         effects: dict[_Effect, tuple[list[ValueClass], Decision]] = {}
-        for attr, cls in options:
-            d = decide([(attr, cls)])
-            if d.outcome is not base.outcome:
+        decided: dict[int, Decision] = {}
+        for n, (attr, cls) in enumerate(options):
+            d = decided.get(same[n])
+            if d is None:
+                d = decided[same[n]] = decide([*fixed, (attr, cls)])
+            if wanted(d.outcome):
                 effects.setdefault(_effect(d), ([], d))[0].append(cls)
-        for classes, d in effects.values():
-            found[d.outcome].append(_change((_describe(options[0][0], classes),), d))
+        return effects.values()
+
+    found: dict[Outcome, list[Change]] = {o: [] for o in others}
+    stop: BudgetExceeded | None = None
     # Two attributes only for the outcomes that no single change reaches.
-    pairs_for = {o for o in others if not found[o]}
-    if pairs_for:
-        for n, first in enumerate(per_attribute):
-            for second in per_attribute[n + 1 :]:
-                for a_attr, a_cls in first:
-                    effects = {}
-                    for b_attr, b_cls in second:
-                        d = decide([(a_attr, a_cls), (b_attr, b_cls)])
-                        if d.outcome in pairs_for:
-                            effects.setdefault(_effect(d), ([], d))[0].append(b_cls)
-                    for classes, d in effects.values():
-                        pair = (_describe(a_attr, [a_cls]), _describe(second[0][0], classes))
-                        found[d.outcome].append(_change(pair, d))
+    pairs_for: set[Outcome] = set()
+    try:
+        for options, same in zip(per_attribute, alike):
+            for classes, d in effects_of(options, same, (), lambda o: o is not base.outcome):
+                found[d.outcome].append(_change((_describe(options[0][0], classes),), d))
+        pairs_for = {o for o in others if not found[o]}
+        if pairs_for:
+            for n, first in enumerate(per_attribute):
+                for second, same in zip(per_attribute[n + 1 :], alike[n + 1 :]):
+                    for a_attr, a_cls in first:
+                        for classes, d in effects_of(second, same, [(a_attr, a_cls)], lambda o: o in pairs_for):
+                            pair = (_describe(a_attr, [a_cls]), _describe(second[0][0], classes))
+                            found[d.outcome].append(_change(pair, d))
+    except BudgetExceeded as exceeded:
+        stop = exceeded
     alternatives = []
     for o in others:
         changes = tuple(found[o])
         size = 0 if not changes else 2 if o in pairs_for else 1
         alternatives.append(Alternative(outcome=o, attributes_changed=size, changes=changes))
-    return WhatIf(decision=base, alternatives=tuple(alternatives))
+    incomplete = None if stop is None else f"{stop.message.replace('demand classes', 'candidate demands')} ({stop.hint})"
+    return WhatIf(decision=base, alternatives=tuple(alternatives), incomplete=incomplete)
 
 
 def what_if_decision(engine: Engine, decision: Decision) -> WhatIf:
@@ -165,17 +210,22 @@ def what_if_decision(engine: Engine, decision: Decision) -> WhatIf:
     return what_if(engine, {"jurisdiction": decision.jurisdiction, "demand": dict(decision.request)}, decision)
 
 
-def print_what_if(engine: Engine, result: Decision | MarketDecision, fmt: str) -> None:
-    """``decide --what-if``: after the decision (human), or instead of it with the decision inside (json)."""
+def print_what_if(engine: Engine, result: Decision | MarketDecision, fmt: str, budget: Budget | None = None) -> bool:
+    """``decide --what-if``: after the decision (human), or instead of it with the decision inside (json).
+
+    Returns whether every search completed (False: one stopped at its budget;
+    the CLI then exits 4).  Each decision's search has ``budget`` to itself.
+    """
     decisions = result.decisions if isinstance(result, MarketDecision) else (result,)
-    found = [what_if_decision(engine, d) for d in decisions]
+    found = [what_if(engine, {"jurisdiction": d.jurisdiction, "demand": dict(d.request)}, d, budget) for d in decisions]
+    complete = all(w.incomplete is None for w in found)
     if fmt == "json":
         if isinstance(result, MarketDecision):
             body = {"market": result.model_dump(mode="json"), "what_if": [w.model_dump(mode="json") for w in found]}
-            print(json.dumps(body, indent=2, ensure_ascii=False))
+            print(json_safe(json.dumps(body, indent=2, ensure_ascii=False)))
         else:
-            print(found[0].model_dump_json(indent=2))
-        return
+            print(json_safe(found[0].model_dump_json(indent=2)))
+        return complete
     from rich.console import Console
 
     console = Console(highlight=False, soft_wrap=True)
@@ -183,6 +233,7 @@ def print_what_if(engine: Engine, result: Decision | MarketDecision, fmt: str) -
         console.print()
         for item in render(w):
             console.print(item)
+    return complete
 
 
 # --- rendering -------------------------------------------------------------------------------
@@ -222,4 +273,6 @@ def render(w: WhatIf) -> list[Any]:
             line.append("  ")
             line.append(safe(f"by {', '.join(c.decided_by)}" if c.decided_by else "no rule decides it: the default"), style="dim")
             out.append(line)
+    if w.incomplete is not None:
+        out.append(Text("  " + safe(w.incomplete), style="bold yellow"))
     return out

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import csv
+import datetime
 import enum
-import functools
 import json
 import os
 import sys
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -134,7 +132,10 @@ def find_project_set(start: Path | None = None) -> PolicySetChoice | None:
     """
     import tomllib
 
-    here = (start or Path.cwd()).resolve()
+    try:
+        here = (start or Path.cwd()).resolve()
+    except OSError:  # the current directory was removed under us: there is no project around it
+        return None
     package = installed_package_dir()
     for directory in (here, *here.parents):
         if directory == package or package in directory.parents:
@@ -182,6 +183,39 @@ def policy_set(args: argparse.Namespace) -> PolicySetChoice:
     return choice
 
 
+#: What a bad ``--as-of`` is told to write instead.
+DATE_HINT = "write the date as YYYY-MM-DD, e.g. 2015-01-01"
+
+
+def add_as_of_argument(parser: argparse.ArgumentParser, what: str = "decide") -> None:
+    """``--as-of DATE``, the same for every command that decides: the date markets and standing
+    demands are evaluated on (a demand not yet issued, or lifted by then, does not count).
+    Read by :func:`as_of`, which names the option in its error."""
+    parser.add_argument(
+        "--as-of",
+        metavar="DATE",
+        default=None,
+        help=f"{what} as of this date, YYYY-MM-DD (default: today, UTC)",
+    )
+
+
+def as_of(args: argparse.Namespace) -> datetime.date | None:
+    """The ``--as-of`` date, or None (today); a :class:`CommandError` (exit 2) naming the
+    option and what is wrong when it is not a day of the calendar written ``YYYY-MM-DD``."""
+    import re
+
+    text = getattr(args, "as_of", None)
+    if text is None:
+        return None
+    match = re.fullmatch(r"([0-9]{4})-([0-9]{2})-([0-9]{2})", text)
+    if match is None:
+        raise CommandError(f"--as-of: `{text}` is not a date written YYYY-MM-DD", DATE_HINT)
+    try:
+        return datetime.date(*(int(g) for g in match.groups()))
+    except ValueError as exc:  # 2024-02-30, month 13: the calendar's own words
+        raise CommandError(f"--as-of: `{text}` is not a day of the calendar: {exc}", DATE_HINT) from None
+
+
 def policy_paths(args: argparse.Namespace) -> list[str] | None:
     """The paths to load for :func:`add_policies_argument`; None for the installed library."""
     return policy_set(args).paths
@@ -191,6 +225,64 @@ def policy_set_json(args: argparse.Namespace) -> dict[str, Any]:
     """``{"policy_set": …}`` for a JSON document when the set was chosen for the user, else ``{}``."""
     choice = policy_set(args)
     return {} if choice.source == "arguments" else {"policy_set": choice.to_json()}
+
+
+def policy_root(paths: Sequence[str] | None) -> str:
+    """The directory a policy set's ``source`` paths are relative to: the directory given,
+    or the deepest one holding every path given (as the loader names files); the shipped
+    library's directory when ``paths`` is None.  Absolute, so that human output can show
+    each source as a path that opens from the working directory."""
+    from pathlib import Path
+
+    from ..language.loader import _base, default_policy_dir
+
+    if not paths:
+        return str(default_policy_dir())
+    base = _base([Path(p) for p in paths])
+    return str(base) if base is not None else os.getcwd()
+
+
+def _limit(kind: type[int] | type[float]) -> Any:
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"`{text}` is not a {'whole ' if kind is int else ''}number") from None
+        if value < 0 or value != value:
+            raise argparse.ArgumentTypeError(f"`{text}` is negative; 0 means no limit")
+        return value
+
+    return parse
+
+
+def add_budget_arguments(parser: argparse.ArgumentParser) -> None:
+    """The analysis budget, the same three flags for every command that analyses (docs/analysis.md)."""
+    from ..analysis.budget import DEFAULT_MAX_CLASSES, DEFAULT_MAX_MEMORY_MB, DEFAULT_MAX_SECONDS
+
+    group = parser.add_argument_group("analysis budget (past it the analysis stops, says so, and exits 4; 0: no limit)")
+    group.add_argument(
+        "--max-classes", type=_limit(int), metavar="N", help=f"demand classes to build (default {DEFAULT_MAX_CLASSES:,})"
+    )
+    group.add_argument("--max-seconds", type=_limit(float), metavar="S", help=f"seconds (default {DEFAULT_MAX_SECONDS:g})")
+    group.add_argument(
+        "--max-memory", type=_limit(float), metavar="MB", help=f"megabytes of memory growth (default {DEFAULT_MAX_MEMORY_MB:g})"
+    )
+
+
+def budget_from(args: argparse.Namespace) -> Any:
+    """The :class:`~policyengine.analysis.budget.Budget` of :func:`add_budget_arguments`' flags."""
+    from ..analysis.budget import Budget
+
+    default = Budget()
+
+    def pick(value: float | None, fallback: float | None) -> Any:
+        return fallback if value is None else (value or None)
+
+    return Budget(
+        pick(args.max_classes, default.max_classes),
+        pick(args.max_seconds, default.max_seconds),
+        pick(args.max_memory, default.max_memory_mb),
+    )
 
 
 def error_fields(err: PolicyEngineError) -> dict[str, Any]:
@@ -225,16 +317,11 @@ def print_error(command: str | None, err: PolicyEngineError, json_out: bool = Fa
         print(json_safe(json.dumps({"error": error_fields(err)}, indent=2, ensure_ascii=False)))
 
 
-@functools.cache
-def _alpha3() -> dict[str, tuple[str, str]]:
-    rows = resources.files(__package__).joinpath("iso3166_alpha3.csv").read_text(encoding="utf-8").splitlines()
-    reader = csv.DictReader(line for line in rows if not line.startswith("#"))
-    return {row["alpha3"]: (row["alpha2"], row["name"]) for row in reader}
-
-
 def alpha2_of(code: str) -> tuple[str, str] | None:
     """The ISO 3166-1 alpha-2 code and country name for an alpha-3 code (``RUS`` → ``RU``), or None."""
-    return _alpha3().get(code.upper()) if len(code) == 3 else None
+    from ..evaluation.codes import alpha2_of as lookup
+
+    return lookup(code)
 
 
 def alpha3_hint(code: str, loaded: Collection[str]) -> str | None:

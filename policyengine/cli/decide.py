@@ -10,22 +10,28 @@ differs only in its human output.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import sys
 from typing import IO, TYPE_CHECKING, Any
 
 from ..language.diagnostics import did_you_mean
-from ..language.text import safe
+from ..language.text import json_safe, safe
 from .common import (
     CommandError,
     ExitCode,
+    add_as_of_argument,
+    add_budget_arguments,
     add_policies_argument,
     alpha3_hint,
+    as_of,
+    budget_from,
     console,
     error_fields,
     load_engine,
     policy_paths,
+    policy_root,
 )
 
 if TYPE_CHECKING:
@@ -36,6 +42,7 @@ if TYPE_CHECKING:
 
     from ..evaluation.decision import Decision, MarketDecision
     from ..evaluation.engine import Engine
+    from ..evaluation.explain import SourcePaths
     from ..evaluation.jsonio import RequestLimits
     from ..evaluation.requests import RequestError
 
@@ -59,7 +66,9 @@ def add_arguments(parser: argparse.ArgumentParser, explain: bool = False) -> Non
         action="store_true",
         help="also show the smallest changes to the demand that would change the outcome (not with --requests)",
     )
+    add_budget_arguments(parser)
     parser.add_argument("--format", choices=("human", "json"), default="human", help="output format (default: human)")
+    add_as_of_argument(parser, "explain" if explain else "decide")
     parser.add_argument(
         "--fail-on",
         metavar="OUTCOME",
@@ -148,24 +157,77 @@ def _read_text(path: str, limits: RequestLimits) -> str:
         raise CommandError(f"`{path}` is not UTF-8 text (byte {exc.start})") from None
 
 
+#: How the JSON of a decision carries no root; :func:`with_source_root` fills it in.
+_NO_ROOT = '"source_root":null'
+
+
+def rooted(result: Decision | MarketDecision, root: str | None) -> Decision | MarketDecision:
+    """``result`` saying what its ``source`` paths are relative to (a market's decisions too)."""
+    from ..evaluation.decision import MarketDecision
+
+    if root is None:
+        return result
+    if isinstance(result, MarketDecision):
+        inner = tuple(d.model_copy(update={"source_root": root}) for d in result.decisions)
+        return result.model_copy(update={"source_root": root, "decisions": inner})
+    return result.model_copy(update={"source_root": root})
+
+
+def with_source_root(answer: str, root: str | None) -> str:
+    """A decision's compact JSON (serialised once per memoised decision) with its root filled in.
+
+    The top-level field is the last ``"source_root":null`` of the text: it follows the
+    demand's attributes (the only place an author's names appear as keys), and every text
+    value has its quotes escaped, so nothing after it can spell it."""
+    if root is None:
+        return answer
+    at = answer.rfind(_NO_ROOT)
+    if at < 0:
+        return answer
+    return f'{answer[:at]}"source_root":{json.dumps(root, ensure_ascii=False)}{answer[at + len(_NO_ROOT) :]}'
+
+
 def _print_json(obj: Any, out: IO[str]) -> None:
-    out.write(obj.model_dump_json(indent=2) if hasattr(obj, "model_dump_json") else json.dumps(obj, indent=2))
+    out.write(json_safe(obj.model_dump_json(indent=2) if hasattr(obj, "model_dump_json") else json.dumps(obj, indent=2)))
     out.write("\n")
 
 
-def _render(engine: Engine, result: Decision | MarketDecision, fmt: str, explain: bool) -> None:
+def _render(engine: Engine, result: Decision | MarketDecision, fmt: str, explain: bool, paths: SourcePaths) -> None:
     from ..evaluation.decision import MarketDecision
     from ..evaluation.explain import decision_blocks, explanation_tree, market_trees, market_view, tidy
 
     if fmt == "json":
-        _print_json(result, sys.stdout)
+        _print_json(rooted(result, paths.root), sys.stdout)
         return
     view: RenderableType
+    would = would_decide(engine)
     if isinstance(result, MarketDecision):
-        view = market_trees(result, engine.policy_set) if explain else market_view(result)
+        view = market_trees(result, engine.policy_set, paths, would) if explain else market_view(result, paths)
     else:
-        view = explanation_tree(result, engine.policy_set) if explain else decision_blocks([result])
+        view = explanation_tree(result, engine.policy_set, paths, would(result)) if explain else decision_blocks([result], paths)
     console().print(tidy(view))
+
+
+#: Most changes an explanation of the default decision lists under "would decide".
+WOULD_DECIDE = 6
+
+
+def would_decide(engine: Engine) -> Callable[[Decision], list[str]]:
+    """For a decision no rule made (the default), the smallest changes of the demand that a
+    rule would decide (what-if), for its explanation; nothing for the others."""
+
+    def changes(d: Decision) -> list[str]:
+        if not d.default_applied or d.reasons:
+            return []
+        from ..analysis.whatif import what_if_decision
+
+        found = what_if_decision(engine, d)
+        out = [c.summary for a in found.alternatives for c in a.changes if not c.default_applied]
+        return out[:WOULD_DECIDE] + (
+            [f"… and {len(out) - WOULD_DECIDE} more (--what-if lists them)"] if len(out) > WOULD_DECIDE else []
+        )
+
+    return changes
 
 
 def error_record(err: RequestError, line: int | None = None) -> dict[str, Any]:
@@ -198,14 +260,16 @@ def _open(path: str) -> tuple[IO[bytes], int | None]:
     return fh, size
 
 
-def _tree_printer(engine: Engine) -> Callable[[int, Decision], None]:
+def _tree_printer(engine: Engine, paths: SourcePaths) -> Callable[[int, Decision], None]:
     from ..evaluation.explain import explanation_tree, tidy
 
     con = console()
 
+    would = would_decide(engine)
+
     def show(n: int, decision: Decision) -> None:
         con.print(_t(f"line {n}", "dim"))
-        con.print(tidy(explanation_tree(decision, engine.policy_set)))
+        con.print(tidy(explanation_tree(decision, engine.policy_set, paths, would(decision))))
         con.print()
 
     return show
@@ -324,28 +388,37 @@ def request_lines(fh: IO[bytes], limit: int, progress: Callable[[int], None] | N
             yield n, line
 
 
-def _decide_line(engine: Engine, line: str, limits: RequestLimits) -> Decision | RequestError:
+def _decide_line(engine: Engine, line: str, limits: RequestLimits, as_of: datetime.date | None = None) -> Decision | RequestError:
     from ..evaluation.jsonio import parse_json
     from ..evaluation.requests import RequestError
 
     try:
-        return engine.decide(parse_json(line.rstrip("\r\n"), limits))
+        return engine.decide(parse_json(line.rstrip("\r\n"), limits), as_of=as_of)
     except RequestError as exc:
         return exc
 
 
-def decisions(engine: Engine, lines: Iterator[_Line], limits: RequestLimits, fail_on: set[str]) -> Iterator[_Result]:
-    """The decisions, for explanation trees: each line's Decision (or error)."""
+def decisions(
+    engine: Engine, lines: Iterator[_Line], limits: RequestLimits, fail_on: set[str], as_of: datetime.date | None = None
+) -> Iterator[_Result]:
+    """The decisions, for explanation trees: each line's Decision (or error); ``as_of`` for the
+    lines that give no date of their own (None: today)."""
     for n, line in lines:
-        result = line if not isinstance(line, str) else _decide_line(engine, line, limits)
+        result = line if not isinstance(line, str) else _decide_line(engine, line, limits, as_of)
         yield n, result, not isinstance(result, Exception) and result.outcome.value in fail_on
 
 
 def json_answers(
-    engine: Engine, lines: Iterator[_Line], limits: RequestLimits, fail_on: set[str], answered: AnsweredLines | None = None
+    engine: Engine,
+    lines: Iterator[_Line],
+    limits: RequestLimits,
+    fail_on: set[str],
+    answered: AnsweredLines | None = None,
+    as_of: datetime.date | None = None,
 ) -> Iterator[_Result]:
     """The decisions, as JSON lines: each line's serialised decision (or error).
-    A line seen before is answered from ``answered`` without being parsed."""
+    A line seen before is answered from ``answered`` without being parsed (one run has
+    one ``as_of``, so the same line always gets the same answer)."""
     answered = AnsweredLines() if answered is None else answered
     for n, line in lines:
         if not isinstance(line, str):
@@ -353,7 +426,7 @@ def json_answers(
             continue
         found = answered.get(line)
         if found is None:
-            decision = _decide_line(engine, line, limits)
+            decision = _decide_line(engine, line, limits, as_of)
             if isinstance(decision, Exception):
                 yield n, decision, False
                 continue
@@ -380,7 +453,7 @@ class _Writer:
     def flush(self) -> None:
         if self._out:
             self._out.append("")
-            self._write("\n".join(self._out))
+            self._write(json_safe("\n".join(self._out)))  # C1 controls and bidi overrides as \uXXXX
             self._out.clear()
 
 
@@ -399,7 +472,14 @@ def _progress_bar(size: int | None) -> tuple[Callable[[int], None] | None, Calla
 
 
 def run_requests(
-    engine: Engine, path: str, on_error: str, fail_on: set[str], trees: bool = False, limits: RequestLimits | None = None
+    engine: Engine,
+    path: str,
+    on_error: str,
+    fail_on: set[str],
+    trees: bool = False,
+    limits: RequestLimits | None = None,
+    paths: SourcePaths | None = None,
+    as_of: datetime.date | None = None,
 ) -> int:
     """Stream JSON lines: one decision (or error record) per non-blank input line.
 
@@ -419,12 +499,20 @@ def run_requests(
     fh, size = _open(path)
     update, stop = _progress_bar(size)
     writer = _Writer()
-    show = _tree_printer(engine) if trees else None
+    from ..evaluation.explain import AS_CARRIED
+
+    paths = paths or AS_CARRIED
+    show = _tree_printer(engine, paths) if trees else None
+    root = paths.root
     bad = 0
     hit = False
     try:
         lines = request_lines(fh, limits.max_bytes, update)
-        results = decisions(engine, lines, limits, fail_on) if trees else json_answers(engine, lines, limits, fail_on)
+        results = (
+            decisions(engine, lines, limits, fail_on, as_of)
+            if trees
+            else json_answers(engine, lines, limits, fail_on, as_of=as_of)
+        )
         for n, result, failed in results:
             if isinstance(result, RequestError):
                 bad += 1
@@ -439,7 +527,7 @@ def run_requests(
             if show is not None:
                 show(n, result)  # type: ignore[arg-type]
             else:
-                writer.line(result)  # type: ignore[arg-type]
+                writer.line(with_source_root(result, root))  # type: ignore[arg-type]
     finally:
         writer.flush()
         stop()
@@ -453,23 +541,34 @@ def run_requests(
 
 def run(args: argparse.Namespace, explain: bool = False) -> int:
     fail_on = _fail_on(args.fail_on)
+    when = as_of(args)  # a bad date is a usage error before anything is loaded
     if args.demand and not args.jurisdiction:
         raise CommandError("--demand goes with --jurisdiction")
     if args.what_if and args.requests:
         raise CommandError("--what-if goes with --request or --jurisdiction, not --requests")
+    from ..evaluation.explain import SourcePaths
+
     engine = load_engine(policy_paths(args))
     if engine is None:
         return ExitCode.POLICY_ERRORS
+    paths = SourcePaths(policy_root(policy_paths(args)))
     if args.journal:
         from .journal import open_from_args
 
         # Closed (everything committed) before the exit code is returned.
         with open_from_args(args.journal, args.journal_mode, args.journal_mask) as journal:
-            return _decide(args, engine.with_journal(journal), explain, fail_on)
-    return _decide(args, engine, explain, fail_on)
+            return _decide(args, engine.with_journal(journal), explain, fail_on, when, paths)
+    return _decide(args, engine, explain, fail_on, when, paths)
 
 
-def _decide(args: argparse.Namespace, engine: Engine, explain: bool, fail_on: set[str]) -> int:
+def _decide(
+    args: argparse.Namespace,
+    engine: Engine,
+    explain: bool,
+    fail_on: set[str],
+    when: datetime.date | None,
+    paths: SourcePaths,
+) -> int:
     from ..evaluation.jsonio import parse_json
     from ..evaluation.requests import RequestError
 
@@ -481,12 +580,14 @@ def _decide(args: argparse.Namespace, engine: Engine, explain: bool, fail_on: se
             fh, _ = _open(args.requests)
             try:
                 lines = request_lines(fh, _limits(args).max_bytes)
-                results = decisions(engine.with_journal(None), lines, _limits(args), fail_on)
+                results = decisions(engine.with_journal(None), lines, _limits(args), fail_on, when)
                 return write_journaled(engine, results, args.requests, args.on_error, error_record)
             finally:
                 if fh is not sys.stdin.buffer:
                     fh.close()
-        return run_requests(engine, args.requests, args.on_error, fail_on, trees=trees, limits=_limits(args))
+        return run_requests(
+            engine, args.requests, args.on_error, fail_on, trees=trees, limits=_limits(args), paths=paths, as_of=when
+        )
     # A RequestError (an unknown code or demand id, a request that does not fit the
     # vocabulary) reaches main(), which prints it, as JSON too with --format json.
     result: Decision | MarketDecision
@@ -496,13 +597,13 @@ def _decide(args: argparse.Namespace, engine: Engine, explain: bool, fail_on: se
         if hint is not None:
             raise RequestError("jurisdiction", f"`{args.jurisdiction}` is not a loaded jurisdiction", tuple(loaded), hint)
         if args.demand:
-            result = engine.standing(args.jurisdiction, args.demand)
+            result = engine.standing(args.jurisdiction, args.demand, as_of=when)
         else:
-            result = engine.market(args.jurisdiction)
+            result = engine.market(args.jurisdiction, as_of=when)
     else:
-        result = engine.decide(parse_json(_read_text(args.request, _limits(args)), _limits(args)))
+        result = engine.decide(parse_json(_read_text(args.request, _limits(args)), _limits(args)), as_of=when)
     if not (args.what_if and args.format == "json"):
-        _render(engine, result, args.format, explain)
+        _render(engine, result, args.format, explain, paths)
     if engine.journal is not None and args.format == "human":
         from .journal import recorded_note
 
@@ -510,5 +611,7 @@ def _decide(args: argparse.Namespace, engine: Engine, explain: bool, fail_on: se
     if args.what_if:
         from ..analysis.whatif import print_what_if
 
-        print_what_if(engine, result, args.format)
+        complete = print_what_if(engine, result, args.format, budget_from(args))
+        if not complete and not _outcomes(result) & fail_on:
+            return ExitCode.INCOMPLETE  # the decision stands; the search for changes is what stopped
     return ExitCode.FAIL_ON if _outcomes(result) & fail_on else ExitCode.OK

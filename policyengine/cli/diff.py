@@ -4,7 +4,8 @@ Lists every jurisdiction and class of demands whose outcome changes, before →
 after with the deciding rules, then standing demands and markets.  Exit
 codes: 0; 1 with ``--fail-on-change`` when any decision changes (a review
 gate for CI), or when either side has policy errors; 2 for usage errors and
-unreadable git revisions.
+unreadable git revisions; 4 when the comparison stopped at its budget (the
+changes listed are real, others may be missing: never "no decision changes").
 """
 
 from __future__ import annotations
@@ -16,7 +17,18 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .common import CommandError, ExitCode, choose_policy_set, print_diagnostics, shown_path
+from ..language.text import json_safe, safe
+from .common import (
+    CommandError,
+    ExitCode,
+    add_as_of_argument,
+    add_budget_arguments,
+    as_of,
+    budget_from,
+    choose_policy_set,
+    print_diagnostics,
+    shown_path,
+)
 
 if TYPE_CHECKING:
     from ..analysis.diff import PolicyDiff, Verdict
@@ -40,6 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--format", choices=("human", "json"), default="human", help="output format (default: human)")
     parser.add_argument("--fail-on-change", action="store_true", help="exit 1 when any decision changes")
+    add_as_of_argument(parser, "compare standing demands and markets")
+    add_budget_arguments(parser)
 
 
 def _load(path: Path | str, side: str, label: str) -> Engine | None:
@@ -62,6 +76,8 @@ def _verdict(v: Verdict | None) -> str:
 def _print_human(diff: PolicyDiff, before: str, after: str) -> None:
     out = sys.stdout
     print(f"policy diff: {before} ({diff.before_version}) → {after} ({diff.after_version})", file=out)
+    if diff.as_of is not None:
+        print(f"standing demands and markets as of {diff.as_of.isoformat()}", file=out)
     if diff.changes:
         print("\ndecisions that change:", file=out)
         for line in diff.summary():
@@ -96,7 +112,9 @@ def _print_human(diff: PolicyDiff, before: str, after: str) -> None:
         print("\nvocabulary:", file=out)
         for note in diff.vocabulary:
             print(f"  {note}", file=out)
-    if not diff.decisions_changed:
+    if diff.incomplete is not None:
+        print(f"\n{safe(diff.incomplete)}\n  hint: {safe(diff.incomplete_hint or '')}", file=out)
+    elif not diff.decisions_changed:
         print("\nno decision changes", file=out)
 
 
@@ -116,6 +134,7 @@ def _project_directory() -> str:
 def run(args: argparse.Namespace) -> int:
     from ..analysis.diff import diff_engines, git_revision
 
+    when = as_of(args)
     with ExitStack() as stack:
         if args.git:
             if len(args.paths) > 1:
@@ -135,9 +154,13 @@ def run(args: argparse.Namespace) -> int:
         after = _load(new_path, "new", after_label)
         if before is None or after is None:
             return ExitCode.POLICY_ERRORS
-        diff = diff_engines(before, after)
+        diff = diff_engines(before, after, budget_from(args), as_of=when)
     if args.format == "json":
-        print(json.dumps({"before": before_label, "after": after_label, **diff.to_json()}, indent=2, ensure_ascii=False))
+        print(
+            json_safe(json.dumps({"before": before_label, "after": after_label, **diff.to_json()}, indent=2, ensure_ascii=False))
+        )
     else:
         _print_human(diff, before_label, after_label)
-    return ExitCode.POLICY_ERRORS if args.fail_on_change and diff.decisions_changed else ExitCode.OK
+    if args.fail_on_change and diff.decisions_changed:
+        return ExitCode.POLICY_ERRORS
+    return ExitCode.INCOMPLETE if diff.incomplete is not None else ExitCode.OK

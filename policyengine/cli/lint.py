@@ -1,7 +1,8 @@
 """`policyengine lint [PATH ...]`: warnings about what a valid policy set probably did not mean.
 
 Exit codes: 0 (findings are warnings), 1 with ``--strict`` when anything is
-reported, and 1 when the policy set has errors (they are shown instead).
+reported, 1 when the policy set has errors (they are shown instead), and 4
+when the analysis stopped at its budget (PE411: incomplete, never clean).
 """
 
 from __future__ import annotations
@@ -9,7 +10,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import ExitCode, add_policies_argument, policy_paths, policy_set_json, print_diagnostics
+from .common import (
+    ExitCode,
+    add_budget_arguments,
+    add_policies_argument,
+    budget_from,
+    policy_paths,
+    policy_set_json,
+    print_diagnostics,
+)
 
 NAME = "lint"
 HELP = "find rules that never match or never decide, duplicates, uncovered demands and more (exact, over every demand)"
@@ -24,6 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also list the findings marked deliberate by `# lint: allow`, with their reasons",
     )
+    add_budget_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     if policy_set is None:
         print_diagnostics(diagnostics, fmt, file=sys.stdout, extra=policy_set_json(args))
         return ExitCode.POLICY_ERRORS
-    report = lint(compile_policy(policy_set))
+    report = lint(compile_policy(policy_set), budget=budget_from(args))
     shown = list(report.findings)
     if args.show_allowed:
         shown.extend(
@@ -54,7 +64,9 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"{n} finding{'' if n == 1 else 's'}"
             + (f", {len(report.allowed)} allowed by `# lint: allow`" if report.allowed else "")
-            + f" ({len(space.cells):,} demand classes over {len(space.jurisdiction_classes)} jurisdiction classes,"
+            + f" ({space.cell_count():,} demand classes over {len(space.jurisdiction_classes)} jurisdiction classes,"
             f" {space.size():,} jurisdiction × demand classes)"
         )
+    if report.incomplete is not None:
+        return ExitCode.INCOMPLETE
     return ExitCode.POLICY_ERRORS if args.strict and report.findings else ExitCode.OK

@@ -10,7 +10,17 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from .common import CommandError, ExitCode, add_policies_argument, alpha3_hint, console, load_engine, policy_paths
+from .common import (
+    CommandError,
+    ExitCode,
+    add_as_of_argument,
+    add_policies_argument,
+    alpha3_hint,
+    as_of,
+    console,
+    load_engine,
+    policy_paths,
+)
 
 if TYPE_CHECKING:
     from ..evaluation.decision import AttributeValue
@@ -63,6 +73,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         help="the legal basis of every column, or with KIND= of one column (repeatable)",
     )
+    add_as_of_argument(parser, "decide every cell")
     parser.add_argument("--mandatory", action="store_true", help="make every demand mandatory (refusing it is punishable)")
     parser.add_argument(
         "--set",
@@ -122,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
 
     category = _split(args.category, "--category")
     legal_basis = _split(args.legal_basis, "--legal-basis")
+    when = as_of(args)
     engine = load_engine(policy_paths(args))
     if engine is None:
         return ExitCode.POLICY_ERRORS
@@ -143,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
     codes = rows_for(engine, wanted, include_groups=args.groups)
     if not codes:
         raise MatrixError("no jurisdictions to show", "the policy set declares none, or pass --groups to show groups")
-    matrix = build_matrix(engine, cols, codes)
+    matrix = build_matrix(engine, cols, codes, as_of=when)
     if args.format != "human":
         _write(RENDERERS[args.format](matrix), args.output)
         return ExitCode.OK

@@ -7,9 +7,9 @@ AST's structure; nothing from a policy file is ever turned into Python source
 or evaluated, so a name or text that looks like code stays inert.
 
 Three-valued logic: every condition evaluates to True, False or None
-(unknown).  A comparison with an unknown value is unknown; ``and``/``or``/
-``not`` follow Kleene's tables; only ``is known``/``is unknown`` look at
-unknown values directly.
+(unknown), by the one definition in :mod:`policyengine.language.logic`
+(Kleene's tables; an atom on an unknown value is unknown; only ``is
+known``/``is unknown`` look at unknown values directly).
 
 Indexing (:class:`RuleIndex`): every attribute with a small known domain
 (enumerations, bools, ``jurisdiction.code``) gets one bitset per value, bit
@@ -19,146 +19,26 @@ narrows that short list with small per-pair masks for the remaining demand
 attributes, and evaluates only the rules left, each with a closure compiled
 once over the whole condition.  Cost per decision therefore follows the number
 of rules that can apply to a request, not the size of the policy set.
-
-:meth:`CompiledPolicy.residuals` (partial evaluation per jurisdiction and
-kind) remains for tools that want conditions specialised to one jurisdiction.
 """
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Union
 
-from ..language import ast
+from ..language import ast, logic
+from ..language.logic import literal_value as literal_value  # re-exported: the callers' old name
 from ..language.model import SEVERITY, AttributeType, JurisdictionModel, Kind, PolicySet, RuleModel, Value
+from .decision import Action
 
 #: A demand as the compiled rules see it: attribute name → value.
 DemandAttrs = Mapping[str, Value]
-#: A partially evaluated condition: a constant (True, False or None for
-#: unknown) or a closure over the demand that returns one.
-Residual = bool | None | Callable[[DemandAttrs], bool | None]
-
-_OPS: dict[str, Callable[[object, object], bool]] = {
-    "==": operator.eq,
-    "!=": operator.ne,
-    "<": operator.lt,  # type: ignore[dict-item]
-    "<=": operator.le,  # type: ignore[dict-item]
-    ">": operator.gt,  # type: ignore[dict-item]
-    ">=": operator.ge,  # type: ignore[dict-item]
-}
-
-
-def literal_value(lit: ast.Literal) -> Value:
-    if isinstance(lit, ast.Symbol):
-        return lit.name
-    if isinstance(lit, ast.Unknown):
-        return None
-    return lit.value
-
-
-def _atom_closure(node: ast.Condition, name: str) -> Callable[[DemandAttrs], bool | None]:
-    """A closure testing demand attribute ``name`` as the atom says."""
-    if isinstance(node, ast.Comparison):
-        op = _OPS[node.op]
-        const = literal_value(node.value)
-
-        def compare(d: DemandAttrs) -> bool | None:
-            v = d[name]
-            return None if v is None else op(v, const)
-
-        return compare
-    if isinstance(node, ast.Membership):
-        values = frozenset(literal_value(v) for v in node.values)
-        if node.negated:
-
-            def not_member(d: DemandAttrs) -> bool | None:
-                v = d[name]
-                return None if v is None else v not in values
-
-            return not_member
-
-        def member(d: DemandAttrs) -> bool | None:
-            v = d[name]
-            return None if v is None else v in values
-
-        return member
-    if isinstance(node, ast.KnownTest):
-        known = node.known
-        return lambda d: (d[name] is not None) is known
-    assert isinstance(node, ast.TruthTest)
-    return lambda d: d[name]  # type: ignore[return-value]
 
 
 def evaluate_atom(node: ast.Condition, value: Value) -> bool | None:
     """Truth of one atom for a known or unknown (None) value."""
-    if isinstance(node, ast.KnownTest):
-        return (value is not None) is node.known
-    if value is None:
-        return None
-    if isinstance(node, ast.Comparison):
-        return _OPS[node.op](value, literal_value(node.value))
-    if isinstance(node, ast.Membership):
-        inside = value in {literal_value(v) for v in node.values}
-        return not inside if node.negated else inside
-    assert isinstance(node, ast.TruthTest)
-    return bool(value)
-
-
-def partial(node: ast.Condition, env: Mapping[str, Value]) -> Residual:
-    """Evaluate what ``env`` (dotted name → value) determines; leave a closure for the rest.
-
-    Attributes not in ``env`` must be demand attributes: the residual reads
-    them from the demand mapping by their short name.
-    """
-    if isinstance(node, (ast.Comparison, ast.Membership, ast.KnownTest, ast.TruthTest)):
-        dotted = node.ref.dotted
-        if dotted in env:
-            return evaluate_atom(node, env[dotted])
-        return _atom_closure(node, node.ref.name)
-    if isinstance(node, ast.Not):
-        inner = partial(node.operand, env)
-        if inner is None or isinstance(inner, bool):
-            return None if inner is None else not inner
-
-        def negate(d: DemandAttrs) -> bool | None:
-            r = inner(d)
-            return None if r is None else not r
-
-        return negate
-    is_all = isinstance(node, ast.AllOf)
-    assert isinstance(node, (ast.AllOf, ast.AnyOf))
-    decisive = not is_all  # False decides an `and`, True decides an `or`
-    closures: list[Callable[[DemandAttrs], bool | None]] = []
-    saw_unknown = False
-    for operand in node.operands:
-        r = partial(operand, env)
-        if r is None:
-            saw_unknown = True
-        elif isinstance(r, bool):
-            if r is decisive:
-                return decisive
-        else:
-            closures.append(r)
-    if not closures:
-        return None if saw_unknown else not decisive
-    if len(closures) == 1 and not saw_unknown:
-        return closures[0]
-    parts = tuple(closures)
-    start_unknown = saw_unknown
-
-    def combine(d: DemandAttrs) -> bool | None:
-        unknown = start_unknown
-        for c in parts:
-            r = c(d)
-            if r is decisive:
-                return decisive
-            if r is None:
-                unknown = True
-        return None if unknown else not decisive
-
-    return combine
+    return logic.value_test(node)(value)
 
 
 #: A whole condition compiled once: (demand attributes, jurisdiction attributes)
@@ -167,46 +47,23 @@ ConditionFn = Callable[[DemandAttrs, DemandAttrs], Union[bool, None]]  # noqa: U
 
 
 def compile_condition(node: ast.Condition) -> ConditionFn:
-    """Compile a whole condition to one closure, with Kleene ``and``/``or``/``not``.
+    """Compile a whole condition to one closure, with Kleene ``and``/``or``/``not`` (:mod:`~policyengine.language.logic`).
 
-    Unlike :func:`partial`, nothing is known in advance: the closure reads the
-    demand and the jurisdiction it is given, so one closure per rule serves
-    every jurisdiction (no per-jurisdiction specialisation to build or keep).
+    Nothing is known in advance: the closure reads the demand and the
+    jurisdiction it is given, so one closure per rule serves every
+    jurisdiction (no per-jurisdiction specialisation to build or keep).
     """
     if isinstance(node, (ast.Comparison, ast.Membership, ast.KnownTest, ast.TruthTest)):
-        test = _atom_closure(node, node.ref.name)
-        if node.ref.scope == "demand":
-            return lambda d, j: test(d)
+        test = logic.value_test(node)
         name = node.ref.name
-
-        def on_jurisdiction(d: DemandAttrs, j: DemandAttrs) -> bool | None:
-            # A jurisdiction without the attribute has it unknown.
-            return test({name: j.get(name)})
-
-        return on_jurisdiction
+        if node.ref.scope == "demand":
+            return lambda d, j: test(d[name])
+        # A jurisdiction without the attribute has it unknown.
+        return lambda d, j: test(j.get(name))
     if isinstance(node, ast.Not):
-        inner = compile_condition(node.operand)
-
-        def negate(d: DemandAttrs, j: DemandAttrs) -> bool | None:
-            r = inner(d, j)
-            return None if r is None else not r
-
-        return negate
+        return logic.negation(compile_condition(node.operand))
     assert isinstance(node, (ast.AllOf, ast.AnyOf))
-    decisive = isinstance(node, ast.AnyOf)  # False decides an `and`, True decides an `or`
-    parts = tuple(compile_condition(op) for op in node.operands)
-
-    def combine(d: DemandAttrs, j: DemandAttrs) -> bool | None:
-        unknown = False
-        for c in parts:
-            r = c(d, j)
-            if r is decisive:
-                return decisive
-            if r is None:
-                unknown = True
-        return None if unknown else not decisive
-
-    return combine
+    return logic.junction_of(isinstance(node, ast.AllOf), tuple(compile_condition(op) for op in node.operands))
 
 
 # --- the candidate index -----------------------------------------------------------
@@ -227,7 +84,8 @@ def _atom_allowed(node: ast.Condition, domain: Collection[Value], negated: bool)
         hits = listed & domain
         # With a known value the atom is True exactly on `hits`, or exactly off them.
         return hits if inside is not excluded else domain - hits
-    return frozenset(v for v in domain if evaluate_atom(node, v) is not excluded)
+    test = logic.value_test(node)
+    return frozenset(v for v in domain if test(v) is not excluded)
 
 
 def allowed_values(
@@ -455,6 +313,18 @@ def index_domains(policy_set: PolicySet, demand_attrs: tuple[AttributeType, ...]
 
 
 @dataclass(frozen=True)
+class CompiledAction:
+    """One action a rule attaches to its outcome: its condition compiled like a rule's
+    (None when it has none), and the :class:`~policyengine.evaluation.decision.Action`
+    a decision carries, built once."""
+
+    name: str
+    within_hours: float | None
+    condition: ConditionFn | None
+    action: Action
+
+
+@dataclass(frozen=True)
 class CompiledRule:
     index: int
     model: RuleModel
@@ -464,12 +334,39 @@ class CompiledRule:
     #: Short names of the demand attributes its condition or `because` text reads:
     #: with the jurisdiction, all that its explanation depends on.
     demand_reads: tuple[str, ...] = ()
+    #: Its actions, in the order written (merged by name in decide.py).
+    actions: tuple[CompiledAction, ...] = ()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Action conditions are closures: they are compiled again on unpickling.
+        state = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        state["actions"] = ()
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "actions", compile_actions(self.model))
+
+
+def compile_actions(rule: RuleModel) -> tuple[CompiledAction, ...]:
+    """A rule's actions with their conditions compiled once."""
+    qualified = rule.qualified
+    return tuple(
+        CompiledAction(
+            a.name,
+            a.within_hours,
+            None if a.condition is None else compile_condition(a.condition),
+            Action(action=a.name, within_hours=a.within_hours, rule=qualified),
+        )
+        for a in getattr(rule, "actions", ())
+    )
 
 
 @dataclass(frozen=True)
 class CompiledPolicy:
     """Everything decide() needs, precomputed.  Immutable apart from the
-    memo tables (residuals, and those of :class:`RuleIndex`), which only ever
+    memo tables (those of :class:`RuleIndex`), which only ever
     gain entries that any thread would compute identically (so sharing them
     between threads is safe)."""
 
@@ -480,38 +377,17 @@ class CompiledPolicy:
     by_kind: dict[str, tuple[int, ...]]
     all_rules: tuple[int, ...]
     index: RuleIndex = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
-    _residuals: dict[tuple[str, str], tuple[tuple[CompiledRule, Residual], ...]] = field(
-        default_factory=dict, repr=False, compare=False
-    )
     #: Compiled explanations, filled by decide.py on first use (rule index → closures).
     explainers: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state["_residuals"], state["explainers"] = {}, {}  # closures do not pickle; they refill on use
+        state["explainers"] = {}  # closures do not pickle; they refill on use
         return state
 
     @property
     def jurisdictions(self) -> dict[str, JurisdictionModel]:
         return self.policy_set.jurisdictions
-
-    def residuals(self, jurisdiction: JurisdictionModel, kind: str) -> tuple[tuple[CompiledRule, Residual], ...]:
-        """The rules that can apply to ``kind`` in ``jurisdiction``, partially evaluated."""
-        key = (jurisdiction.code, kind)
-        found = self._residuals.get(key)
-        if found is not None:
-            return found
-        env: dict[str, Value] = {f"jurisdiction.{k}": v for k, v in jurisdiction.attrs.items()}
-        env["demand.kind"] = kind
-        out = []
-        for i in self.by_kind.get(kind, self.all_rules):
-            rule = self.rules[i]
-            r = partial(rule.model.condition, env)
-            if r is not False:
-                out.append((rule, r))
-        result = tuple(out)
-        self._residuals[key] = result
-        return result
 
 
 def _refs(cond: ast.Condition) -> tuple[str, ...]:
@@ -528,7 +404,8 @@ def compile_policy(policy_set: PolicySet) -> CompiledPolicy:
     built = []
     for i, r in enumerate(policy_set.rules):
         refs = _refs(r.condition)
-        built.append(CompiledRule(i, r, SEVERITY[r.outcome], r.span.short_location(), refs, _demand_reads(r, refs)))
+        reads = _demand_reads(r, refs)
+        built.append(CompiledRule(i, r, SEVERITY[r.outcome], r.span.short_location(), refs, reads, compile_actions(r)))
     rules = tuple(built)
     voc = policy_set.vocabulary
     demand_attrs = tuple(sorted((a for a in voc.scoped("demand") if not a.builtin), key=lambda a: a.name))
@@ -538,7 +415,7 @@ def compile_policy(policy_set: PolicySet) -> CompiledPolicy:
     by_kind: dict[str, tuple[int, ...]] = {}
     if kind_attr is not None and kind_attr.kind is Kind.ENUM and "demand.kind" in domains:
         # The static analysis is sound, so these lists hold every rule that
-        # partial evaluation with only the kind known would keep.
+        # specialising each condition to the kind alone would keep.
         for value, bits in index.bits["demand.kind"].items():
             by_kind[str(value)] = tuple(bit_indices(bits))
     return CompiledPolicy(

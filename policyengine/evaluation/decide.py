@@ -30,14 +30,30 @@ standing demand).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping
+import datetime
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..language import ast
 from ..language.diagnostics import did_you_mean
 from ..language.model import DemandModel, JurisdictionModel, Kind, Value
+from ..language.source import Source, Span
+from .codes import JurisdictionCodes
 from .compile import CompiledPolicy, CompiledRule, compile_condition, literal_value
-from .decision import Decision, Fact, MarketDecision, Outcome, Reason, Request, Undetermined, show_value
+from .decision import (
+    Action,
+    AttributeValue,
+    Claim,
+    Decision,
+    Fact,
+    MarketDecision,
+    Outcome,
+    Reason,
+    Request,
+    Undetermined,
+    show_value,
+)
 from .market import market_outcome
 from .memo import Memo
 from .requests import (
@@ -49,7 +65,12 @@ from .requests import (
     RequestError,
     normalize_demand,
     parse_request,
+    split_request,
 )
+
+#: The demand attributes of a claim: the platform's assessment and the authority's label.
+ASSESSED = "category"
+CLAIMED = "claimed_category"
 
 # Importable from here for the callers written before requests.py existed
 # (analysis.whatif, analysis.testing, analysis.matrix).
@@ -243,6 +264,45 @@ class Explanations:
 
 # --- decisions ---------------------------------------------------------------------------
 
+#: The engine's own rules, as the ``rule`` of an action or a reason.
+DEFAULT_RULE = "policyengine.default"
+UNKNOWN_JURISDICTION_RULE = "policyengine.unknown_jurisdiction"
+#: The action every decision that a person must take carries.
+HUMAN_REVIEW = "human_review"
+
+_DEFAULT_ACTIONS: tuple[Action, ...] = (Action(action=HUMAN_REVIEW, within_hours=None, rule=DEFAULT_RULE),)
+_UNKNOWN_ACTIONS: tuple[Action, ...] = (Action(action=HUMAN_REVIEW, within_hours=None, rule=UNKNOWN_JURISDICTION_RULE),)
+
+
+def merge_actions(rules: Sequence[CompiledRule], demand: Mapping[str, Value], jattrs: Mapping[str, Value]) -> tuple[Action, ...]:
+    """The actions of the deciding ``rules`` (in ``principle.rule`` order), merged by name.
+
+    An action whose condition is false is dropped; one whose condition is
+    unknown is kept (doing too much is the cautious side: a review or a notice
+    that was not needed costs less than one that was skipped).  Two rules
+    asking for the same action make one, with the shorter deadline (a deadline
+    beats none), recorded as the rule that set it; on a tie the first rule.
+    Sorted by action name, so neither file nor rule order shows.
+    """
+    merged: dict[str, Action] = {}
+    for rule in rules:
+        for compiled in rule.actions:
+            if compiled.condition is not None and compiled.condition(demand, jattrs) is False:
+                continue
+            found = merged.get(compiled.name)
+            if found is not None and not _sooner(compiled.within_hours, found.within_hours):
+                continue
+            merged[compiled.name] = compiled.action
+    if not merged:
+        return ()
+    return tuple(merged[name] for name in sorted(merged))
+
+
+def _sooner(hours: float | None, than: float | None) -> bool:
+    if hours is None:
+        return False
+    return than is None or hours < than
+
 
 def evaluate(
     compiled: CompiledPolicy,
@@ -250,12 +310,24 @@ def evaluate(
     jurisdiction: JurisdictionModel,
     demand: Mapping[str, Value],
     demand_id: str | None = None,
+    as_of: datetime.date | None = None,
+    known: bool = True,
+    hint: str | None = None,
 ) -> Decision:
-    """Decide a checked, normalised demand for a known jurisdiction."""
+    """Decide a checked, normalised demand.
+
+    ``known`` is False for a well-formed code the set does not define:
+    ``jurisdiction`` is then :func:`unknown_jurisdiction_model` (every
+    attribute unknown), the rules that need no jurisdiction fact decide, and
+    an outcome below negotiate is raised to negotiate by the engine's
+    ``policyengine.unknown_jurisdiction`` reason (``hint``: its did-you-mean).
+    """
+    when = as_of if as_of is not None else today()
     jattrs = jurisdiction.attrs
     matched: list[CompiledRule] = []
     unknown: list[CompiledRule] = []
-    for rule, condition in compiled.index.candidates(jurisdiction, demand).select(demand):
+    candidates = compiled.index.candidates(jurisdiction, demand)
+    for rule, condition in candidates.select(demand):
         r = condition(demand, jattrs)
         if r is True:
             matched.append(rule)
@@ -263,47 +335,84 @@ def evaluate(
             unknown.append(rule)
     undetermined = tuple(explanations.undetermined(r, demand, jattrs) for r in unknown) if unknown else ()
     chain = jurisdiction.chain
-    shown = dict(demand)
+    shown: dict[str, AttributeValue] = dict(demand)
     # id and description are shown only when given.
     if shown.get("id", 0) is None:
         del shown["id"]
     if shown.get("description", 0) is None:
         del shown["description"]
     if not matched:
-        summary = "negotiate: no principle covers this demand, so a person reviews it"
-        if undetermined:
-            names = sorted({a for u in undetermined for a in u.unknown})
-            summary += f" ({', '.join(names)} unknown)"
+        considered = tuple(sorted({r.model.principle for r, _ in candidates.rules}))
+        if known:
+            summary = "negotiate: no rule matched this demand, so a person reviews it"
+            extra = []
+            if considered:
+                extra.append(f"principles considered: {', '.join(considered)}")
+            if undetermined:
+                names = sorted({a for u in undetermined for a in u.unknown})
+                extra.append(f"{', '.join(names)} unknown")
+            if extra:
+                summary += f" ({'; '.join(extra)})"
+            reasons: tuple[Reason, ...] = ()
+            fallback = _DEFAULT_ACTIONS
+        else:
+            engine_reason = unknown_jurisdiction_reason(jurisdiction.code, hint)
+            summary = f"negotiate: {engine_reason.because}"
+            reasons = (engine_reason,)
+            fallback = _UNKNOWN_ACTIONS
         return Decision(
             outcome=Outcome.NEGOTIATE,
             jurisdiction=jurisdiction.code,
             demand=demand_id,
             summary=summary,
-            reasons=(),
+            reasons=reasons,
             outranked=(),
             undetermined=undetermined,
             default_applied=True,
             jurisdiction_chain=chain,
             request=shown,
             policy_version=compiled.version,
+            as_of=when,
+            actions=fallback,
+            considered=considered,
+            jurisdiction_known=known,
         )
     if len(matched) == 1:  # the common case
         deciding: tuple[Reason, ...] = (explanations.reason(matched[0], jurisdiction, demand),)
         outranked: tuple[Reason, ...] = ()
-        top_rule = matched[0]
+        top_rules: list[CompiledRule] = matched
     else:
         top = max(r.severity for r in matched)
         explained = [explanations.reason(r, jurisdiction, demand) for r in matched]
         deciding = tuple(x for r, x in zip(matched, explained) if r.severity == top)
         outranked = tuple(x for r, x in zip(matched, explained) if r.severity != top)
-        top_rule = next(r for r in matched if r.severity == top)
+        top_rules = [r for r in matched if r.severity == top]
     first = deciding[0]
+    actions: tuple[Action, ...] = merge_actions(top_rules, demand, jattrs) if any(r.actions for r in top_rules) else ()
     more = f" (+{len(deciding) - 1} more)" if len(deciding) > 1 else ""
+    summary = f"{top_rules[0].model.outcome}: {first.principle}.{first.rule}{more}: {first.because}"
+    outcome = first.outcome
+    if not known:
+        # The engine's reason counts as a negotiate match: it outranks what
+        # the rules would comply with (no unknown requester is complied with
+        # automatically), joins the negotiate reasons, and a withdraw outranks it.
+        engine_reason = unknown_jurisdiction_reason(jurisdiction.code, hint)
+        if outcome is Outcome.WITHDRAW:
+            outranked = tuple(sorted((*outranked, engine_reason), key=_qualified))
+        else:
+            if outcome is Outcome.COMPLY:
+                outranked = tuple(sorted((*deciding, *outranked), key=_qualified))
+                summary = f"negotiate: {engine_reason.because} (the rules alone would comply: {first.principle}.{first.rule})"
+                deciding, actions, outcome = (engine_reason,), (), Outcome.NEGOTIATE
+            else:
+                deciding = tuple(sorted((*deciding, engine_reason), key=_qualified))
+                summary = f"negotiate: {engine_reason.because} (and {first.principle}.{first.rule}{more}: {first.because})"
+            actions = _with_action(actions, _UNKNOWN_ACTIONS[0])
     return Decision(
-        outcome=first.outcome,
+        outcome=outcome,
         jurisdiction=jurisdiction.code,
         demand=demand_id,
-        summary=f"{top_rule.model.outcome}: {first.principle}.{first.rule}{more}: {first.because}",
+        summary=summary,
         reasons=deciding,
         outranked=outranked,
         undetermined=undetermined,
@@ -311,16 +420,31 @@ def evaluate(
         jurisdiction_chain=chain,
         request=shown,
         policy_version=compiled.version,
+        as_of=when,
+        actions=actions,
+        jurisdiction_known=known,
     )
 
 
-def unknown_jurisdiction(compiled: CompiledPolicy, code: str, demand: Mapping[str, Value], hint: str | None) -> Decision:
-    """Negotiate, and say why: the policy set does not know this jurisdiction
-    (``hint``: the "did you mean" for ``code``, or None)."""
+def _qualified(reason: Reason) -> str:
+    return reason.qualified
+
+
+def _with_action(actions: tuple[Action, ...], extra: Action) -> tuple[Action, ...]:
+    """``actions`` with ``extra`` merged in by name (an existing one with a deadline is kept)."""
+    for a in actions:
+        if a.action == extra.action and not _sooner(extra.within_hours, a.within_hours):
+            return actions
+    kept = [a for a in actions if a.action != extra.action]
+    return tuple(sorted((*kept, extra), key=lambda a: a.action))
+
+
+def unknown_jurisdiction_reason(code: str, hint: str | None) -> Reason:
+    """The engine's reason for a code the policy set does not define (``hint``: its did-you-mean)."""
     because = f"no jurisdiction `{code}` is defined in the policy set, so a person must look at this demand"
     if hint:
         because += f" ({hint})"
-    reason = Reason(
+    return Reason(
         principle="policyengine",
         statement="What the policy set does not cover is reviewed by a person",
         rule="unknown_jurisdiction",
@@ -329,15 +453,46 @@ def unknown_jurisdiction(compiled: CompiledPolicy, code: str, demand: Mapping[st
         source=ENGINE_SOURCE,
         facts=(Fact(attribute="jurisdiction.code", value=code, test="is not a loaded jurisdiction"),),
     )
-    return Decision(
-        outcome=Outcome.NEGOTIATE,
-        jurisdiction=code,
-        summary=f"negotiate: {because}",
-        reasons=(reason,),
-        default_applied=True,
-        request={k: v for k, v in demand.items() if v is not None or k not in ("id", "description")},
-        policy_version=compiled.version,
+
+
+_ENGINE_SPAN = Span(Source(ENGINE_SOURCE, ""), 0, 0)
+
+
+def unknown_jurisdiction_model(compiled: CompiledPolicy, code: str) -> JurisdictionModel:
+    """A jurisdiction the set does not define, as the rules see it: its code, and every other attribute unknown."""
+    attrs: dict[str, Value] = {a.name: None for a in compiled.policy_set.vocabulary.scoped("jurisdiction")}
+    attrs["code"] = code
+    attrs["name"] = code  # for a `because` text: "the rule of law in ZZ"; no condition tests a name
+    return JurisdictionModel(
+        code=code, name=code, is_group=False, chain=(), attrs=attrs, attr_origin={}, demands=(), members=(), span=_ENGINE_SPAN
     )
+
+
+def unknown_jurisdiction(compiled: CompiledPolicy, code: str, demand: Mapping[str, Value], hint: str | None) -> Decision:
+    """The decision of ``demand`` for a code the set does not define (explanations not memoised)."""
+    return evaluate(
+        compiled, Explanations(compiled, memo=False), unknown_jurisdiction_model(compiled, code), demand, known=False, hint=hint
+    )
+
+
+#: [(the UTC timestamp at which today ends, today)]: one list item, replaced whole,
+#: so that threads never see an end paired with another day.
+_DAY: list[tuple[float, datetime.date]] = [(-1.0, datetime.date(1970, 1, 1))]
+_clock = time.time
+
+
+def today() -> datetime.date:
+    """Today's date in UTC, computed once a day (a memo hit must not pay for a calendar)."""
+    cached = _DAY[0]
+    if _clock() >= cached[0]:
+        cached = _new_day()
+    return cached[1]
+
+
+def _new_day() -> tuple[float, datetime.date]:
+    day = int(_clock() // 86_400)
+    cached = _DAY[0] = ((day + 1) * 86_400.0, datetime.date(1970, 1, 1) + datetime.timedelta(days=day))
+    return cached
 
 
 class Decider:
@@ -367,6 +522,7 @@ class Decider:
         self.memo = memo
         self._checks = DemandChecks(compiled)
         self._code = JURISDICTION.accept
+        self._codes = JurisdictionCodes(compiled.jurisdictions)
         #: The memo key's order: the settable attributes, then the two texts.
         self._names = (*tuple(a.name for a in compiled.demand_attrs), "id", "description")
         self._keys = self._checks.keys
@@ -383,31 +539,48 @@ class Decider:
         texts_read = any(n in ("id", "description") for r in compiled.rules for n in r.demand_reads)
         self._shapes: Memo[tuple[Any, ...], Decision] | None = Memo(CACHE_SIZE) if memo and not texts_read else None
         self._explanations = Explanations(compiled, memo)
+        #: Explanations for the jurisdictions the set does not define.
+        self._strangers_explained = Explanations(compiled, memo)
         #: unknown code → its "did you mean" ("" for none).
         self._hints: Memo[str, str] = Memo(HINT_CACHE_SIZE)
+        #: well-formed code the set does not define → its all-unknown jurisdiction
+        #: (at most 26 × 26 of them: the shape bounds the table).
+        self._strangers: dict[str, JurisdictionModel] = {}
+        names = {a.name for a in compiled.demand_attrs}
+        #: Whether the vocabulary has both labels (docs/semantics.md, "Claims").
+        self._claims = CLAIMED in names and ASSESSED in names
 
-    def decide(self, request: Any) -> Decision:
+    def decide(self, request: Any, as_of: datetime.date | None = None) -> Decision:
+        """Decide ``request``; ``as_of`` is the date for a request that gives none (None: today, UTC)."""
         kind = type(request)
         if kind is dict:
             if len(request) != 2:
-                return self._decide_slow(request)
+                return self._decide_slow(request, as_of)
             jurisdiction = request.get("jurisdiction")
             demand = request.get("demand")
         elif kind is Request:
             # Already shaped by pydantic (not yet checked against the
             # vocabulary): same path as a dict, no re-validation of its shape.
+            if request.as_of is not None:
+                return self._decide_slow(request, as_of)
             jurisdiction = request.jurisdiction
             demand = request.demand
         else:
-            return self._decide_slow(request)
+            return self._decide_slow(request, as_of)
         if type(demand) is not dict or type(jurisdiction) is not str or not demand.keys() <= self._keys:
-            return self._decide_slow(request)
+            return self._decide_slow(request, as_of)
+        if as_of is None:
+            # today(), inlined: this is the memo-hit path.
+            day = _DAY[0]
+            when = (day if _clock() < day[0] else _new_day())[1]
+        else:
+            when = as_of
         get = demand.get
-        key = (jurisdiction, *map(get, self._names, self._absent))
+        key = (jurisdiction, when, *map(get, self._names, self._absent))
         try:
             hit = self._memo.get(key)
         except TypeError:  # an unhashable value: let the checks explain it
-            return self._decide_slow(request)
+            return self._decide_slow(request, as_of)
         if hit is not None:
             for name in self._bools:
                 if type(get(name)) is not bool and get(name) is not None:
@@ -418,9 +591,9 @@ class Decider:
             if hit is not None:
                 return hit
         normal = self._checks.fast(demand)
-        if normal is None or self._code(jurisdiction) is DECLINED:
-            return self._decide_slow(request)
-        decision = self._evaluate(jurisdiction, normal)
+        if normal is None or self._code(jurisdiction) is DECLINED or not self._codes.exact(jurisdiction):
+            return self._decide_slow(request, as_of)
+        decision = self._evaluate(jurisdiction, normal, when)
         if self._memoisable(normal):
             self._remember(key, decision)
         return decision
@@ -449,26 +622,77 @@ class Decider:
             self._json.put(id(decision), (decision, text))
         return text
 
-    def _evaluate(self, code: str, demand: dict[str, Value]) -> Decision:
+    def exact_code(self, code: str) -> str:
+        """``code`` when it is exact (docs/semantics.md §7), else the :class:`RequestError` naming the code meant."""
+        if self._codes.exact(code):
+            return code
+        shown = code if len(code) <= 16 else code[:13] + "…"
+        raise RequestError(
+            "jurisdiction",
+            f"`{shown}` is not a jurisdiction code: a code is exactly an ISO 3166-1 alpha-2 code in capitals, "
+            "such as `FR`, or a group code of the policy set, such as `EU`",
+            tuple(sorted(self.compiled.jurisdictions)),
+            self._codes.hint(code),
+            code="request.bad-jurisdiction",
+        )
+
+    def _evaluate(self, code: str, demand: dict[str, Value], as_of: datetime.date) -> Decision:
         if self._shapes is not None and (demand["id"] is not None or demand["description"] is not None):
             # A demand's id and description change nothing but the request the
             # decision echoes (no rule reads them: checked in __init__), so the
             # decision of the bare demand is made once per shape and copied
             # with this request: requests that all carry a fresh id still reuse it.
             bare = {**demand, "id": None, "description": None}
-            key = (code, *bare.values())  # a normalised demand: the same keys, in the same order
+            key = (code, as_of, *bare.values())  # a normalised demand: the same keys, in the same order
             base = self._shapes.get(key)
             if base is None:
-                base = self._shapes.put(key, self._evaluate_bare(code, bare))
-            shown = {k: v for k, v in demand.items() if v is not None or k not in ("id", "description")}
-            return base.model_copy(update={"request": shown})
-        return self._evaluate_bare(code, demand)
+                base = self._shapes.put(key, self._evaluate_bare(code, bare, as_of))
+            shown: dict[str, AttributeValue] = {k: v for k, v in base.request.items() if k not in ("id", "description")}
+            shown.update((k, demand[k]) for k in ("id", "description") if demand[k] is not None)
+            return base.model_copy(update={"request": dict(sorted(shown.items()))})
+        return self._evaluate_bare(code, demand, as_of)
 
-    def _evaluate_bare(self, code: str, demand: dict[str, Value]) -> Decision:
+    def _evaluate_bare(self, code: str, demand: dict[str, Value], as_of: datetime.date) -> Decision:
         j = self.compiled.jurisdictions.get(code)
-        if j is None:
-            return unknown_jurisdiction(self.compiled, code, demand, self._hint(code))
-        return evaluate(self.compiled, self._explanations, j, demand)
+        if j is not None:
+            return self._decide_claim(j, demand, as_of)
+        stranger = self._strangers.get(code)
+        if stranger is None:
+            stranger = self._strangers[code] = unknown_jurisdiction_model(self.compiled, code)
+        return self._decide_claim(stranger, demand, as_of, known=False, hint=self._hint(code))
+
+    def _decide_claim(
+        self,
+        j: JurisdictionModel,
+        demand: dict[str, Value],
+        as_of: datetime.date,
+        demand_id: str | None = None,
+        known: bool = True,
+        hint: str | None = None,
+    ) -> Decision:
+        """Decide, with the authority's label held to the platform's assessment.
+
+        An absent ``claimed_category`` is the assessment (so a claim equal to
+        the category decides exactly what no claim does).  A claim that
+        differs is decided both ways, as given and with the claim replaced by
+        the assessment, and the more protective decision is taken (the
+        assessment on a tie): no label makes an outcome less protective."""
+        explanations = self._explanations if known else self._strangers_explained
+        if not self._claims:
+            return evaluate(self.compiled, explanations, j, demand, demand_id, as_of, known, hint)
+        assessed, claimed = demand.get(ASSESSED), demand.get(CLAIMED)
+        if claimed is None or claimed == assessed:
+            if claimed is None and assessed is not None:
+                demand = {**demand, CLAIMED: assessed}
+            return evaluate(self.compiled, explanations, j, demand, demand_id, as_of, known, hint)
+        as_given = evaluate(self.compiled, explanations, j, demand, demand_id, as_of, known, hint)
+        as_assessed = evaluate(self.compiled, explanations, j, {**demand, CLAIMED: assessed}, demand_id, as_of, known, hint)
+        given_wins = as_given.outcome.severity > as_assessed.outcome.severity
+        chosen = as_given if given_wins else as_assessed
+        decisive = claimed if given_wins else assessed
+        claim = Claim(assessed=str(assessed), claimed=str(claimed), decisive=str(decisive))
+        summary = f"{chosen.summary} (labelled `{claimed}` by the authority, assessed `{assessed}`; decided as `{decisive}`)"
+        return chosen.model_copy(update={"claim": claim, "request": as_given.request, "summary": summary})
 
     def _hint(self, code: str) -> str | None:
         """ "did you mean" for a code the set does not define, computed once per code."""
@@ -477,30 +701,35 @@ class Decider:
             found = self._hints.put(code, did_you_mean(code, self.compiled.jurisdictions) or "")
         return found or None
 
-    def _decide_slow(self, request: Any) -> Decision:
-        code, raw = parse_request(request)
+    def _decide_slow(self, request: Any, as_of: datetime.date | None = None) -> Decision:
+        code, raw, own = split_request(request)
+        code = self.exact_code(code)
         demand = self._checks.normalize(raw)
-        decision = self._evaluate(code, demand)
+        when = own if own is not None else as_of if as_of is not None else today()
+        decision = self._evaluate(code, demand, when)
         if isinstance(raw, dict) and self._memoisable(demand):
             # A value can be valid but not hashable (an odd str subclass): then it is not kept.
             with contextlib.suppress(TypeError):
-                self._remember((code, *[raw.get(n, MISSING) for n in self._names]), decision)
+                self._remember((code, when, *[raw.get(n, MISSING) for n in self._names]), decision)
         return decision
 
-    def decide_standing(self, jurisdiction: JurisdictionModel, demand: DemandModel) -> Decision:
+    def decide_standing(
+        self, jurisdiction: JurisdictionModel, demand: DemandModel, as_of: datetime.date | None = None
+    ) -> Decision:
         attrs = {a.name: demand.attrs.get(a.name) for a in self.compiled.demand_attrs}
         attrs["id"] = demand.id
         attrs["description"] = demand.description
         # Validation already held these to the vocabulary; the same checks as a
         # request's keep any disagreement out of the reason memo.
         checked = self._checks.standing(attrs)
-        return evaluate(self.compiled, self._explanations, jurisdiction, checked, demand_id=demand.id)
+        return self._decide_claim(jurisdiction, checked, today() if as_of is None else as_of, demand_id=demand.id)
 
     def jurisdiction(self, code: Any) -> JurisdictionModel:
         """The loaded jurisdiction ``code``; a :class:`RequestError` (with a did-you-mean) if there is none."""
         code = JURISDICTION.check(code)
         j = self.compiled.jurisdictions.get(code)
         if j is None:
+            self.exact_code(code)
             raise RequestError(
                 "jurisdiction",
                 f"`{code}` is not a loaded jurisdiction",
@@ -510,7 +739,7 @@ class Decider:
             )
         return j
 
-    def standing(self, code: Any, demand_id: Any) -> Decision:
+    def standing(self, code: Any, demand_id: Any, as_of: datetime.date | None = None) -> Decision:
         """Standing demand ``demand_id`` of jurisdiction ``code`` (inherited ones included)."""
         j = self.jurisdiction(code)
         wanted: str = STANDING_ID.check(demand_id)  # type: ignore[assignment]
@@ -524,9 +753,10 @@ class Decider:
                 did_you_mean(wanted[:64], ids),
                 code="request.unknown-demand",
             )
-        return self.decide_standing(j, d)
+        return self.decide_standing(j, d, as_of)
 
-    def market(self, code: Any) -> MarketDecision:
+    def market(self, code: Any, as_of: datetime.date | None = None) -> MarketDecision:
         j = self.jurisdiction(code)
-        decisions = tuple(self.decide_standing(j, d) for d in j.demands)
-        return market_outcome(j, decisions, self.compiled.version)
+        when = today() if as_of is None else as_of
+        decisions = tuple(self.decide_standing(j, d, when) for d in j.demands)
+        return market_outcome(j, decisions, self.compiled.version, when)

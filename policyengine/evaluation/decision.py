@@ -11,11 +11,14 @@ is the contract documented in docs/embedding.md.
 
 from __future__ import annotations
 
+import datetime
 import enum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-AttributeValue = bool | float | str | None
+#: A value as decisions carry it: the language's values (docs/semantics.md §2),
+#: a date for a `date` attribute and a tuple of texts for a `list of text`.
+AttributeValue = bool | float | str | datetime.date | tuple[str, ...] | None
 
 
 class Outcome(str, enum.Enum):
@@ -49,7 +52,16 @@ def show_value(value: AttributeValue) -> str:
         return "true" if value else "false"
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() and abs(value) < 1e16 else repr(value)
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_quoted(v) for v in value) + "]"
     return str(value)
+
+
+def _quoted(text: str) -> str:
+    """A text inside a list as the policy language writes it: in double quotes."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 class _Frozen(BaseModel):
@@ -68,6 +80,9 @@ class Request(_Frozen):
     jurisdiction: str = Field(description="ISO 3166-1 alpha-2 code or group code, e.g. `FR` or `EU`")
     demand: dict[str, AttributeValue] = Field(
         description="demand attributes from the vocabulary, e.g. kind, category, legal_basis"
+    )
+    as_of: datetime.date | None = Field(
+        default=None, description="decide as of this date (`YYYY-MM-DD`); the caller's `as_of`, else today (UTC)"
     )
 
 
@@ -110,6 +125,27 @@ class Undetermined(_Frozen):
     unknown: tuple[str, ...] = Field(description="the attributes whose value is unknown")
 
 
+class Action(_Frozen):
+    """Something the platform does with the outcome (XACML's obligations): review, notify, narrow …
+
+    Merged by name over the deciding rules: the shortest deadline wins, and
+    ``rule`` names the rule that set it."""
+
+    action: str = Field(description="a value of the vocabulary's `action` enumeration, e.g. `human_review`")
+    within_hours: float | None = Field(default=None, description="the deadline in hours; null when none")
+    rule: str = Field(
+        description="`principle.rule` that asked for it, or `policyengine.default` / `policyengine.unknown_jurisdiction`"
+    )
+
+
+class Claim(_Frozen):
+    """The authority's label and the platform's assessment, when they differ, and which one decided."""
+
+    assessed: str = Field(description="`demand.category`: the platform's assessment")
+    claimed: str = Field(description="`demand.claimed_category`: the authority's own label")
+    decisive: str = Field(description="the label whose decision was taken (the more protective; the assessment on a tie)")
+
+
 class Decision(_Frozen):
     """The engine's answer for one demand."""
 
@@ -128,9 +164,30 @@ class Decision(_Frozen):
         default_factory=dict, description="the demand attributes decided, defaults applied"
     )
     policy_version: str = Field(description="content hash of the policy set that decided")
+    source_root: str | None = Field(
+        default=None,
+        description="the directory (absolute) that every `source` path is relative to; set by the command line, "
+        "null from the API (whose caller knows where its set lives)",
+    )
     decision_id: str | None = Field(
         default=None, description="the id of the decision's journal entry (a UUIDv7) when a journal recorded it"
     )
+    as_of: datetime.date = Field(description="the date the demand was decided as of")
+    actions: tuple[Action, ...] = Field(default=(), description="what goes with the outcome, sorted by action; empty when none")
+    claim: Claim | None = Field(default=None, description="the authority's label and the assessment, when they differ")
+    considered: tuple[str, ...] = Field(
+        default=(), description="for the default decision: the principles whose rules were considered and did not match"
+    )
+    jurisdiction_known: bool = Field(
+        default=True, description="false for a well-formed code the policy set does not define (every attribute unknown)"
+    )
+
+
+class ContextDemand(_Frozen):
+    """A standing demand that does not count for the market, and why."""
+
+    demand: str
+    reason: str = Field(description="e.g. `made of another platform`, `proposed, not law`, `lifted 2018-04-13`")
 
 
 class MarketDecision(_Frozen):
@@ -141,9 +198,15 @@ class MarketDecision(_Frozen):
     outcome: Outcome
     summary: str
     decisive: tuple[str, ...] = Field(description="ids of the standing demands that set the market outcome")
-    decisions: tuple[Decision, ...]
+    decisions: tuple[Decision, ...] = Field(description="every standing demand's decision, counted or not")
     jurisdiction_chain: tuple[str, ...] = ()
     policy_version: str
+    source_root: str | None = Field(default=None, description="as in `Decision`: what `source` paths are relative to")
+    as_of: datetime.date = Field(description="the date the market was decided as of")
+    counted: tuple[str, ...] = Field(
+        default=(), description="ids of the standing demands in force and addressed to this platform"
+    )
+    context: tuple[ContextDemand, ...] = Field(default=(), description="the other standing demands, with why they do not count")
 
 
 # --- what-if: computed by policyengine.analysis.whatif, returned by Engine.what_if ---
@@ -182,6 +245,10 @@ class WhatIf(_Frozen):
 
     decision: Decision
     alternatives: tuple[Alternative, ...] = Field(description="one per outcome other than the decision's, comply to withdraw")
+    incomplete: str | None = Field(
+        default=None,
+        description="set when the search stopped at its budget (analysis incomplete: …): other changes may exist",
+    )
 
     def alternative(self, outcome: Outcome | str) -> Alternative | None:
         wanted = Outcome(outcome)

@@ -11,6 +11,7 @@ identically, so one Engine can be shared by any number of threads.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import gc
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
@@ -23,6 +24,7 @@ from .compile import CompiledPolicy, compile_policy
 from .decide import Decider
 from .decision import Decision, MarketDecision, WhatIf
 from .recorder import DecisionRecorder, journaled, journaled_many, journaled_market
+from .requests import check_as_of
 
 #: What-if is analysis over the demand space, a layer above evaluation, so the
 #: engine cannot import it; :mod:`policyengine.analysis` registers it here when
@@ -104,15 +106,18 @@ class Engine:
 
     # --- decisions -------------------------------------------------------------
 
-    def decide(self, request: Any) -> Decision:
+    def decide(self, request: Any, *, as_of: datetime.date | str | None = None) -> Decision:
         """Decide one request: a dict ``{"jurisdiction": "FR", "demand": {...}}`` or a
         :class:`~policyengine.decision.Request`.  Raises
         :class:`~policyengine.evaluation.requests.RequestError` when the request does not fit the
-        vocabulary; an unknown jurisdiction is a negotiate decision, not an error.
-        With a journal, the decision is returned only once recorded, with its ``decision_id``."""
-        if self._journal is None:
-            return self._decider.decide(request)
-        return journaled(self._journal, request, self._decider.decide(request))
+        vocabulary or its code is not exact (``ru``, ``" RU"``, ``RUS``); a well-formed code the set
+        does not define is decided with every jurisdiction attribute unknown (docs/semantics.md §7).
+        With a journal, the decision is returned only once recorded, with its ``decision_id``.
+
+        ``as_of`` (a date or ``"YYYY-MM-DD"``) is the date to decide as of when the request gives
+        no ``as_of`` of its own; the default is today (UTC).  The decision echoes it."""
+        decision = self._decider.decide(request, None if as_of is None else check_as_of(as_of))
+        return decision if self._journal is None else journaled(self._journal, request, decision)
 
     def decision_json(self, decision: Decision) -> str:
         """``decision.model_dump_json()``, computed once per memoised decision.
@@ -121,23 +126,27 @@ class Engine:
         the first time a request shape is decided."""
         return self._decider.to_json(decision)
 
-    def decide_many(self, requests: Iterable[Any]) -> list[Decision]:
+    def decide_many(self, requests: Iterable[Any], *, as_of: datetime.date | str | None = None) -> list[Decision]:
         """Decide a batch; the same results as :meth:`decide` one by one."""
         decide = self._decider.decide
+        when = None if as_of is None else check_as_of(as_of)
         if self._journal is None:
-            return [decide(r) for r in requests]
-        return journaled_many(self._journal, [decide(r) for r in requests])
+            return [decide(r, when) for r in requests]
+        return journaled_many(self._journal, [decide(r, when) for r in requests])
 
-    def standing(self, jurisdiction: str, demand: str) -> Decision:
-        """Decide standing demand ``demand`` of ``jurisdiction`` (inherited ones included).
-        Raises :class:`~policyengine.evaluation.requests.RequestError` for a code or an
-        id the set does not define (``request.unknown-jurisdiction``, ``request.unknown-demand``)."""
-        decision = self._decider.standing(jurisdiction, demand)
+    def standing(self, jurisdiction: str, demand: str, *, as_of: datetime.date | str | None = None) -> Decision:
+        """Decide standing demand ``demand`` of ``jurisdiction`` (inherited ones included), as of
+        ``as_of`` (default today, UTC).  Raises :class:`~policyengine.evaluation.requests.RequestError`
+        for a code or an id the set does not define (``request.unknown-jurisdiction``,
+        ``request.unknown-demand``) or a code that is not exact (``request.bad-jurisdiction``)."""
+        decision = self._decider.standing(jurisdiction, demand, None if as_of is None else check_as_of(as_of))
         return decision if self._journal is None else journaled(self._journal, None, decision)
 
-    def market(self, jurisdiction: str) -> MarketDecision:
-        """Every standing demand of a jurisdiction and the market outcome."""
-        market = self._decider.market(jurisdiction)
+    def market(self, jurisdiction: str, *, as_of: datetime.date | str | None = None) -> MarketDecision:
+        """Every standing demand of a jurisdiction and the market outcome as of ``as_of`` (default
+        today, UTC): only the demands in force that day and made of this platform count; the
+        others are listed as context with the reason (docs/semantics.md §8)."""
+        market = self._decider.market(jurisdiction, None if as_of is None else check_as_of(as_of))
         return market if self._journal is None else journaled_market(self._journal, market)
 
     def what_if(self, request: Any) -> WhatIf:

@@ -21,7 +21,9 @@ values, with hypothesis).
 
 from __future__ import annotations
 
+import datetime
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -48,10 +50,13 @@ REQUEST_CODES: Final = {
     "request.too-large": "past a limit: document size, nesting depth, a text, a jurisdiction code, a number beyond 1e308",
     "request.not-unicode": "not Unicode text: bytes that are not UTF-8, or a string with an unpaired surrogate",
     "request.bad-type": "the wrong JSON type: a request or demand that is not an object, a value of the wrong type, null",
-    "request.unknown-field": "a request field other than `jurisdiction` and `demand`",
+    "request.unknown-field": "a request field other than `jurisdiction`, `demand` and `as_of`",
+    "request.bad-jurisdiction": 'a jurisdiction code that is not exact: mis-cased (`ru`), padded (`" RU"`), alpha-3 (`RUS`), '
+    "or neither a code the policy set defines nor two capital letters; the hint names the code meant",
     "request.unknown-attribute": "a demand attribute the vocabulary does not declare",
     "request.missing": "`jurisdiction`, `demand` or a required demand attribute is absent",
-    "request.bad-value": "the right type but not an allowed value: outside its enumeration or range, or not finite",
+    "request.bad-value": "the right type but not an allowed value: outside its enumeration or range, not finite, "
+    "not a date `YYYY-MM-DD`",
     "request.unknown-jurisdiction": "`standing` or `market` for a jurisdiction the policy set does not define",
     "request.unknown-demand": "`standing` for a standing demand the jurisdiction does not make",
 }
@@ -441,7 +446,48 @@ def normalize_demand(compiled: CompiledPolicy, demand: Any) -> dict[str, Value]:
     return DemandChecks(compiled).normalize(demand)
 
 
-_REQUEST_FIELDS = ("demand", "jurisdiction")
+_REQUEST_FIELDS = ("as_of", "demand", "jurisdiction")
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def parse_date(value: Any) -> datetime.date | None:
+    """A calendar date written ``YYYY-MM-DD`` (or a ``datetime.date``), else None.
+
+    Only that one form: ``date.fromisoformat`` also takes ``20240517`` and
+    week dates, which a policy author or a sender would not recognise as the
+    date they wrote."""
+    kind = type(value)
+    if kind is datetime.date:
+        return value  # type: ignore[no-any-return]
+    if isinstance(value, str):
+        text = value if kind is str else _plain(value)
+        if len(text) == 10 and _ISO_DATE.fullmatch(text):
+            try:
+                return datetime.date.fromisoformat(text)
+            except ValueError:
+                return None
+    return None
+
+
+def check_as_of(value: Any, field: str = "as_of") -> datetime.date:
+    """The request's (or the caller's) ``as_of``: a date ``YYYY-MM-DD``, or a :class:`RequestError`."""
+    found = parse_date(value)
+    if found is not None:
+        return found
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "…"
+        raise RequestError(field, f"`{shown}` is not a date", hint="write it `YYYY-MM-DD`, e.g. `2024-05-17`")
+    raise RequestError(field, f"must be a date such as `2024-05-17`, not {json_type(value)}", code="request.bad-type")
+
+
+def split_request(request: Any) -> tuple[str, Mapping[str, Any], datetime.date | None]:
+    """:func:`parse_request` and the request's own ``as_of`` (None when it gives none)."""
+    code, demand = parse_request(request)
+    if isinstance(request, Request):
+        return code, demand, request.as_of
+    raw = request.get("as_of", MISSING)
+    return code, demand, None if raw is MISSING else check_as_of(raw)
 
 
 def parse_request(request: Any) -> tuple[str, Mapping[str, Any]]:
@@ -469,7 +515,7 @@ def parse_request(request: Any) -> tuple[str, Mapping[str, Any]]:
             name,
             "is not a request field",
             _REQUEST_FIELDS,
-            did_you_mean(name, ["jurisdiction", "demand"]),
+            did_you_mean(name, ["jurisdiction", "demand", "as_of"]),
             code="request.unknown-field",
         )
     jurisdiction = JURISDICTION.check(request.get("jurisdiction", MISSING))

@@ -87,6 +87,7 @@ CODES: dict[str, CodeInfo] = {
         CodeInfo("PE408", _W, "duplicate test"),
         CodeInfo("PE409", _W, "malformed lint directive"),
         CodeInfo("PE410", _W, "unused lint directive"),
+        CodeInfo("PE411", _W, "analysis incomplete"),
     ]
 }
 

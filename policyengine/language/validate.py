@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from . import ast
+from . import ast, intervals
 from .diagnostics import Diagnostic, all_of, has_errors, one_of
 from .diagnostics import did_you_mean as _did_you_mean
 from .model import (
@@ -619,7 +619,7 @@ def _comparable(attr: AttributeType) -> AttributeType:
     return AttributeType(**{**attr.__dict__, "unknown_allowed": False, "lo": None, "hi": None})
 
 
-def _atom_domain(st: _State, node: ast.Condition, negated: bool) -> tuple[str, object] | None:
+def _atom_domain(st: _State, node: ast.Condition, negated: bool) -> tuple[str, set[object] | intervals.Interval] | None:
     """The set of values (enum/bool) or interval (number) an atom allows, for contradiction checks."""
     if isinstance(node, ast.Not):
         return _atom_domain(st, node.operand, not negated)
@@ -648,18 +648,7 @@ def _atom_domain(st: _State, node: ast.Condition, negated: bool) -> tuple[str, o
             allowed = universe - allowed
         return ref.dotted, allowed
     if attr.kind is Kind.NUMBER and isinstance(node, ast.Comparison) and isinstance(node.value, ast.Number):
-        op = node.op
-        if negated:
-            op = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "=="}[op]
-        x = node.value.value
-        inf = float("inf")
-        interval = {
-            "<": (-inf, x, True, False),
-            "<=": (-inf, x, True, True),
-            ">": (x, inf, False, True),
-            ">=": (x, inf, True, True),
-            "==": (x, x, True, True),
-        }.get(op)
+        interval = intervals.of_comparison(intervals.negated_op(node.op) if negated else node.op, node.value.value)
         if interval is None:
             return None
         return ref.dotted, interval
@@ -668,7 +657,7 @@ def _atom_domain(st: _State, node: ast.Condition, negated: bool) -> tuple[str, o
 
 def _check_contradiction(st: _State, node: ast.AllOf, context: str) -> None:
     sets: dict[str, set[object]] = {}
-    intervals: dict[str, tuple[float, float, bool, bool]] = {}
+    numbers: dict[str, intervals.Interval] = {}
     for op in node.operands:
         dom = _atom_domain(st, op, False)
         if dom is None:
@@ -680,19 +669,9 @@ def _check_contradiction(st: _State, node: ast.AllOf, context: str) -> None:
                 _contradiction(st, node, key, context)
                 return
         else:
-            lo: float
-            hi: float
-            lo_in: bool
-            hi_in: bool
-            lo, hi, lo_in, hi_in = value  # type: ignore[misc]
-            if key in intervals:
-                plo, phi, plo_in, phi_in = intervals[key]
-                if plo > lo or (plo == lo and not plo_in):
-                    lo, lo_in = plo, plo_in
-                if phi < hi or (phi == hi and not phi_in):
-                    hi, hi_in = phi, phi_in
-            intervals[key] = (lo, hi, lo_in, hi_in)
-            if lo > hi or (lo == hi and not (lo_in and hi_in)):
+            both = intervals.intersect(numbers[key], value) if key in numbers else value
+            numbers[key] = both
+            if intervals.is_empty(both):
                 _contradiction(st, node, key, context)
                 return
 

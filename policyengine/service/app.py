@@ -164,6 +164,12 @@ async def market(request: Request) -> Response:
         result = engine.market(code)
     except RequestError as err:
         raise request_problem(err, 404 if err.code == "request.unknown-jurisdiction" else None) from None
+    if service.journal is not None:
+        # Each standing demand's decision is a decision like any other: journaled, with its id.
+        items = [({"jurisdiction": d.jurisdiction, "demand": d.request}, d) for d in result.decisions]
+        ids = await run_in_threadpool(service.record, items)
+        decisions = tuple(d.model_copy(update={"decision_id": i}) for d, i in zip(result.decisions, ids, strict=True))
+        result = result.model_copy(update={"decisions": decisions})
     return _json(result.model_dump_json(), headers={"X-Policy-Version": result.policy_version})
 
 

@@ -79,9 +79,33 @@ class Service:
     # --- auth --------------------------------------------------------------------------
 
     def principal(self, request: Request, role: str) -> Principal:
-        """Who is asking, or 401/403 as problem+json.  Without tokens everyone is local (loopback only)."""
+        """Who is asking, or 401/403 as problem+json.  Without tokens everyone is local (loopback only).
+
+        Two browser attacks are refused before any token is looked at.  A page
+        of another site can make a visitor's browser send a "simple" POST
+        (no preflight, any body) to the service: a write that a browser marks
+        as coming from elsewhere (``Sec-Fetch-Site``, ``Origin``) is refused.
+        And without tokens, a page can rebind its own host name to 127.0.0.1:
+        a request whose ``Host`` is not a loopback name is refused, so only
+        programs on this machine that mean to reach it get answers.
+        """
+        unsafe = request.method not in ("GET", "HEAD")
+        if unsafe and _from_another_site(request):
+            raise ServiceProblem(
+                403,
+                "auth.cross-site",
+                "a page of another site may not act on this service",
+                hint="call the API from a program, or use the service's own pages",
+            )
         tokens = self.config.tokens
         if tokens is None:
+            if not _loopback_host(request.headers.get("host", "")):
+                raise ServiceProblem(
+                    403,
+                    "auth.host",
+                    "without tokens the service answers only requests addressed to a loopback name",
+                    hint="use http://127.0.0.1:PORT or http://localhost:PORT, or start the service with --tokens",
+                )
             request.scope.setdefault("state", {})["principal"] = LOCAL.name
             return LOCAL
         token = bearer(request.headers.get("authorization"))
@@ -106,7 +130,7 @@ class Service:
                 hint="check the token against the service's token file",
                 headers={"WWW-Authenticate": 'Bearer realm="policyengine", error="invalid_token"'},
             )
-        if from_cookie and request.method not in ("GET", "HEAD") and not _same_origin(request):
+        if from_cookie and unsafe and not _same_origin(request):
             raise ServiceProblem(403, "auth.cross-site", "a page of another site may not act with your session")
         request.scope.setdefault("state", {})["principal"] = who.name
         if not who.may(role):
@@ -173,6 +197,23 @@ class ServiceSetupError(Exception):
     def __init__(self, message: str, hint: str | None = None):
         super().__init__(message)
         self.hint = hint
+
+
+def _from_another_site(request: Request) -> bool:
+    """True when a browser says the request comes from a page of another origin."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:  # every current browser sends it; it is the browser's own verdict
+        return site not in ("same-origin", "none")
+    origin = request.headers.get("origin")
+    if origin is None:
+        return False  # not a browser, or a browser that sent no Origin: a same-origin navigation
+    return origin == "null" or origin.split("://", 1)[-1] != request.headers.get("host", "")
+
+
+def _loopback_host(host: str) -> bool:
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    name = name.strip("[]").lower()
+    return name in ("localhost", "127.0.0.1", "::1") or name.endswith(".localhost") or name.startswith("127.")
 
 
 def _same_origin(request: Request) -> bool:

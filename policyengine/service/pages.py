@@ -37,10 +37,12 @@ from ..evaluation.engine import Engine
 from ..evaluation.jsonio import RequestLimits, parse_json
 from ..evaluation.requests import RequestError
 from ..language.diagnostics import Diagnostic
+from ..language.loader import Limits
 from ..language.model import PolicySet
 from ..language.source import Source
 from ..language.validate import PRELUDE_PREFIX
 from . import models
+from .auth import Principal
 from .core import COOKIE, Service, _service, parse_effect, record_effect
 from .http import JSON_TYPES, ServiceProblem, check_media_type, decode, read_body, request_problem
 
@@ -73,6 +75,9 @@ def _page(title: str, body: str, *, script: bool = False) -> HTMLResponse:
 class Playground:
     """Policy sets checked and compiled for pages, the last few kept by version."""
 
+    #: Seconds a check waits for the one before it; past that the page is told to retry.
+    WAIT = 10.0
+
     def __init__(self, service: Service):
         self.service = service
         self._engines: OrderedDict[str, Engine] = OrderedDict()
@@ -86,7 +91,16 @@ class Playground:
 
     def sources(self, files: dict[str, str]) -> list[Source]:
         by_path = {s.path: s for s in self.server_sources()}
+        limits = Limits()
         for path, text in files.items():
+            if len(text) > limits.max_file_bytes or text.count("\n") >= limits.max_file_lines:
+                raise ServiceProblem(
+                    413,
+                    "request.too-large",
+                    f"files: `{path[:80]}` is past the limits of a policy file "
+                    f"({limits.max_file_bytes:,} characters, {limits.max_file_lines:,} lines)",
+                    field="files",
+                )
             if not path or path.startswith(PRELUDE_PREFIX) or not path.endswith(".policy") or len(path) > 200:
                 raise ServiceProblem(
                     400,
@@ -104,8 +118,13 @@ class Playground:
         if not files:
             engine = self.service.store.engine
             return engine.policy_set, list(engine.warnings)
-        with self._gate:
-            return analyse_sources(self.sources(files))
+        sources = self.sources(files)
+        if not self._gate.acquire(timeout=self.WAIT):
+            raise ServiceProblem(503, "playground.busy", "the playground is checking other edits; try again shortly")
+        try:
+            return analyse_sources(sources)
+        finally:
+            self._gate.release()
 
     def engine(self, files: dict[str, str]) -> Engine | list[Diagnostic]:
         if not files:
@@ -298,9 +317,21 @@ async def playground_files(request: Request) -> Response:
 # --- pages ---------------------------------------------------------------------------------------
 
 
+def _page_principal(request: Request, role: str) -> Principal | Response:
+    """The principal of a page load; a browser without a token is sent to /login instead of a 401."""
+    try:
+        return _service(request).principal(request, role)
+    except ServiceProblem as problem:
+        if problem.status == 401:
+            return RedirectResponse("/login", status_code=303)
+        raise
+
+
 async def playground_page(request: Request) -> Response:
     service = _service(request)
-    service.principal(request, "decide")
+    who = _page_principal(request, "decide")
+    if isinstance(who, Response):
+        return who
     engine = service.store.engine
     codes, attrs = _vocabulary(engine.policy_set)
     files = [s.path for s in _playground(request).server_sources()]
@@ -399,7 +430,9 @@ def _explanation(service: Service, entry: Any) -> tuple[str, str]:
 
 async def review_page(request: Request) -> Response:
     service = _service(request)
-    who = service.principal(request, "review")
+    who = _page_principal(request, "review")
+    if isinstance(who, Response):
+        return who
     if service.journal is None:
         return _page(
             "review queue",
