@@ -211,6 +211,8 @@ async def reload(request: Request) -> Response:
     service = _service(request)
     service.principal(request, "admin")
     status = await run_in_threadpool(service.store.reload)
+    if service.config.reload_others is not None:
+        service.config.reload_others()
     if status.last_attempt == "rejected":
         raise ServiceProblem(
             422,
