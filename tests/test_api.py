@@ -188,7 +188,10 @@ def test_policy_version_is_the_engines(engine: Engine) -> None:
 
 def test_request_shows_the_decided_attributes_with_defaults(engine: Engine) -> None:
     d = engine.decide(req("FR", "hotline", "terrorism", "statute"))
-    assert d.request == {"category": "terrorism", "kind": "hotline", "legal_basis": "statute", "mandatory": False, "users": None}
+    core = {k: d.request[k] for k in ("category", "kind", "legal_basis", "mandatory", "users")}
+    assert core == {"category": "terrorism", "kind": "hotline", "legal_basis": "statute", "mandatory": False, "users": None}
+    # The legal record's defaults are decided attributes too.
+    assert (d.request["status"], d.request["addressee"], d.request["gag_order"]) == ("in_force", "this_platform", False)
 
 
 # --- the JSON contract ------------------------------------------------------------------------

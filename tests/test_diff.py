@@ -232,7 +232,16 @@ def test_library_threshold_change_moves_exactly_the_jurisdictions_in_between(tmp
     before, after = policyengine.load(), policyengine.load(copy)
     diff = diff_engines(before, after)
     scores = {c: j.attrs.get("rule_of_law") for c, j in before.policy_set.jurisdictions.items()}
-    expected = {c for c, s in scores.items() if isinstance(s, float) and low <= s < low + 0.05}
+    # Only where the overall score was the one thing between comply and review:
+    # automatic disclosure also needs WJP factors 1 and 4 at 0.6 (Georgia, at
+    # 0.60 overall, is reviewed before and after for its 0.52 on factor 1).
+    factors = ("constraints_on_government_powers", "fundamental_rights")
+    strong = {
+        c
+        for c, j in before.policy_set.jurisdictions.items()
+        if all(isinstance(j.attrs.get(f), float) and j.attrs[f] >= 0.6 for f in factors)  # type: ignore[operator]
+    }
+    expected = {c for c, s in scores.items() if isinstance(s, float) and low <= s < low + 0.05 and c in strong}
     assert expected, "no jurisdiction scores between the thresholds; pick another step"
     moved = {c for ch in diff.changes for c in ch.jurisdictions}
     assert moved == expected
