@@ -188,7 +188,15 @@ def test_policy_version_is_the_engines(engine: Engine) -> None:
 
 def test_request_shows_the_decided_attributes_with_defaults(engine: Engine) -> None:
     d = engine.decide(req("FR", "hotline", "terrorism", "statute"))
-    assert d.request == {"category": "terrorism", "kind": "hotline", "legal_basis": "statute", "mandatory": False, "users": None}
+    given = {"category": "terrorism", "kind": "hotline", "legal_basis": "statute", "mandatory": False, "users": None}
+    assert {k: d.request[k] for k in given} == given
+    # An absent claim is the assessment; the record's defaults apply like any other.
+    assert (d.request["claimed_category"], d.request["status"], d.request["addressee"]) == (
+        "terrorism",
+        "in_force",
+        "this_platform",
+    )
+    assert set(d.request) == {a.name for a in engine.compiled.demand_attrs}
 
 
 # --- the JSON contract ------------------------------------------------------------------------
