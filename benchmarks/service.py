@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import re
 import signal
@@ -96,7 +97,10 @@ def _client(url: str, seconds: float, threads: int) -> list[float]:
 
 
 def measure(workers: int, *, seconds: float = 5.0, client_processes: int = 2, threads: int = 4) -> dict[str, Any]:
-    with server(workers) as url, ProcessPoolExecutor(client_processes) as pool:
+    # spawn, not fork: the parent has threads (the server's stderr reader), and a
+    # forked child can inherit a lock one of them held and hang.
+    spawn = multiprocessing.get_context("spawn")
+    with server(workers) as url, ProcessPoolExecutor(client_processes, mp_context=spawn) as pool:
         _client(url, 0.5, 2)  # warm the memo of every worker a little
         started = time.perf_counter()
         futures = [pool.submit(_client, url, seconds, threads) for _ in range(client_processes)]

@@ -13,6 +13,13 @@ only the public API (``policyengine.load``, ``Engine.decide``, ``Decision``,
 * a request that does not fit the vocabulary goes back to the sender with
   the field to fix, and never reaches a person's queue.
 
+It fails closed: every line is read with ``policyengine.parse_json`` (so a
+duplicate key cannot smuggle a second ``kind`` past the reader, deep nesting
+is an error and not a crash, a lone surrogate is refused), and anything that
+goes wrong with a ticket sends it back or to a person, never to fulfilment.
+Everything it prints is escaped: a ticket or a policy text cannot drive the
+terminal.
+
 Run it on a file of JSON lines, one ``{"ticket": ..., "request": {...}}`` a line::
 
     python examples/router.py inbox.jsonl [--policies DIR]
@@ -24,7 +31,6 @@ Run it on a file of JSON lines, one ``{"ticket": ..., "request": {...}}`` a line
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +45,34 @@ REFUSAL = "refusal"
 RETURNED = "returned"
 
 QUEUE_OF = {Outcome.COMPLY: FULFILMENT, Outcome.NEGOTIATE: LEGAL_REVIEW, Outcome.WITHDRAW: REFUSAL}
+#: Longest ticket id kept; a longer one is cut (it is only a label).
+MAX_TICKET = 200
+
+
+def shown(text: str) -> str:
+    """``text`` safe to print: control characters, bidirectional overrides and lone
+    surrogates as ``\\x1b``-style escapes (line breaks and tabs kept)."""
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        if ch in "\n\t" or ch.isprintable():
+            out.append(ch)
+        elif ord(ch) < 0x100:
+            out.append(f"\\x{ord(ch):02x}")
+        elif ord(ch) < 0x10000:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(f"\\U{ord(ch):08x}")
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A line that could not be read as a request: it goes back to the sender."""
+
+    field: str
+    message: str
 
 
 @dataclass(frozen=True)
@@ -82,11 +116,17 @@ class Router:
     queues: dict[str, list[Routed]] = field(default_factory=dict)
 
     def route(self, ticket: str, request: Any) -> Routed:
+        if isinstance(request, Unreadable):
+            routed = Routed(ticket, RETURNED, f"fix `{request.field}`: {request.message}")
+            self.queues.setdefault(routed.queue, []).append(routed)
+            return routed
         try:
             d = self.engine.decide(request)
         except RequestError as err:
             hint = f" ({err.hint})" if err.hint else ""
             routed = Routed(ticket, RETURNED, f"fix `{err.field}`: {err.message}{hint}")
+        except Exception as err:  # fail closed: what cannot be decided goes to a person, never to fulfilment
+            routed = Routed(ticket, LEGAL_REVIEW, f"could not be decided ({type(err).__name__}: {err}); review by hand")
         else:
             queue = QUEUE_OF[d.outcome]
             if queue == REFUSAL:
@@ -103,18 +143,31 @@ class Router:
         return [self.route(ticket, request) for ticket, request in tickets]
 
 
-def read_inbox(lines: Iterable[str]) -> Iterable[tuple[str, Any]]:
-    """``(ticket, request)`` pairs from JSON lines; a line that is not JSON is still a ticket."""
-    for n, line in enumerate(lines, 1):
+def read_inbox(lines: Iterable[str | bytes]) -> Iterable[tuple[str, Any]]:
+    """``(ticket, request)`` pairs from JSON lines; a line that cannot be read is still a ticket.
+
+    Each line is parsed by :func:`policyengine.parse_json`, with the checks a
+    request gets (duplicate keys, depth, size, unpaired surrogates); a line
+    that fails them, or is not UTF-8, becomes an :class:`Unreadable` request,
+    returned to the sender.
+    """
+    for n, raw in enumerate(lines, 1):
+        try:
+            line = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        except UnicodeDecodeError:
+            yield f"line-{n}", Unreadable("request", "is not UTF-8 text")
+            continue
         if not line.strip():
             continue
         try:
-            item = json.loads(line)
-        except json.JSONDecodeError:
-            yield f"line-{n}", None  # decide(None) is a RequestError: returned to the sender
+            item = policyengine.parse_json(line.rstrip("\r\n"))
+        except RequestError as err:
+            yield f"line-{n}", Unreadable(err.field, err.message)
             continue
         if isinstance(item, dict) and "request" in item:
-            yield str(item.get("ticket", f"line-{n}")), item["request"]
+            ticket = item.get("ticket", f"line-{n}")
+            ticket = ticket if isinstance(ticket, str) else f"line-{n}"
+            yield ticket[:MAX_TICKET], item["request"]
         else:
             yield f"line-{n}", item
 
@@ -127,23 +180,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         engine = policyengine.load(args.policies)
     except policyengine.PolicyError as err:
-        print(f"cannot load the policies: {err}", file=sys.stderr)
+        print(shown(f"cannot load the policies: {err}"), file=sys.stderr)
         return 1
     router = Router(engine)
     try:
         if args.inbox == "-":
-            router.route_all(read_inbox(sys.stdin))
+            router.route_all(read_inbox(sys.stdin.buffer))
         else:
-            with open(args.inbox, encoding="utf-8") as fh:
+            with open(args.inbox, "rb") as fh:
                 router.route_all(read_inbox(fh))
-    except (OSError, UnicodeDecodeError) as err:
-        print(f"cannot read {args.inbox}: {err}", file=sys.stderr)
+    except OSError as err:
+        print(shown(f"cannot read {args.inbox}: {err}"), file=sys.stderr)
         return 2
     for queue in (FULFILMENT, LEGAL_REVIEW, REFUSAL, RETURNED):
         items = router.queues.get(queue, [])
         print(f"== {queue} ({len(items)})")
         for item in items:
-            print(f"[{item.ticket}] " + item.note.replace("\n", "\n    "))
+            print(shown(f"[{item.ticket}] " + item.note.replace("\n", "\n    ")))
     return 0
 
 

@@ -37,13 +37,15 @@ from policyengine.language.source import Source
 OUTCOMES = ("comply", "negotiate", "withdraw")
 
 
-def flags(n: int, outcome: Callable[[int], str] = lambda i: OUTCOMES[i % 3], star: bool = False) -> str:
-    """``n`` boolean attributes, one rule each (``star``: every rule also tests ``f0``, so all are one part)."""
+def flags(n: int, outcome: Callable[[int], str] = lambda i: OUTCOMES[i % 3], star: bool = False, chain: bool = False) -> str:
+    """``n`` boolean attributes, one rule each.  ``star``: every rule also tests ``f0`` (one group,
+    which falls apart once ``f0`` is known); ``chain``: rule ``i`` tests ``f{i}`` and ``f{i+1}``
+    (one group that never falls apart: its classes grow about 1.8 times per flag)."""
     lines = ["vocabulary {"]
     lines += [f'    attribute demand.f{i}: bool = false "flag {i}"' for i in range(n)]
     lines += ["}", 'jurisdiction FR "France" { rule_of_law = 0.72 }', 'principle p "P" {']
-    for i in range(1 if star else 0, n):
-        test = f"demand.f0 and demand.f{i}" if star else f"demand.f{i}"
+    for i in range(1 if star else 0, n - 1 if chain else n):
+        test = f"demand.f0 and demand.f{i}" if star else f"demand.f{i} and demand.f{i + 1}" if chain else f"demand.f{i}"
         lines.append(f'    rule r{i}: {outcome(i)} when {test}\n        because "flag {i}"')
     lines.append("}")
     return "\n".join(lines) + "\n"
@@ -84,6 +86,22 @@ def test_the_flag_bomb_lints_exactly_without_building_the_product() -> None:
     assert uncovered and all(f"1 of {2**18} classes" in d.message for d in uncovered)
 
 
+def test_jurisdictions_told_apart_only_by_code_are_compared_without_the_product() -> None:
+    """PE405 compares the jurisdictions of a family on the classes where they differ, not on all 2^18."""
+    text = BOMB.replace(
+        'jurisdiction FR "France" { rule_of_law = 0.72 }',
+        'jurisdiction FR "France" { rule_of_law = 0.72 }\n'
+        'jurisdiction RU "Russia" { rule_of_law = 0.37 }\njurisdiction BY "Belarus" { rule_of_law = 0.37 }',
+    ).replace(
+        'principle p "P" {',
+        'principle p "P" {\n    rule ru: withdraw when jurisdiction.code == RU and demand.kind == channel_block because "RU"',
+    )
+    report = lint(engine_of(text).compiled, budget=Budget(max_classes=20_000, max_seconds=None, max_memory_mb=None))
+    assert report.incomplete is None
+    found = [d for d in report.findings if d.code == "PE405"]
+    assert len(found) == 1 and "`p.ru` decides `RU` unlike `BY`" in found[0].message
+
+
 def test_the_flag_bomb_diffs_against_itself_without_building_the_product() -> None:
     engine = engine_of(BOMB)
     meter_budget = Budget(max_classes=50_000, max_seconds=None, max_memory_mb=None)
@@ -122,13 +140,24 @@ def test_the_flag_bomb_what_if_completes() -> None:
 
 # --- past the budget -------------------------------------------------------------------------
 
-STAR = flags(14, star=True)  # one part of 2^13 + 1 classes
+CHAIN = flags(10, chain=True)  # one part of 357 classes per kind
+
+
+def test_rules_that_share_one_attribute_are_split_on_it_first() -> None:
+    """18 rules `f0 and fN`: one group, which falls apart once f0 is known: 2 regions per kind, not 2^17 leaves."""
+    engine = engine_of(flags(18, star=True))
+    report = lint(engine.compiled, budget=Budget(max_classes=5_000, max_seconds=None, max_memory_mb=None))
+    space = report.space
+    assert report.incomplete is None
+    assert len(space.blocks) == 2 * len(space.kinds)
+    assert space.cell_count() == (2**17 + 1) * len(space.kinds)
+    assert all(c.attribute == "demand.f0" for b in space.blocks for c in b.prefix)
 
 
 def test_lint_past_its_budget_is_incomplete_not_clean(
     policy_dir: Callable[..., Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    root = policy_dir(STAR.replace('principle p "P" {', '# lint: allow PE402 — reviewed\nprinciple p "P" {'))
+    root = policy_dir(CHAIN.replace('principle p "P" {', '# lint: allow PE402 — reviewed\nprinciple p "P" {'))
     assert main(["lint", str(root), "--max-classes", "500"]) == ExitCode.INCOMPLETE
     out = capsys.readouterr().out
     assert "PE411" in out and "analysis incomplete: stopped after 500 demand classes" in out
@@ -146,7 +175,7 @@ def test_lint_past_its_budget_is_incomplete_not_clean(
 
 
 def test_the_time_and_memory_limits_stop_an_analysis(monkeypatch: pytest.MonkeyPatch) -> None:
-    engine = engine_of(STAR)
+    engine = engine_of(CHAIN)
     report = lint(engine.compiled, budget=Budget(max_classes=None, max_seconds=0, max_memory_mb=None))
     assert report.incomplete is not None and report.incomplete.limit == "seconds"
     assert [d.code for d in report.findings if d.code == "PE411"] == ["PE411"]
@@ -220,16 +249,18 @@ def test_a_bad_budget_is_a_usage_error(flag: str, value: str, capsys: pytest.Cap
 
 @st.composite
 def flag_sets(draw: st.DrawFn) -> str:
-    """Rules over six flags, each testing one or two of them, so the space falls into several parts."""
+    """Rules over six flags, each testing one or two of them, so the space falls into several parts
+    (and, with rules on `f0 and fN`, into regions split on `f0`)."""
     n = 6
     rules = []
     for k in range(draw(st.integers(1, 6))):
         outcome = draw(st.sampled_from(OUTCOMES))
         a = draw(st.integers(0, n - 1))
         b = draw(st.integers(0, n - 1))
-        shape = draw(st.sampled_from(["one", "and", "or", "not"]))
+        shape = draw(st.sampled_from(["one", "and", "or", "not", "hub", "hub"]))
         test = {
             "one": f"demand.f{a}",
+            "hub": f"demand.f0 and demand.f{a}",
             "and": f"demand.f{a} and not demand.f{b}",
             "or": f"(demand.f{a} or demand.f{b})",
             "not": f"not demand.f{a}",

@@ -149,3 +149,30 @@ def test_the_garbage_collector_is_restored_after_a_load(policy_dir: PolicyDir, c
         assert not gc.isenabled()  # a caller's choice is kept
     finally:
         gc.enable()
+
+
+def test_every_module_that_shapes_an_entry_is_in_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 12, point 11: the key left out diagnostics.py, so an upgrade served stale warnings."""
+    import sys
+    from pathlib import PurePosixPath
+
+    hashed = {PurePosixPath(p.as_posix()) for p in cache.hashed_files()}
+    assert PurePosixPath("language/diagnostics.py") in hashed
+    assert PurePosixPath("language/grammar.lark") in hashed
+    # Every module whose classes an entry may hold (the unpickler's list) is hashed.
+    for module in cache._ALLOWED_MODULES:
+        path = Path(sys.modules[module].__file__ or "").resolve()
+        package = Path(cache.__file__).resolve().parent.parent
+        assert PurePosixPath(path.relative_to(package).as_posix()) in hashed, module
+    # And a change to one of them changes the hash.
+    before = cache.code_hash()
+    real = Path.read_bytes
+    target = Path(sys.modules["policyengine.language.diagnostics"].__file__ or "").resolve()
+
+    def edited(self: Path) -> bytes:
+        data = real(self)
+        return data + b"# upgraded" if self.resolve() == target else data
+
+    monkeypatch.setattr(cache, "_code_hash", None)
+    monkeypatch.setattr(Path, "read_bytes", edited)
+    assert cache.code_hash() != before

@@ -631,7 +631,47 @@ def test_printed_sources_open_from_the_working_directory(
 def test_json_sources_stay_relative_to_the_policy_root(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """JSON keeps `source` stable (relative to the set's root) and names that root in `source_root`:
+    joined, they open the rule, for one request, a market and each line of --requests."""
+
+    def opens(d: dict[str, Any]) -> None:
+        assert d["source_root"] == str(DATA.resolve())
+        for r in d["reasons"]:
+            path, line = r["source"].rsplit(":", 1)
+            assert not Path(path).is_absolute()
+            assert f"rule {r['rule']}" in (Path(d["source_root"]) / path).read_text(encoding="utf-8").splitlines()[int(line) - 1]
+
     stdin(monkeypatch, json.dumps(RU_KEYS))
     code, out, _ = run(capsys, "decide", "--request", "-", "--format", "json", *POLICIES)
     assert code == 0
-    assert json.loads(out)["reasons"][0]["source"] == f"principles.policy:{rule_line('rule no_keys')}"
+    d = json.loads(out)
+    assert d["reasons"][0]["source"] == f"principles.policy:{rule_line('rule no_keys')}"
+    opens(d)
+    code, out, _ = run(capsys, "decide", "--jurisdiction", "RU", "--format", "json", *POLICIES)
+    market = json.loads(out)
+    assert market["source_root"] == str(DATA.resolve())
+    for decision in market["decisions"]:
+        opens(decision)
+    stdin(monkeypatch, json.dumps(RU_KEYS) + "\n" + json.dumps(FR_COURT) + "\n")
+    code, out, _ = run(capsys, "decide", "--requests", "-", *POLICIES)
+    for line in out.splitlines():
+        opens(json.loads(line))
+
+
+def test_source_root_of_a_set_with_an_attribute_of_that_name(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The root is filled into the decision's own field, not into a demand attribute that happens
+    to be called `source_root` (a JSON line is patched, not re-serialised)."""
+    (tmp_path / "v.policy").write_text(
+        'vocabulary {\n    attribute demand.source_root: text or unknown "a name an author may choose"\n}\n'
+        'principle p "P" {\n    rule r:\n        withdraw when demand.kind == key_disclosure\n        because "no"\n}\n'
+        'jurisdiction RU "Russia" { rule_of_law = 0.27 }\n',
+        encoding="utf-8",
+    )
+    stdin(monkeypatch, json.dumps(RU_KEYS) + "\n")
+    code, out, _ = run(capsys, "decide", "--requests", "-", str(tmp_path))
+    assert code == 0, out
+    d = json.loads(out)
+    assert d["request"]["source_root"] is None
+    assert d["source_root"] == str(tmp_path.resolve())

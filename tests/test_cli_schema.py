@@ -152,3 +152,18 @@ def test_the_docs_walk_through_runs_as_written(
     ran = subprocess.run([sys.executable, "-c", blocks["python"]], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout == blocks["text"]
+
+
+def test_request_as_of_and_the_decision_record(capsys: pytest.CaptureFixture[str]) -> None:
+    request = schema_of(capsys, "request")
+    assert errors(request, {**_request(), "as_of": "2015-01-01"}) == []
+    assert errors(request, {**_request(), "as_of": "01.01.2015"}) == ["$.as_of pattern"]
+    assert errors(request, {**_request(), "as_of": None}) == ["$.as_of type"]  # the engine refuses null too
+    decision = schema_of(capsys, "decision")
+    props = decision["properties"]
+    assert {"actions", "claim", "as_of", "considered", "source_root", "request"} <= set(props)
+    assert "as_of" in decision["required"]
+    action = decision["$defs"]["Action"]
+    assert set(action["properties"]) == {"action", "within_hours", "rule"}
+    market = schema_of(capsys, "market")
+    assert {"as_of", "counted", "context"} <= set(market["properties"])

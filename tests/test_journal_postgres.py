@@ -137,3 +137,17 @@ def test_prune_on_postgres_keeps_the_rest_verifiable(pg_url: str) -> None:
         assert [e.decision_id for e in journal.entries()] == [kept.decision_id]
         j.decide(RU_KEYS)
         assert journal.verify().ok and journal.verify().entries == 3
+
+
+def test_buffered_mode_and_the_cli_on_postgres(pg_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from policyengine.cli.main import main
+
+    engine = policyengine.load()
+    with open_journal(pg_url, mode="buffered") as journal:
+        ids = [d.decision_id for d in engine.with_journal(journal).decide_many([FR, RU_KEYS])]
+        journal.flush()
+        assert [e.decision_id for e in journal.entries()] == ids
+    assert main(["decide", "-j", "RU", "--journal", pg_url, "--format", "json"]) == 0
+    capsys.readouterr()
+    assert main(["journal", "verify", pg_url]) == 0
+    assert "ok, " in capsys.readouterr().out

@@ -93,7 +93,85 @@ def test_main_routes_an_inbox(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "== legal_review (1)\n[A-3] no principle covers this demand" in out
     assert "== refusal (1)\n[A-1] We will not carry out this demand from RU.\n    - We never weaken" in out
     assert "== returned (2)\n[A-4] fix `demand`: is required" in out
-    assert "[line-6] fix `request`: must be an object" in out
+    assert "[line-6] fix `request`: is not valid JSON: Expecting value at line 1, column 1" in out
+
+
+# --- the red team's inputs (issue 12, point 10): the router fails closed and prints nothing raw ------
+
+
+def _route_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str], lines: list[str | bytes]) -> str:
+    inbox = tmp_path / "inbox.jsonl"
+    inbox.write_bytes(b"\n".join(x if isinstance(x, bytes) else x.encode("utf-8", "surrogatepass") for x in lines) + b"\n")
+    assert router.main([str(inbox), "--policies", str(DATA)]) == 0
+    out, err = capsys.readouterr()
+    raw = [c for c in out + err if not (c in "\n\t" or c.isprintable())]
+    assert raw == [], f"raw control characters printed: {raw!r}"
+    return out
+
+
+def _queue(out: str, name: str) -> str:
+    return out.split(f"== {name} (", 1)[1].split("\n== ", 1)[0]
+
+
+def test_duplicate_keys_cannot_route_a_key_demand_to_fulfilment(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """json.loads kept the last `kind`: a key demand read as user_data and went to fulfilment."""
+    line = (
+        '{"ticket": "DUP-1", "request": {"jurisdiction": "FR", "demand": {"kind": "key_disclosure", '
+        '"category": "criminal_suspect", "legal_basis": "court_order", "kind": "user_data"}}}'
+    )
+    twice = (
+        '{"ticket": "DUP-2", "request": {"jurisdiction": "RU", "jurisdiction": "FR", '
+        '"demand": {"kind": "user_data", "category": "criminal_suspect", "legal_basis": "court_order"}}}'
+    )
+    out = _route_lines(tmp_path, capsys, [line, twice])
+    assert "== fulfilment (0)" in out
+    returned = _queue(out, "returned")
+    assert returned.startswith("2)") and "[line-1] fix `request`:" in returned and "[line-2]" in returned
+    assert "has the key `kind` twice" in returned and "has the key `jurisdiction` twice" in returned
+
+
+def test_deep_nesting_is_returned_and_the_batch_goes_on(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """json.loads raised RecursionError: the whole batch was lost."""
+    deep = '{"ticket": "DEEP", "request": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    good = json.dumps({"ticket": "OK-1", "request": req("FR", "user_data", "criminal_suspect", "court_order")})
+    out = _route_lines(tmp_path, capsys, [deep, good])
+    assert "== fulfilment (1)\n[OK-1] allowed by" in out
+    assert "[line-1] fix `request`: is nested more than" in out
+
+
+def test_a_lone_surrogate_is_returned_not_a_crash(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A ticket `"\\ud800"` was routed, then printing the report raised UnicodeEncodeError."""
+    line = '{"ticket": "\\ud800", "request": ' + json.dumps(req("RU", "key_disclosure", "all_users", "statute")) + "}"
+    out = _route_lines(tmp_path, capsys, [line, b"\xff\xfe not utf-8"])
+    assert "[line-1] fix `request`: has a string with an unpaired surrogate escape" in out
+    assert "[line-2] fix `request`: is not UTF-8 text" in out
+
+
+def test_ticket_texts_cannot_drive_the_terminal(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tickets = ["ESC\x1b[2J", "OSC\x1b]8;;http://example.com\x07link", "BIDI\u202eevil", "C1\x9bJ"]
+    keys = req("RU", "key_disclosure", "all_users", "statute")
+    lines = [json.dumps({"ticket": t, "request": keys}) for t in tickets]  # JSON-escaped, as a sender would send them
+    lines.append('{"ticket": "RAW\x1b[2J", "request": ' + json.dumps(keys) + "}")  # raw: not valid JSON
+    out = _route_lines(tmp_path, capsys, lines)
+    refusal = _queue(out, "refusal")
+    assert refusal.startswith("4)")
+    for escaped in ("[ESC\\x1b[2J]", "[OSC\\x1b]8;;http://example.com\\x07link]", "[BIDI\\u202eevil]", "[C1\\x9bJ]"):
+        assert escaped in refusal
+    assert "[line-5] fix `request`: is not valid JSON" in _queue(out, "returned")
+
+
+class _Exploding(dict[str, Any]):
+    """A request whose every read fails: a stand-in for any unexpected error inside decide()."""
+
+    def _fail(self, *args: Any) -> Any:
+        raise RuntimeError("disk on fire")
+
+    get = __getitem__ = items = keys = __iter__ = _fail  # type: ignore[assignment]
+
+
+def test_an_unexpected_error_never_fulfils(engine: policyengine.Engine) -> None:
+    r = router.Router(engine).route("T-9", _Exploding(jurisdiction="FR"))
+    assert r.queue == "legal_review" and "could not be decided (RuntimeError: disk on fire)" in r.note
 
 
 def test_main_reports_policy_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

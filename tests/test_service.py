@@ -16,6 +16,8 @@ from pathlib import Path
 import httpx
 import jsonschema
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from service_kit import ADMIN_TOKEN, DECIDE_TOKEN, FR_SUSPECT, REVIEW_TOKEN, RU_KEYS, TOKEN_TABLE, copy_library, live
 
 import policyengine
@@ -276,6 +278,9 @@ def test_no_token_is_401_with_a_bearer_challenge(guarded: object) -> None:
             "auth.bad-token",
         )
         assert http.get("/healthz").status_code == 200  # probes need no token
+        for page in ("/", "/review"):  # a browser without a token is sent to log in
+            r = http.get(page, follow_redirects=False)
+            assert (r.status_code, r.headers["location"]) == (303, "/login")
 
 
 def test_roles_decide_cannot_reload_admin_can(guarded: object) -> None:
@@ -352,7 +357,7 @@ def test_openapi_lists_every_route_and_real_answers_validate(http: httpx.Client,
     assert doc["openapi"].startswith("3.1")
     app_paths = {r.path for r in server.app.app.routes}  # type: ignore[attr-defined]
     documented = set(doc["paths"])
-    pages = {"/", "/review", "/review/effect", "/login", "/static/{name}", "/v1/playground/files"}
+    pages = {"/", "/review", "/review/effect", "/login", "/static/{name}"}
     assert app_paths - pages <= documented
 
     def schema(name: str) -> dict[str, object]:
@@ -408,3 +413,43 @@ def test_without_tokens_only_loopback_host_names_are_answered(http: httpx.Client
     _problem(http.get("/", headers={"Host": "evil.example"}), 403, "auth.host")
     for host in ("localhost:8181", "127.0.0.1", "[::1]:8181"):
         assert http.post("/v1/decide", json=RU_KEYS, headers={"Host": host}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path", ["/v1/markets/%FF%FE", "/v1/markets/" + "A" * 5000, "/v1/markets/%00", "/v1/markets/R%C3%9C", "/%2e%2e/etc/passwd"]
+)
+def test_hostile_paths_get_a_4xx_problem(http: httpx.Client, path: str) -> None:
+    r = http.get(path)
+    assert 400 <= r.status_code < 500, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.floats(allow_nan=False) | st.integers() | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=12,
+)
+requestish = st.fixed_dictionaries(
+    {},
+    optional={
+        "jurisdiction": st.sampled_from(["RU", "FR", "EU", "XX", ""]) | st.text(max_size=8) | json_values,
+        "demand": st.dictionaries(
+            st.sampled_from(["kind", "category", "legal_basis", "mandatory", "users", "x"]),
+            st.sampled_from(["key_disclosure", "user_data", "all_users", "statute", "court_order"]) | json_values,
+            max_size=5,
+        )
+        | json_values,
+        "extra": json_values,
+    },
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.one_of(requestish.map(lambda v: json.dumps(v).encode()), st.binary(max_size=200)), batch=st.booleans())
+def test_no_body_gets_a_5xx(http: httpx.Client, body: bytes, batch: bool) -> None:
+    path = "/v1/decide/batch" if batch else "/v1/decide"
+    r = http.post(path, content=b"[" + body + b"]" if batch else body, headers={"Content-Type": "application/json"})
+    assert r.status_code < 500, r.text
+    if r.status_code >= 400:
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.json()["code"]

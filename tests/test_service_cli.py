@@ -11,7 +11,11 @@ file, policy errors) exit with their codes before anything listens.
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -175,6 +179,13 @@ def test_two_workers_answer_and_reload_on_sighup(tmp_path: Path) -> None:
         s.proc.send_signal(signal.SIGHUP)
         # every worker reloads: many fresh connections (spread over the workers) all see the new version
         _wait_for(lambda: all(httpx.get(f"{s.url}/v1/policy").json()["version"] != good for _ in range(12)))
+        # POST /v1/reload to one worker reloads them all (through the parent)
+        second = httpx.get(f"{s.url}/v1/policy").json()["version"]
+        target.write_text(
+            target.read_text(encoding="utf-8").replace("never hands keys over", "never gives keys"), encoding="utf-8"
+        )
+        assert httpx.post(f"{s.url}/v1/reload").json()["result"] == "loaded"
+        _wait_for(lambda: all(httpx.get(f"{s.url}/v1/policy").json()["version"] not in (good, second) for _ in range(12)))
         s.proc.send_signal(signal.SIGTERM)
         assert s.proc.wait(30) == 0
 
@@ -184,3 +195,48 @@ def _answers(url: str) -> bool:
         return httpx.get(f"{url}/readyz").status_code == 200
     except httpx.TransportError:
         return False
+
+
+def test_tls_through_uvicorns_options(tmp_path: Path) -> None:
+    if shutil.which("openssl") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("openssl is needed to make the test certificate")
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    tokens = tmp_path / "tokens.txt"
+    tokens.write_text(TOKEN_TABLE, encoding="utf-8")
+    with serve("--ssl-certfile", str(cert), "--ssl-keyfile", str(key), "--tokens", str(tokens)) as s:
+        assert s.url.startswith("https://")
+        with httpx.Client(verify=ssl.create_default_context(cafile=str(cert))) as http:
+            r = http.post(f"{s.url}/v1/decide", json=RU_KEYS, headers={"Authorization": f"Bearer {DECIDE_TOKEN}"})
+            assert r.status_code == 200 and r.json()["outcome"] == "withdraw"
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{s.url}/healthz")  # the certificate is not one the default trust store knows
+
+
+def test_ssl_options_go_together(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--ssl-certfile", "x.pem", "--port", "0"]) == 2
+    assert "go together" in capsys.readouterr().err

@@ -111,6 +111,8 @@ def test_a_file_link_inside_the_root_is_followed_and_read_once(tmp_path: Path) -
     # Read once (no duplicate principle), under the first of its names.
     assert paths == ["alias.policy", "jurisdictions.policy"]
     assert engine.decide(REQUEST).outcome.value == "withdraw"
+    # `fmt` lists each real file once too, so it never rewrites one twice.
+    assert [p.relative_to(root).as_posix() for p in policy_files(root)] == ["alias.policy", "jurisdictions.policy"]
 
 
 def test_a_link_to_a_file_that_is_not_a_policy_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

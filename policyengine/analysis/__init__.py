@@ -4,6 +4,8 @@ Takes a compiled policy set (:mod:`policyengine.evaluation`) and gives what no
 single decision shows: the demand space (every demand, in classes that decide
 alike), ``lint`` findings, the ``diff`` between two sets, what-if changes to a
 demand, the outcome matrix, and the results of a set's own ``test`` blocks.
+Every analysis that enumerates runs within a ``budget`` (classes, seconds,
+memory) and says when it stopped at it, instead of looking clean.
 
 May import :mod:`policyengine.language` and :mod:`policyengine.evaluation`;
 never the journal, the service, the language server or the CLI.

@@ -77,7 +77,7 @@ def _rss_mb() -> float:
 
 @dataclass(frozen=True)
 class Budget:
-    """Limits for one analysis run; ``None`` for a limit means no limit."""
+    """Limits for one analysis run; ``None`` for a limit means no limit (the CLI flags write it 0)."""
 
     max_classes: int | None = DEFAULT_MAX_CLASSES
     max_seconds: float | None = DEFAULT_MAX_SECONDS

@@ -32,18 +32,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import PolicyEngineError
-from ..language.model import SEVERITY, AttributeType, Kind, PolicySet
-from .budget import Budget, BudgetExceeded, Meter
+from ..language.model import AttributeType, Kind, PolicySet
+from .budget import Budget, BudgetExceeded
 from .space import (
-    Components,
-    Leaf,
     ValueClass,
     candidates,
     combine,
+    differing,
     jurisdiction_classes,
     kind_values,
     lower,
-    split_components,
+    split_regions,
     verdict_outcome,
 )
 
@@ -243,52 +242,6 @@ def _verdict(decision: Decision) -> Verdict:
     return Verdict(decision.outcome.value, tuple(r.qualified for r in decision.reasons) if not decision.default_applied else ())
 
 
-def _severity(policy_set: PolicySet, matched: tuple[int, ...]) -> int:
-    return max((SEVERITY[policy_set.rules[i].outcome] for i in matched), default=-1)
-
-
-def _outcome(level: int) -> str:
-    return "negotiate" if level < 0 else next(o for o, s in SEVERITY.items() if s == level)
-
-
-def changed_leaves(parts: Components, old: PolicySet, new: PolicySet, meter: Meter | None = None) -> Iterator[list[Leaf]]:
-    """The combinations of leaves (one per part) where the two sides' outcomes differ.
-
-    A cell's outcome on each side is its most severe match, part by part.  A
-    part whose every leaf has the same most severe match on both sides
-    (*neutral*) cannot make a difference on its own, so the parts that differ
-    are combined first; where they agree, no choice of the neutral parts
-    changes anything and that whole subtree is skipped, and within the
-    neutral parts a subtree stops once their match outranks both sides.
-    Comparing a set with itself, or with a change confined to a few parts,
-    therefore never builds the product of the independent parts.
-    """
-    levels = [[(_severity(old, leaf.verdicts[0][0]), _severity(new, leaf.verdicts[1][0])) for leaf in part] for part in parts]
-    order = sorted(range(len(parts)), key=lambda p: all(a == b for a, b in levels[p]))
-    first_neutral = next((n for n, p in enumerate(order) if all(a == b for a, b in levels[p])), len(order))
-    chosen: list[Leaf] = []
-
-    def walk(depth: int, a: int, b: int) -> Iterator[list[Leaf]]:
-        if meter is not None:
-            meter.charge()
-        if depth >= first_neutral and a == b:
-            return  # only neutral parts are left, and they add the same match to both sides
-        if depth == len(order):
-            if _outcome(a) != _outcome(b):
-                yield list(chosen)
-            return
-        p = order[depth]
-        for leaf, (la, lb) in zip(parts[p], levels[p]):
-            na, nb = max(a, la), max(b, lb)
-            if depth >= first_neutral and na == nb:
-                continue  # the neutral parts now outrank both sides: the same outcome whatever follows
-            chosen.append(leaf)
-            yield from walk(depth + 1, na, nb)
-            chosen.pop()
-
-    yield from walk(0, -1, -1)
-
-
 def diff_engines(
     before: Engine, after: Engine, budget: Budget | None = None, *, as_of: datetime.date | None = None
 ) -> PolicyDiff:
@@ -331,8 +284,13 @@ def diff_engines(
                     candidates(old_c, old_lowered, old.jurisdictions[rep], kind),
                     candidates(new_c, new_lowered, new.jurisdictions[rep], kind),
                 ]
-                for leaves in changed_leaves(split_components(sides, attributes, meter), old, new, meter):
+                for prefix, leaves in (
+                    (prefix, leaves)
+                    for prefix, parts in split_regions(sides, attributes, meter)
+                    for leaves in differing(parts, (old, new), meter)
+                ):
                     assigned, (va, vb) = combine(leaves)
+                    assigned = (*prefix, *assigned)
                     oa, da = verdict_outcome(old, va)
                     ob, db = verdict_outcome(new, vb)
                     changes.append(

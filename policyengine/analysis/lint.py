@@ -48,10 +48,13 @@ from .space import (
     JurisdictionClass,
     Leaf,
     candidates,
+    combine,
     demand_attributes,
     demand_space,
+    differing,
     joint_split,
     lower,
+    split_regions,
     verdict_outcome,
 )
 
@@ -464,7 +467,7 @@ def check_uncovered(ctx: _Context) -> list[Finding]:
         unknown[kind] += n - math.prod(sum(1 for leaf in e if not leaf.verdicts[0][1]) for e in empty)
         codes[kind].update(block.jurisdictions.codes)
         example.setdefault(kind, block.cell(ps, [e[0] for e in empty]))
-        split[kind] = split[kind] or any(leaf.assigned for e in empty for leaf in e)
+        split[kind] = split[kind] or bool(block.prefix) or any(leaf.assigned for e in empty for leaf in e)
     out = []
     for kind in ctx.space.kinds:
         if not uncovered.get(kind):
@@ -520,10 +523,15 @@ def check_jurisdiction_specific(ctx: _Context) -> list[Finding]:
             continue
         for kind in ctx.space.kinds:
             sides = [candidates(ctx.compiled, lowered, j.representative, kind) for j in family]
-            for _, verdicts in joint_split(sides, attributes, ctx.meter):
+            # Only the classes where the family's outcomes differ (the parts that
+            # cannot make a difference are never combined).
+            for leaves in (
+                leaves
+                for _, parts in split_regions(sides, attributes, ctx.meter)
+                for leaves in differing(parts, [ps] * len(sides), ctx.meter)
+            ):
+                _, verdicts = combine(leaves)
                 outcomes = [verdict_outcome(ps, v)[0] for v in verdicts]
-                if len(set(outcomes)) < 2:
-                    continue
                 matched = [set(v[0]) for v in verdicts]
                 for i in sorted(set().union(*matched) - matched[0].intersection(*matched[1:])):
                     here = [n for n, m in enumerate(matched) if i in m]

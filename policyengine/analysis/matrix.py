@@ -424,7 +424,9 @@ def _header(key: str) -> str:
 def _md(text: str) -> str:
     """Markdown-safe table-cell text: characters that could open markup, an HTML
     tag, an entity or a new cell are escaped; line breaks become spaces."""
-    text = " ".join(text.split())
+    from ..language.text import safe
+
+    text = safe(" ".join(text.split()))  # control characters as `\x1b`, which the next line keeps visible
     return "".join("\\" + ch if ch in "\\`*_[]<>|~&!#" else ch for ch in text)
 
 
@@ -464,7 +466,11 @@ def render_markdown(matrix: Matrix) -> str:
 
 
 def _csv_safe(text: str) -> str:
-    """Keep a spreadsheet from reading a policy-supplied name as a formula."""
+    """Keep a spreadsheet from reading a policy-supplied name as a formula, and a
+    terminal (``cat matrix.csv``) from obeying one: control characters escaped."""
+    from ..language.text import safe
+
+    text = safe(text)
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
@@ -481,7 +487,9 @@ def render_csv(matrix: Matrix) -> str:
 def render_json(matrix: Matrix) -> str:
     data = matrix.model_dump(mode="json")
     data["totals"] = {k: {o.value: n for o, n in t.items()} for k, t in matrix.totals().items()}
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    from ..language.text import json_safe
+
+    return json_safe(json.dumps(data, indent=2, ensure_ascii=False)) + "\n"
 
 
 def _h(text: str) -> str:

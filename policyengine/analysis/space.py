@@ -22,8 +22,13 @@ side is decided per ``demand.kind`` (the compiled kind index gives the
 candidate rules), and below that the space is split one attribute at a time,
 only on attributes that some still-undecided rule reads, and only into the
 classes that the tests still in play can tell apart.  An attribute no rule
-reads is never split at all.  docs/analysis.md describes the construction and
-gives measured sizes and timings.
+reads is never split at all.  Attributes that no rule tests together are
+split apart, as independent *parts* whose leaves are combined only when
+asked (:func:`split_regions`), so independent rules cost the sum of their
+classes, not the product; what is built is charged to a
+:class:`~policyengine.analysis.budget.Meter`, and past its budget the space
+is marked incomplete.  docs/analysis.md describes the construction and gives
+measured sizes and timings.
 """
 
 from __future__ import annotations
@@ -370,19 +375,10 @@ class Leaf:
 Components = tuple[tuple[Leaf, ...], ...]
 
 
-def split_components(sides: Sequence[Side], attributes: Mapping[str, AttributeType], meter: Meter | None = None) -> Components:
-    """The space of ``sides`` as a product of independent parts.
-
-    Attributes that no open rule tests together are independent: the rules of
-    one part read none of the attributes of another, so splitting one part
-    never changes the others' rules, and the classes of the whole space are
-    exactly one leaf of each part, combined.  Building the parts apart costs
-    the *sum* of their sizes instead of the product: 18 rules on 18 boolean
-    attributes are 18 parts of 2 leaves (36 classes built) rather than 2^18
-    classes.  The first part holds the rules already decided (no test open),
-    with a single leaf; the others are ordered by their first attribute name,
-    so the result depends on the rules only.
-    """
+def _groups(sides: Sequence[Side]) -> tuple[list[Side], list[list[Side]]]:
+    """The rules already decided, and the open rules grouped by the attributes they test together
+    (two attributes are in one group when a rule, or a chain of rules, tests both); groups are
+    ordered by their first attribute name, so the result depends on the rules only."""
     parent: dict[str, str] = {}
 
     def find(a: str) -> str:
@@ -408,15 +404,83 @@ def split_components(sides: Sequence[Side], attributes: Mapping[str, AttributeTy
             if found:
                 part = groups.setdefault(find(found[0].attribute), [[] for _ in sides])
                 part[s].append((i, r))
-    parts: list[tuple[Leaf, ...]] = [tuple(Leaf(a, v) for a, v in _split(decided, attributes, (), meter))]
-    for root in sorted(groups):
-        try:
-            parts.append(tuple(Leaf(a, v) for a, v in _split(groups[root], attributes, (), meter)))
-        except BudgetExceeded as stop:
-            if stop.rule is None:
-                stop.rule = min(i for side in groups[root] for i, _ in side)
-            raise
-    return tuple(parts)
+    return decided, [groups[root] for root in sorted(groups)]
+
+
+def _flat(group: Sequence[Side], attributes: Mapping[str, AttributeType], meter: Meter | None) -> tuple[Leaf, ...]:
+    try:
+        return tuple(Leaf(a, v) for a, v in _split(group, attributes, (), meter))
+    except BudgetExceeded as stop:
+        if stop.rule is None:
+            stop.rule = min(i for side in group for i, _ in side)
+        raise
+
+
+#: A region of the space: the classes assigned to reach it (when a group of rules
+#: was split on an attribute they all test), and its independent parts.
+Region = tuple[tuple[ValueClass, ...], Components]
+
+
+def split_regions(sides: Sequence[Side], attributes: Mapping[str, AttributeType], meter: Meter | None = None) -> list[Region]:
+    """The space of ``sides`` as disjoint regions, each a product of independent parts.
+
+    Attributes that no open rule tests together are independent: the rules of
+    one part read none of the attributes of another, so splitting one part
+    never changes the others' rules, and the classes of the whole space are
+    exactly one leaf of each part, combined.  Building the parts apart costs
+    the *sum* of their sizes instead of the product: 18 rules on 18 boolean
+    attributes are 18 parts of 2 leaves (36 classes built) rather than 2^18
+    classes.  The first part holds the rules already decided (no test open),
+    with a single leaf.
+
+    Rules that all test one attribute besides their own (``withdraw when
+    demand.mandatory and demand.fN``) form one group, although they are
+    independent as soon as that attribute is known.  Such a group is split
+    on that attribute first, when that makes it fall apart, and each class of
+    it is a region whose parts are found again (the other groups' parts are
+    shared by all the regions): eighteen such rules are 2 regions and 36
+    leaves, not 2^17 leaves.  A group without such an attribute is split as
+    it is.  Each region is charged to ``meter`` as one class.
+    """
+    decided, groups = _groups(sides)
+    const: Components = (tuple(Leaf(a, v) for a, v in _split(decided, attributes, (), meter)),)
+    alternatives: list[list[Region]] = [[((), const)]]
+    for group in groups:
+        alternatives.append(_group_regions(group, attributes, meter))
+    regions: list[Region] = []
+    for combo in itertools.product(*alternatives):
+        if meter is not None:
+            meter.charge()
+        regions.append((tuple(c for prefix, _ in combo for c in prefix), tuple(p for _, parts in combo for p in parts)))
+    return regions
+
+
+def _group_regions(group: list[Side], attributes: Mapping[str, AttributeType], meter: Meter | None) -> list[Region]:
+    readers: dict[str, int] = {}
+    tests: dict[str, dict[ast.Condition, Callable[[Value], bool | None]]] = {}
+    rules = 0
+    for side in group:
+        for _, r in side:
+            rules += 1
+            for name in {a.attribute for a in atoms(r)}:
+                readers[name] = readers.get(name, 0) + 1
+            for a in atoms(r):
+                tests.setdefault(a.attribute, {}).setdefault(a.node, a.test)
+    hubs = sorted(n for n, k in readers.items() if k == rules)
+    if len(readers) >= 3 and hubs:
+        hub = hubs[0]
+        classes = partition(attributes[hub], tests[hub])
+        narrowed: list[list[Side]] = []
+        for cls in classes:
+            env = {hub: cls.representative}
+            kept: list[Side] = [[(i, t) for i, r in side if (t := specialise(r, env)) is not False] for side in group]
+            narrowed.append(kept)
+        if any(len(_groups(n)[1]) > 1 for n in narrowed):
+            out: list[Region] = []
+            for cls, sides in zip(classes, narrowed):
+                out.extend(((cls, *prefix), parts) for prefix, parts in split_regions(sides, attributes, meter))
+            return out
+    return [((), (_flat(group, attributes, meter),))]
 
 
 def combine(leaves: Sequence[Leaf]) -> tuple[tuple[ValueClass, ...], tuple[Verdict, ...]]:
@@ -444,6 +508,56 @@ def product_size(parts: Components) -> int:
     return math.prod(len(p) for p in parts)
 
 
+def _severity(policy_set: PolicySet, matched: tuple[int, ...]) -> int:
+    """The severity of the most severe matched rule; -1 when none matched (the default applies)."""
+    return max((SEVERITY[policy_set.rules[i].outcome] for i in matched), default=-1)
+
+
+def _outcome(level: int) -> str:
+    return "negotiate" if level < 0 else next(o for o, s in SEVERITY.items() if s == level)
+
+
+def differing(parts: Components, policy_sets: Sequence[PolicySet], meter: Meter | None = None) -> Iterator[list[Leaf]]:
+    """The combinations of leaves (one per part) where the sides' outcomes are not all the same.
+
+    ``policy_sets`` gives the set each side's rule indices belong to (the
+    same set for jurisdictions compared with each other, two versions for a
+    diff).  A cell's outcome on each side is its most severe match, part by
+    part.  A part whose every leaf has the same most severe match on every
+    side (*neutral*) cannot make a difference on its own, so the parts that
+    differ are combined first; where the sides agree, no choice of the
+    neutral parts changes anything and that whole subtree is skipped, and
+    within the neutral parts a subtree stops once their match outranks every
+    side.  Comparing a set with itself, or a change confined to a few
+    parts, therefore never builds the product of the independent parts.
+    """
+    levels = [[tuple(_severity(ps, leaf.verdicts[s][0]) for s, ps in enumerate(policy_sets)) for leaf in part] for part in parts]
+    neutral = [all(len(set(lv)) == 1 for lv in part) for part in levels]
+    order = sorted(range(len(parts)), key=lambda p: neutral[p])
+    first_neutral = next((n for n, p in enumerate(order) if neutral[p]), len(order))
+    chosen: list[Leaf] = []
+
+    def walk(depth: int, acc: tuple[int, ...]) -> Iterator[list[Leaf]]:
+        if meter is not None:
+            meter.charge()
+        if depth >= first_neutral and len(set(acc)) == 1:
+            return  # only neutral parts are left, and they add the same match to every side
+        if depth == len(order):
+            if len({_outcome(a) for a in acc}) > 1:
+                yield list(chosen)
+            return
+        p = order[depth]
+        for leaf, lv in zip(parts[p], levels[p]):
+            nacc = tuple(max(a, b) for a, b in zip(acc, lv))
+            if depth >= first_neutral and len(set(nacc)) == 1:
+                continue  # the neutral parts now outrank every side: the same outcome whatever follows
+            chosen.append(leaf)
+            yield from walk(depth + 1, nacc)
+            chosen.pop()
+
+    yield from walk(0, tuple(-1 for _ in policy_sets))
+
+
 def joint_split(
     sides: Sequence[Side], attributes: Mapping[str, AttributeType], meter: Meter | None = None
 ) -> Iterator[tuple[tuple[ValueClass, ...], tuple[Verdict, ...]]]:
@@ -454,11 +568,13 @@ def joint_split(
     the leaf's verdicts hold for any value of it.  Attributes are split in
     order of how many open rules read them (ties by name), which keeps the
     tree shallow without making the result depend on anything but the rules.
-    Independent parts (:func:`split_components`) are split apart and their
+    Independent parts (:func:`split_regions`) are split apart and their
     leaves combined lazily; ``meter`` is charged once per class built and
     once per class yielded.
     """
-    return product(split_components(sides, attributes, meter), meter)
+    for prefix, parts in split_regions(sides, attributes, meter):
+        for assigned, verdicts in product(parts, meter):
+            yield (*prefix, *assigned), verdicts
 
 
 def verdict_outcome(policy_set: PolicySet, verdict: Verdict) -> tuple[str, tuple[int, ...]]:
@@ -557,6 +673,8 @@ class Block:
     jurisdictions: JurisdictionClass
     kind: str
     parts: Components
+    #: Classes every cell of the block has (a region of :func:`split_regions`); () for the whole kind.
+    prefix: tuple[ValueClass, ...] = ()
 
     def size(self) -> int:
         """Number of classes (cells) the block stands for, without building them."""
@@ -568,7 +686,7 @@ class Block:
         return Cell(
             self.jurisdictions,
             self.kind,
-            tuple(sorted(assigned, key=lambda c: c.attribute)),
+            tuple(sorted((*self.prefix, *assigned), key=lambda c: c.attribute)),
             matched,
             undetermined,
             outcome,
@@ -595,7 +713,7 @@ class DemandSpace:
     jurisdiction_classes: tuple[JurisdictionClass, ...]
     blocks: tuple[Block, ...]
     kinds: tuple[str, ...]
-    _by_key: dict[tuple[str, str], Block] = field(default_factory=dict, repr=False, compare=False)
+    _by_key: dict[tuple[str, str], tuple[Block, ...]] = field(default_factory=dict, repr=False, compare=False)
     incomplete: BudgetExceeded | None = field(default=None, compare=False)
     meter: Meter | None = field(default=None, repr=False, compare=False)
 
@@ -620,16 +738,17 @@ class DemandSpace:
     def locate(self, code: str, demand: Mapping[str, Value]) -> Cell | None:
         """The cell of a jurisdiction and a normalised demand (short attribute names)."""
         kind = demand.get("kind")
-        block = self._by_key.get((code, kind if isinstance(kind, str) else ""))
-        if block is None:
-            return None
-        leaves = []
-        for part in block.parts:
-            leaf = next((lf for lf in part if all(demand.get(c.name) in c for c in lf.assigned)), None)
-            if leaf is None:
-                return None
-            leaves.append(leaf)
-        return block.cell(self.policy_set, leaves)
+        for block in self._by_key.get((code, kind if isinstance(kind, str) else ""), ()):
+            if not all(demand.get(c.name) in c for c in block.prefix):
+                continue
+            leaves = []
+            for part in block.parts:
+                leaf = next((lf for lf in part if all(demand.get(c.name) in c for c in lf.assigned)), None)
+                if leaf is None:
+                    return None
+                leaves.append(leaf)
+            return block.cell(self.policy_set, leaves)
+        return None
 
     def representative(self, cell: Cell) -> dict[str, object]:
         """A request that falls in ``cell``: its representatives, defaults for the rest."""
@@ -689,17 +808,16 @@ def demand_space(compiled: CompiledPolicy, budget: Budget | Meter | None = None)
     attributes = demand_attributes(compiled)
     kinds = kind_values(ps)
     blocks: list[Block] = []
-    by_key: dict[tuple[str, str], Block] = {}
+    by_key: dict[tuple[str, str], tuple[Block, ...]] = {}
     stop: BudgetExceeded | None = None
     try:
         for jc in jclasses:
             for kind in kinds:
-                block = Block(
-                    jc, kind, split_components([candidates(compiled, lowered, jc.representative, kind)], attributes, meter)
-                )
-                blocks.append(block)
+                side = candidates(compiled, lowered, jc.representative, kind)
+                here = tuple(Block(jc, kind, parts, prefix) for prefix, parts in split_regions([side], attributes, meter))
+                blocks.extend(here)
                 for code in jc.codes:
-                    by_key[(code, kind)] = block
+                    by_key[(code, kind)] = here
     except BudgetExceeded as exceeded:
         stop = exceeded
     return DemandSpace(compiled, tuple(jclasses), tuple(blocks), kinds, by_key, stop, meter)

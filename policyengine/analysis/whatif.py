@@ -24,10 +24,11 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..evaluation.decide import parse_request
-from ..evaluation.decision import Alternative, AttributeValue, Change, ChangedAttribute, Decision, MarketDecision, Outcome, WhatIf
+from ..evaluation.decision import Alternative, Change, ChangedAttribute, Decision, MarketDecision, Outcome, WhatIf
 from ..language import ast
 from ..language.logic import value_test
-from ..language.model import AttributeType, Kind
+from ..language.model import AttributeType, Kind, Value
+from ..language.text import json_safe
 from .budget import Budget, BudgetExceeded
 from .space import ValueClass, partition
 
@@ -55,8 +56,8 @@ def _all_tests(engine: Engine) -> dict[str, list[ast.Condition]]:
     return out
 
 
-def _values(attr: AttributeType) -> list[AttributeValue]:
-    values: list[AttributeValue] = []
+def _values(attr: AttributeType) -> list[Value]:
+    values: list[Value] = []
     if attr.kind is Kind.ENUM:
         values.extend(attr.values)
     elif attr.kind is Kind.BOOL:
@@ -221,9 +222,9 @@ def print_what_if(engine: Engine, result: Decision | MarketDecision, fmt: str, b
     if fmt == "json":
         if isinstance(result, MarketDecision):
             body = {"market": result.model_dump(mode="json"), "what_if": [w.model_dump(mode="json") for w in found]}
-            print(json.dumps(body, indent=2, ensure_ascii=False))
+            print(json_safe(json.dumps(body, indent=2, ensure_ascii=False)))
         else:
-            print(found[0].model_dump_json(indent=2))
+            print(json_safe(found[0].model_dump_json(indent=2)))
         return complete
     from rich.console import Console
 

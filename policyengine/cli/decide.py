@@ -17,7 +17,7 @@ import sys
 from typing import IO, TYPE_CHECKING, Any
 
 from ..language.diagnostics import did_you_mean
-from ..language.text import safe
+from ..language.text import json_safe, safe
 from .common import (
     CommandError,
     ExitCode,
@@ -157,8 +157,38 @@ def _read_text(path: str, limits: RequestLimits) -> str:
         raise CommandError(f"`{path}` is not UTF-8 text (byte {exc.start})") from None
 
 
+#: How the JSON of a decision carries no root; :func:`with_source_root` fills it in.
+_NO_ROOT = '"source_root":null'
+
+
+def rooted(result: Decision | MarketDecision, root: str | None) -> Decision | MarketDecision:
+    """``result`` saying what its ``source`` paths are relative to (a market's decisions too)."""
+    from ..evaluation.decision import MarketDecision
+
+    if root is None:
+        return result
+    if isinstance(result, MarketDecision):
+        inner = tuple(d.model_copy(update={"source_root": root}) for d in result.decisions)
+        return result.model_copy(update={"source_root": root, "decisions": inner})
+    return result.model_copy(update={"source_root": root})
+
+
+def with_source_root(answer: str, root: str | None) -> str:
+    """A decision's compact JSON (serialised once per memoised decision) with its root filled in.
+
+    The top-level field is the last ``"source_root":null`` of the text: it follows the
+    demand's attributes (the only place an author's names appear as keys), and every text
+    value has its quotes escaped, so nothing after it can spell it."""
+    if root is None:
+        return answer
+    at = answer.rfind(_NO_ROOT)
+    if at < 0:
+        return answer
+    return f'{answer[:at]}"source_root":{json.dumps(root, ensure_ascii=False)}{answer[at + len(_NO_ROOT) :]}'
+
+
 def _print_json(obj: Any, out: IO[str]) -> None:
-    out.write(obj.model_dump_json(indent=2) if hasattr(obj, "model_dump_json") else json.dumps(obj, indent=2))
+    out.write(json_safe(obj.model_dump_json(indent=2) if hasattr(obj, "model_dump_json") else json.dumps(obj, indent=2)))
     out.write("\n")
 
 
@@ -167,7 +197,7 @@ def _render(engine: Engine, result: Decision | MarketDecision, fmt: str, explain
     from ..evaluation.explain import decision_blocks, explanation_tree, market_trees, market_view, tidy
 
     if fmt == "json":
-        _print_json(result, sys.stdout)
+        _print_json(rooted(result, paths.root), sys.stdout)
         return
     view: RenderableType
     would = would_decide(engine)
@@ -423,7 +453,7 @@ class _Writer:
     def flush(self) -> None:
         if self._out:
             self._out.append("")
-            self._write("\n".join(self._out))
+            self._write(json_safe("\n".join(self._out)))  # C1 controls and bidi overrides as \uXXXX
             self._out.clear()
 
 
@@ -473,6 +503,7 @@ def run_requests(
 
     paths = paths or AS_CARRIED
     show = _tree_printer(engine, paths) if trees else None
+    root = paths.root
     bad = 0
     hit = False
     try:
@@ -496,7 +527,7 @@ def run_requests(
             if show is not None:
                 show(n, result)  # type: ignore[arg-type]
             else:
-                writer.line(result)  # type: ignore[arg-type]
+                writer.line(with_source_root(result, root))  # type: ignore[arg-type]
     finally:
         writer.flush()
         stop()

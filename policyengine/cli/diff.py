@@ -17,7 +17,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..language.text import safe
+from ..language.text import json_safe, safe
 from .common import (
     CommandError,
     ExitCode,
@@ -156,7 +156,9 @@ def run(args: argparse.Namespace) -> int:
             return ExitCode.POLICY_ERRORS
         diff = diff_engines(before, after, budget_from(args), as_of=when)
     if args.format == "json":
-        print(json.dumps({"before": before_label, "after": after_label, **diff.to_json()}, indent=2, ensure_ascii=False))
+        print(
+            json_safe(json.dumps({"before": before_label, "after": after_label, **diff.to_json()}, indent=2, ensure_ascii=False))
+        )
     else:
         _print_human(diff, before_label, after_label)
     if args.fail_on_change and diff.decisions_changed:

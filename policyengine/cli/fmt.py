@@ -127,9 +127,15 @@ def _diff(old: str, new: str, shown: str) -> str:
         fromfile=f"{shown}\t(original)",
         tofile=f"{shown}\t(formatted)",
     )
+    from ..language.text import safe
+
     out = []
     for line in lines:
-        out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+        # A policy text may hold terminal escapes: shown as `\x1b`, never obeyed.
+        if line.endswith("\n"):
+            out.append(safe(line[:-1]) + "\n")
+        else:
+            out.append(safe(line) + "\n\\ No newline at end of file\n")
     return "".join(out)
 
 

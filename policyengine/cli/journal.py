@@ -67,6 +67,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     export.add_argument("--to", dest="end", metavar="DATE", help="decisions recorded before DATE")
     export.add_argument("--period", metavar="PERIOD", help="2026, 2026-H2, 2026-Q3 or 2026-07 (instead of --from/--to)")
     export.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
+    export.add_argument(
+        "--partitions", metavar="DIR", help="write numbered partition files into DIR instead (for `replay --export`, Dask)"
+    )
+    export.add_argument("--partition-size", type=int, default=5_000, metavar="N", help="records per partition (default 5,000)")
+    export.add_argument(
+        "--partition-format", choices=("jsonl", "parquet"), default="jsonl", help="partition files (default jsonl)"
+    )
 
     effect = sub.add_parser("effect", help="record what became of a decision: given, refused, narrowed, escalated, challenged")
     effect.add_argument("target", metavar="PATH_OR_URL")
@@ -135,6 +142,15 @@ def _export(journal: Journal, args: argparse.Namespace) -> int:
     effects: dict[str, list[EffectEvent]] = {}
     for e in journal.all_effects():
         effects.setdefault(e.decision_id, []).append(e)
+    if args.partitions:
+        from ..journal.replay import write_partitions
+
+        if args.output or args.partition_size < 1:
+            raise CommandError("--partitions writes files into a directory: no --output; --partition-size at least 1")
+        records = (export_record(x, effects.get(x.decision_id, ())) for x in journal.entries(start=start, end=end))
+        paths = write_partitions(records, args.partitions, args.partition_format, args.partition_size)
+        print(f"{len(paths):,} partitions written to {safe(args.partitions)}", file=sys.stderr)
+        return ExitCode.OK
     with _output(args.output) as out:
         records = (export_record(x, effects.get(x.decision_id, ())) for x in journal.entries(start=start, end=end))
         count = write_lines(records, out)

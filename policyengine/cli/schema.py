@@ -109,7 +109,9 @@ def request_schema(engine: Engine) -> dict[str, Any]:
     props["jurisdiction"]["examples"] = sorted(engine.jurisdictions())[:5]
     props["demand"] = demand_schema(engine)
     if "as_of" in props:
+        # Absent means the caller's date, else today; the engine refuses null (request.bad-type).
         props["as_of"] = {**_plain(props["as_of"]), "type": "string", "format": "date", "pattern": DATE_PATTERN}
+        props["as_of"].pop("default", None)
     return schema
 
 

@@ -12,6 +12,7 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
+from ..language.text import json_safe
 from .common import (
     CommandError,
     ExitCode,
@@ -202,7 +203,7 @@ def run(args: argparse.Namespace) -> int:
         # A CI gate that ran nothing must not report success.
         print('no tests found: add `test "…" { … }` blocks to the policy set', file=sys.stderr)
         if args.format == "json":
-            print(json.dumps({**report.to_json(), **policy_set_json(args)}, indent=2, ensure_ascii=False))
+            print(json_safe(json.dumps({**report.to_json(), **policy_set_json(args)}, indent=2, ensure_ascii=False)))
         return ExitCode.POLICY_ERRORS
     below = args.min_coverage is not None and not report.coverage.meets(args.min_coverage)
     if args.format == "json":
@@ -210,7 +211,7 @@ def run(args: argparse.Namespace) -> int:
         data["min_coverage"] = args.min_coverage
         data["coverage_ok"] = not below
         data.update(policy_set_json(args))
-        print(json.dumps(data, indent=2, ensure_ascii=False))
+        print(json_safe(json.dumps(data, indent=2, ensure_ascii=False)))
     else:
         render_human(report, engine.policy_set, args.coverage, args.verbose, args.min_coverage)
     return ExitCode.POLICY_ERRORS if report.failed or below else ExitCode.OK

@@ -187,19 +187,24 @@ def _create_key(path: Path) -> bytes | None:
 _code_hash: str | None = None
 
 
+def hashed_files() -> list[Path]:
+    """The package files whose bytes are part of every key, relative to the package."""
+    package = Path(__file__).resolve().parent.parent
+    return [path.relative_to(package) for pattern in _FRONT_END for path in sorted(package.glob(pattern))]
+
+
 def code_hash() -> str:
     """Hash of the grammar and the front end's source (computed once per process)."""
     global _code_hash
     if _code_hash is None:
         h = hashlib.sha256()
         package = Path(__file__).resolve().parent.parent
-        for pattern in _FRONT_END:
-            for path in sorted(package.glob(pattern)):
-                h.update(path.relative_to(package).as_posix().encode())
-                try:
-                    h.update(path.read_bytes())
-                except OSError:
-                    h.update(b"<missing>")
+        for relative in hashed_files():
+            h.update(relative.as_posix().encode())
+            try:
+                h.update((package / relative).read_bytes())
+            except OSError:
+                h.update(b"<missing>")
         _code_hash = h.hexdigest()
     return _code_hash
 

@@ -84,7 +84,8 @@ def _atom_allowed(node: ast.Condition, domain: Collection[Value], negated: bool)
         hits = listed & domain
         # With a known value the atom is True exactly on `hits`, or exactly off them.
         return hits if inside is not excluded else domain - hits
-    return frozenset(v for v in domain if evaluate_atom(node, v) is not excluded)
+    test = logic.value_test(node)
+    return frozenset(v for v in domain if test(v) is not excluded)
 
 
 def allowed_values(

@@ -164,6 +164,11 @@ class Decision(_Frozen):
         default_factory=dict, description="the demand attributes decided, defaults applied"
     )
     policy_version: str = Field(description="content hash of the policy set that decided")
+    source_root: str | None = Field(
+        default=None,
+        description="the directory (absolute) that every `source` path is relative to; set by the command line, "
+        "null from the API (whose caller knows where its set lives)",
+    )
     decision_id: str | None = Field(
         default=None, description="the id of the decision's journal entry (a UUIDv7) when a journal recorded it"
     )
@@ -196,6 +201,7 @@ class MarketDecision(_Frozen):
     decisions: tuple[Decision, ...] = Field(description="every standing demand's decision, counted or not")
     jurisdiction_chain: tuple[str, ...] = ()
     policy_version: str
+    source_root: str | None = Field(default=None, description="as in `Decision`: what `source` paths are relative to")
     as_of: datetime.date = Field(description="the date the market was decided as of")
     counted: tuple[str, ...] = Field(
         default=(), description="ids of the standing demands in force and addressed to this platform"

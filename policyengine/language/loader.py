@@ -267,8 +267,16 @@ def _follow(
 
 
 def policy_files(root: Path, problems: list[tuple[Path, OSError]] | None = None) -> list[Path]:
-    """The policy files under ``root`` (see :func:`walk`); refused links are left out."""
-    return walk(root, problems)
+    """The policy files under ``root`` (see :func:`walk`), each real file once under its
+    first name (``fmt`` must not rewrite a file twice through a link); refused links are left out."""
+    seen: set[str] = set()
+    out = []
+    for path in walk(root, problems):
+        real = os.path.realpath(path)
+        if real not in seen:
+            seen.add(real)
+            out.append(path)
+    return out
 
 
 def _reason(exc: OSError) -> str:

@@ -22,15 +22,18 @@ def escape(ch: str) -> str:
 
 def safe(text: str) -> str:
     """``text`` with control characters escaped, so it cannot drive a terminal (tabs are kept)."""
-    if text.isprintable():
+    if text.isprintable() or text.replace("\t", "").isprintable():
         return text
     return "".join(ch if ch == "\t" or ch.isprintable() else escape(ch) for ch in text)
 
 
 def json_safe(text: str) -> str:
     """JSON text with every non-printable character escaped (``json.dumps`` leaves C1
-    controls and bidirectional overrides as they are when ``ensure_ascii`` is off)."""
-    if text.isprintable():
+    controls and bidirectional overrides as they are when ``ensure_ascii`` is off).
+
+    Every JSON output of the command line goes through it; the checks in C
+    first, so that clean text (nearly all of it) costs no loop in Python."""
+    if text.isprintable() or text.replace("\n", "").isprintable():
         return text
     out: list[str] = []
     for ch in text:

@@ -123,6 +123,7 @@ ENDPOINTS = (
 EXTRA_PATHS = {
     "/metrics": ("get", "Prometheus metrics (text exposition format)"),
     "/openapi.json": ("get", "This document"),
+    "/v1/playground/files": ("get", "The server's policy files, path → text, for the playground (role decide)"),
 }
 
 _REF = "#/components/schemas/{model}"

@@ -42,6 +42,7 @@ from ..language.model import PolicySet
 from ..language.source import Source
 from ..language.validate import PRELUDE_PREFIX
 from . import models
+from .auth import Principal
 from .core import COOKIE, Service, _service, parse_effect, record_effect
 from .http import JSON_TYPES, ServiceProblem, check_media_type, decode, read_body, request_problem
 
@@ -316,9 +317,21 @@ async def playground_files(request: Request) -> Response:
 # --- pages ---------------------------------------------------------------------------------------
 
 
+def _page_principal(request: Request, role: str) -> Principal | Response:
+    """The principal of a page load; a browser without a token is sent to /login instead of a 401."""
+    try:
+        return _service(request).principal(request, role)
+    except ServiceProblem as problem:
+        if problem.status == 401:
+            return RedirectResponse("/login", status_code=303)
+        raise
+
+
 async def playground_page(request: Request) -> Response:
     service = _service(request)
-    service.principal(request, "decide")
+    who = _page_principal(request, "decide")
+    if isinstance(who, Response):
+        return who
     engine = service.store.engine
     codes, attrs = _vocabulary(engine.policy_set)
     files = [s.path for s in _playground(request).server_sources()]
@@ -417,7 +430,9 @@ def _explanation(service: Service, entry: Any) -> tuple[str, str]:
 
 async def review_page(request: Request) -> Response:
     service = _service(request)
-    who = service.principal(request, "review")
+    who = _page_principal(request, "review")
+    if isinstance(who, Response):
+        return who
     if service.journal is None:
         return _page(
             "review queue",
