@@ -197,10 +197,8 @@ def _by_text(by: ast.DecidedBy | None) -> str | None:
 
 
 def _as_of(exp: ast.Expectation) -> datetime.date | None:
-    """The expectation's ``as of`` date (None: today).  Read with getattr, like ``actions``
-    and ``counted``: the runner accepts a syntax tree with or without them."""
-    found = getattr(exp, "as_of", None)
-    return found if isinstance(found, datetime.date) else None
+    """The expectation's ``as of`` date (None: today)."""
+    return exp.as_of
 
 
 def _names(idents: tuple[ast.Ident, ...] | None) -> tuple[str, ...] | None:
@@ -216,7 +214,7 @@ def expectation_text(exp: ast.Expectation) -> str:
     as_of = _as_of(exp)
     when = f" as of {as_of.isoformat()}" if as_of is not None else ""
     if isinstance(exp, ast.MarketExpectation):
-        counted = _names(getattr(exp, "counted", None))
+        counted = _names(exp.counted)
         tail = f" counting {_set_text(counted)}" if counted is not None else ""
         return f"market {exp.jurisdiction.name}{when} -> {exp.outcome}{tail}"
     if isinstance(exp, ast.StandingExpectation):
@@ -225,7 +223,7 @@ def expectation_text(exp: ast.Expectation) -> str:
         inside = "; ".join(f"{a.name.name} = {literal_text(a.value)}" for a in exp.assignments)
         head = f"{exp.jurisdiction.name} {{ {inside} }}"
     by = _by_text(exp.decided_by)
-    actions = _names(getattr(exp, "actions", None))
+    actions = _names(exp.actions)
     return (
         f"{head}{when} -> {exp.outcome}"
         + (f" by {by}" if by else "")
@@ -259,7 +257,7 @@ def _check_decision(exp: ast.StandingExpectation | ast.InlineExpectation, d: Dec
     status, message = _check_outcome(exp, d)
     if status != "passed":
         return status, message
-    return _check_actions(_names(getattr(exp, "actions", None)), d)
+    return _check_actions(_names(exp.actions), d)
 
 
 def _check_actions(expected: tuple[str, ...] | None, d: Decision) -> tuple[Status, str]:
@@ -331,7 +329,7 @@ def _run_expectation(engine: Engine, exp: ast.Expectation, tally: _Tally) -> Exp
     expected = Outcome(exp.outcome)
     as_of = _as_of(exp)
     if isinstance(exp, ast.MarketExpectation):
-        counted = _names(getattr(exp, "counted", None))
+        counted = _names(exp.counted)
         try:
             m = engine.market(exp.jurisdiction.name, as_of=as_of)
         except RequestError as err:
@@ -366,7 +364,7 @@ def _run_expectation(engine: Engine, exp: ast.Expectation, tally: _Tally) -> Exp
         )
     kind: Literal["standing", "inline"] = "standing" if isinstance(exp, ast.StandingExpectation) else "inline"
     expected_by = _by_text(exp.decided_by)
-    expected_actions = _names(getattr(exp, "actions", None))
+    expected_actions = _names(exp.actions)
     try:
         if isinstance(exp, ast.StandingExpectation):
             d = engine.standing(exp.jurisdiction.name, exp.demand.name, as_of=as_of)

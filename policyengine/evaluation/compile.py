@@ -359,7 +359,7 @@ def compile_actions(rule: RuleModel) -> tuple[CompiledAction, ...]:
             None if a.condition is None else compile_condition(a.condition),
             Action(action=a.name, within_hours=a.within_hours, rule=qualified),
         )
-        for a in getattr(rule, "actions", ())
+        for a in rule.actions
     )
 
 

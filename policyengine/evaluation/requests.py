@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 
 #: Longest text value accepted in a request, in characters.
 MAX_TEXT = 10_000
+#: Most texts in a `list of text` value (a demand's sources): enough for any
+#: record, and a bound on what one request can make the engine hold and echo.
+MAX_TEXTS = 100
 #: Longest jurisdiction code accepted in a request, in characters (real codes
 #: have two to a dozen; the bound keeps hints and echoes of a hostile one small).
 MAX_CODE = 64
@@ -361,7 +364,7 @@ def _accept_texts(attr: AttributeType, absent: Any, null: Any) -> Acceptor:
             return absent
         if v is None:
             return null
-        if type(v) not in (list, tuple) or len(v) > MAX_TEXT:
+        if type(v) not in (list, tuple) or len(v) > MAX_TEXTS:
             return DECLINED
         if any(type(x) is not str or len(x) > MAX_TEXT or (not x.isascii() and not_unicode(x)) for x in v):
             return DECLINED
@@ -375,8 +378,8 @@ def _refuse_texts(attr: AttributeType, field: str, value: Any) -> RequestError |
         return _refuse_omitted(attr, field, value)
     if not isinstance(value, (list, tuple)):
         return RequestError(field, f"must be a list of texts, not {json_type(value)}", code="request.bad-type")
-    if len(value) > MAX_TEXT:
-        return RequestError(field, f"has {len(value):,} items; the limit is {MAX_TEXT:,}", code="request.too-large")
+    if len(value) > MAX_TEXTS:
+        return RequestError(field, f"has {len(value):,} texts; the limit is {MAX_TEXTS}", code="request.too-large")
     for item in value:
         if not isinstance(item, str):
             return RequestError(field, f"must hold texts only, not {json_type(item)}", code="request.bad-type")
