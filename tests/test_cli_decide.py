@@ -464,9 +464,12 @@ def test_output_fits_80_columns_without_trailing_spaces(
 
 
 def test_wide_terminal_keeps_lines_whole(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setenv("COLUMNS", "300")
     _, out, _ = run(capsys, "decide", "-j", "RU", *POLICIES)
-    want = "  demand: kind = key_disclosure, category = all_users, legal_basis = statute, mandatory = true, users = unknown"
+    want = (
+        "  demand: kind = key_disclosure, category = all_users, legal_basis = statute, cross_border = none, "
+        "deadline_hours = unknown, emergency = false, gag_order = false, mandatory = true, scope = unknown, users = unknown"
+    )
     assert want in out.splitlines()
 
 

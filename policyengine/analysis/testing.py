@@ -165,6 +165,10 @@ def literal_text(lit: ast.Literal) -> str:
         return "true" if lit.value else "false"
     if isinstance(lit, ast.Unknown):
         return "unknown"
+    if isinstance(lit, ast.Date):
+        return lit.text
+    if isinstance(lit, ast.TextList):
+        return "[" + ", ".join(literal_text(i) for i in lit.items) + "]"
     return lit.name
 
 

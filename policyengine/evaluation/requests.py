@@ -321,6 +321,71 @@ def _refuse_code(attr: AttributeType, field: str, value: Any) -> RequestError | 
     return _text_problem(field, _plain(value), MAX_CODE, "is longer than any jurisdiction code")
 
 
+def _as_date(v: Any) -> datetime.date | None:
+    """``YYYY-MM-DD`` (exactly that form) or a date, else None."""
+    if type(v) is datetime.date:
+        return v
+    if isinstance(v, str) and len(v) == 10 and v[4] == "-" and v[7] == "-" and (v[:4] + v[5:7] + v[8:]).isdigit():
+        try:
+            return datetime.date.fromisoformat(str(v))
+        except ValueError:
+            return None
+    return None
+
+
+def _accept_date(attr: AttributeType, absent: Any, null: Any) -> Acceptor:
+    def check_date(v: Any) -> Any:
+        if v is MISSING:
+            return absent
+        if v is None:
+            return null
+        found = _as_date(v)
+        return DECLINED if found is None else found
+
+    return check_date
+
+
+def _refuse_date(attr: AttributeType, field: str, value: Any) -> RequestError | None:
+    if value is MISSING or value is None:
+        return _refuse_omitted(attr, field, value)
+    if _as_date(value) is not None:
+        return None
+    if not isinstance(value, str):
+        return RequestError(field, f"must be a date such as `2024-05-17`, not {json_type(value)}", code="request.bad-type")
+    return RequestError(field, "is not a date", hint="write it `YYYY-MM-DD`, e.g. `2024-05-17`", code="request.bad-value")
+
+
+def _accept_texts(attr: AttributeType, absent: Any, null: Any) -> Acceptor:
+    def check_texts(v: Any) -> Any:
+        if v is MISSING:
+            return absent
+        if v is None:
+            return null
+        if type(v) not in (list, tuple) or len(v) > MAX_TEXT:
+            return DECLINED
+        if any(type(x) is not str or len(x) > MAX_TEXT or (not x.isascii() and not_unicode(x)) for x in v):
+            return DECLINED
+        return tuple(v)
+
+    return check_texts
+
+
+def _refuse_texts(attr: AttributeType, field: str, value: Any) -> RequestError | None:
+    if value is MISSING or value is None:
+        return _refuse_omitted(attr, field, value)
+    if not isinstance(value, (list, tuple)):
+        return RequestError(field, f"must be a list of texts, not {json_type(value)}", code="request.bad-type")
+    if len(value) > MAX_TEXT:
+        return RequestError(field, f"has {len(value):,} items; the limit is {MAX_TEXT:,}", code="request.too-large")
+    for item in value:
+        if not isinstance(item, str):
+            return RequestError(field, f"must hold texts only, not {json_type(item)}", code="request.bad-type")
+        problem = _text_problem(field, _plain(item), MAX_TEXT, f"holds a text longer than {MAX_TEXT:,} characters")
+        if problem is not None:
+            return problem
+    return None
+
+
 #: One entry per kind of attribute; each serves the fast and the precise path.
 CHECKS: Final[dict[Kind, KindCheck]] = {
     Kind.ENUM: KindCheck(_accept_enum, _refuse_enum),
@@ -328,6 +393,8 @@ CHECKS: Final[dict[Kind, KindCheck]] = {
     Kind.NUMBER: KindCheck(_accept_number, _refuse_number),
     Kind.TEXT: KindCheck(_accept_text, _refuse_text),
     Kind.CODE: KindCheck(_accept_code, _refuse_code),
+    Kind.DATE: KindCheck(_accept_date, _refuse_date),
+    Kind.TEXTS: KindCheck(_accept_texts, _refuse_texts),
 }
 
 

@@ -9,6 +9,7 @@ files that differ only in layout parse to equal trees.
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field
 
 from .source import Span
@@ -68,7 +69,31 @@ class Unknown:
     span: Span = _span()
 
 
-Literal = Symbol | Number | Text | Bool | Unknown
+@dataclass(frozen=True, slots=True)
+class Date:
+    """A calendar date, ``2024-05-17``.  ``value`` is None when the text names
+    no day (``2024-02-30``); the transform has then reported PE222."""
+
+    value: datetime.date | None
+    text: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class TextList:
+    """``["a", "b"]``: the value of a ``list of text`` attribute.  ``items``
+    keeps every literal as written so the validator can say which one is not
+    a text."""
+
+    items: tuple[Symbol | Number | Text | Bool | Unknown | Date, ...]
+    span: Span = _span()
+
+    @property
+    def value(self) -> tuple[str, ...]:
+        return tuple(i.value for i in self.items if isinstance(i, Text))
+
+
+Literal = Symbol | Number | Text | Bool | Unknown | Date | TextList
 
 
 # --- conditions -------------------------------------------------------------
@@ -172,12 +197,33 @@ class Template:
 
 
 @dataclass(frozen=True, slots=True)
+class Duration:
+    """``24h`` or ``10d``, as hours."""
+
+    hours: float
+    text: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class RuleAction:
+    """``notify_user within 24h when not demand.gag_order``: an action a rule
+    attaches to its outcome, with an optional deadline and condition."""
+
+    name: Ident
+    within: Duration | None
+    condition: Condition | None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
 class Rule:
     name: Ident
     outcome: str  # "comply" | "negotiate" | "withdraw"
     condition: Condition
     because: Template
     span: Span = _span()
+    actions: tuple[RuleAction, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +257,9 @@ class EnumDecl:
 
 @dataclass(frozen=True, slots=True)
 class AttributeDecl:
-    """``attribute scope.name: type [from lo to hi] [or unknown] [= default] ["doc"]``."""
+    """``attribute scope.name: type [from lo to hi] [or unknown] [= default] ["doc"]``.
+
+    ``is_list`` for ``list of <type_name>``."""
 
     ref: AttributeRef
     type_name: Ident
@@ -220,6 +268,18 @@ class AttributeDecl:
     default: Literal | None
     description: Text | None
     span: Span = _span()
+    is_list: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ConflictDecl:
+    """``conflict notify_user, demand.gag_order "why"``: two actions, or an
+    action and a true attribute, that cannot both hold, and which wins."""
+
+    first: Ident
+    second: Ident | AttributeRef
+    why: Text
+    span: Span = _span()
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +287,7 @@ class Vocabulary:
     enums: tuple[EnumDecl, ...]
     attributes: tuple[AttributeDecl, ...]
     span: Span = _span()
+    conflicts: tuple[ConflictDecl, ...] = ()
 
 
 # --- jurisdictions ----------------------------------------------------------
@@ -278,33 +339,42 @@ class DecidedBy:
 
 @dataclass(frozen=True, slots=True)
 class StandingExpectation:
-    """``RU.fsb_keys -> withdraw [by encryption.no_keys]``."""
+    """``RU.fsb_keys [as of DATE] -> withdraw [by encryption.no_keys] [actions {…}]``.
+
+    ``as_of``: the evaluation date (None: today); ``actions``: the exact set of
+    actions expected (None: not checked)."""
 
     jurisdiction: Ident
     demand: Ident
     outcome: str
     decided_by: DecidedBy | None
     span: Span = _span()
+    as_of: datetime.date | None = None
+    actions: tuple[Ident, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class InlineExpectation:
-    """``FR { kind = user_data; ... } -> comply [by ...]``."""
+    """``FR { kind = user_data; ... } [as of DATE] -> comply [by ...] [actions {…}]``."""
 
     jurisdiction: Ident
     assignments: tuple[Assignment, ...]
     outcome: str
     decided_by: DecidedBy | None
     span: Span = _span()
+    as_of: datetime.date | None = None
+    actions: tuple[Ident, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class MarketExpectation:
-    """``market RU -> withdraw``."""
+    """``market RU [as of 2015-01-01] -> withdraw [counting {fsb_keys}]``."""
 
     jurisdiction: Ident
     outcome: str
     span: Span = _span()
+    as_of: datetime.date | None = None
+    counted: tuple[Ident, ...] | None = None
 
 
 Expectation = StandingExpectation | InlineExpectation | MarketExpectation

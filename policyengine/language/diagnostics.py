@@ -76,6 +76,10 @@ CODES: dict[str, CodeInfo] = {
         CodeInfo("PE219", _W, "duplicate value"),
         CodeInfo("PE220", _E, "malformed placeholder in text"),
         CodeInfo("PE221", _E, "invalid vocabulary declaration"),
+        CodeInfo("PE222", _E, "invalid date"),
+        CodeInfo("PE223", _E, "unknown action"),
+        CodeInfo("PE224", _E, "invalid deadline"),
+        CodeInfo("PE225", _E, "invalid conflict"),
         # Lint (policyengine/lint.py, docs/analysis.md): all warnings.
         CodeInfo("PE401", _W, "rule never matches"),
         CodeInfo("PE402", _W, "rule never decides"),

@@ -29,6 +29,7 @@ from pygments.token import (
     Comment,
     Error,
     Keyword,
+    Literal,
     Name,
     Number,
     Operator,
@@ -55,7 +56,7 @@ _NUMBER = r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 # them without building a parser); only the colour classes are chosen here.
 # Every keyword the grammar gains is coloured as a keyword at least.
 _DECLARATION_WORDS = ("vocabulary", "attribute", "test", "enum", "extend")
-_CONSTANT_WORDS = words_of("literal")  # true, false, unknown
+_CONSTANT_WORDS = words_of("scalar")  # true, false, unknown
 _PSEUDO_WORDS = ("default",)
 _KEYWORDS = tuple(sorted(KEYWORDS - {*_DECLARATION_WORDS, *OUTCOMES, *_CONSTANT_WORDS, *_PSEUDO_WORDS}))
 
@@ -99,9 +100,12 @@ class PolicyLexer(RegexLexer):  # type: ignore[misc]  # Pygments ships no type i
             (words(_KEYWORDS, suffix=r"\b"), Keyword),
             (r"->", Operator),
             (r"==|!=|<=|>=|<|>|=", Operator),
+            # Dates (2024-05-17) and deadlines (24h, 10d) before plain numbers.
+            (r"\d{4}-\d{2}-\d{2}(?![0-9A-Za-z_.])", Literal.Date),
+            (r"\d+(?:\.\d+)?[hd](?![0-9A-Za-z_])", Number),
             (rf"{_NUMBER}(?![A-Za-z0-9_])", Number.Float),
             (_NAME, Name),
-            (r"[{}();:,.]", Punctuation),
+            (r"[{}()\[\];:,.]", Punctuation),
         ],
         "string-body": [
             (r'\\["\\ntr{}]', String.Escape),

@@ -293,6 +293,8 @@ class _Layout:
         tree = _tree(node)
         if tree.data in _LITERAL_WORDS:
             return _LITERAL_WORDS[str(tree.data)]
+        if tree.data == "list_literal":
+            return "[" + ", ".join(self.literal(item) for item in tree.children) + "]"
         # symbol, number, string: the token exactly as written (escapes,
         # triple quotes and the spelling of numbers included).
         return str(tree.children[0])
@@ -340,7 +342,9 @@ class _Layout:
 
     def l_attribute_decl(self, node: Tree[Token], indent: int) -> list[_Line]:
         """attribute_decl: "attribute" attribute_ref ":" NAME range? unknown_allowed? default? string?"""
-        words = [f"attribute {self.ref(node.children[0])}: {node.children[1]}"]
+        type_ref = node.children[1]
+        type_text = f"list of {type_ref.children[0]}" if isinstance(type_ref, Tree) else str(type_ref)
+        words = [f"attribute {self.ref(node.children[0])}: {type_text}"]
         description: Tree[Token] | None = None
         for child in node.children[2:]:
             part = _tree(child)
@@ -361,6 +365,15 @@ class _Layout:
         # A long description goes on its own line under the declaration.
         return [_Line(indent, head, self.start(node)), _Line(indent + INDENT, text, self.start(description))]
 
+    def l_conflict_decl(self, node: Tree[Token], indent: int) -> list[_Line]:
+        """conflict_decl: "conflict" NAME _SEP (attribute_ref | NAME) string"""
+        first, second, why = node.children
+        head = f"conflict {first}, {self.ref(second) if isinstance(second, Tree) else second}"
+        text = self.literal(why)
+        if self.fits(indent, f"{head} {text}"):
+            return [_Line(indent, f"{head} {text}", self.start(node))]
+        return [_Line(indent, head, self.start(node)), _Line(indent + INDENT, text, self.start(_tree(why)))]
+
     # -- principles and rules --------------------------------------------------
 
     def l_principle(self, node: Tree[Token], indent: int) -> list[_Line]:
@@ -372,14 +385,41 @@ class _Layout:
 
     def rule(self, node: Tree[Token], indent: int) -> list[_Line]:
         """rule: "rule" NAME ":" outcome "when" condition "because" string"""
-        name, outcome, condition, because = node.children
+        name, outcome, condition, because, *actions = node.children
         outcome_tree = _tree(outcome)
         body = indent + INDENT
         return [
             _Line(indent, f"rule {name}:", self.start(node)),
             *self.condition(_tree(condition), body, f"{outcome_tree.children[0]} when ", body + INDENT, self.start(outcome_tree)),
             _Line(body, f"because {self.literal(because)}", self.start(_tree(because))),
+            *(self.rule_actions(_tree(actions[0]), body) if actions else []),
         ]
+
+    def rule_actions(self, node: Tree[Token], indent: int) -> list[_Line]:
+        """rule_actions: "actions" rule_action (_SEP rule_action)*
+
+        On one line after ``actions`` when it fits and holds no comment;
+        otherwise one action per line, the later ones indented one level."""
+        items = [_tree(a) for a in node.children]
+        texts = [self.rule_action(a) for a in items]
+        one = "actions " + ", ".join(texts)
+        if self.fits(indent, one) and not self.has_comment(self.start(node), self.end(node)):
+            return [_Line(indent, one, self.start(node))]
+        lines = [_Line(indent, "actions " + texts[0] + ("," if len(texts) > 1 else ""), self.start(node))]
+        for i, (item, text) in enumerate(zip(items[1:], texts[1:], strict=True)):
+            lines.append(_Line(indent + INDENT, text + ("," if i < len(texts) - 2 else ""), self.start(item)))
+        return lines
+
+    def rule_action(self, node: Tree[Token]) -> str:
+        """rule_action: NAME within? action_condition?"""
+        words = [str(node.children[0])]
+        for child in node.children[1:]:
+            part = _tree(child)
+            if part.data == "within":
+                words.append(f"within {part.children[0]}")
+            else:
+                words.append("when " + self.flat(_tree(part.children[0])))
+        return " ".join(words)
 
     # -- conditions ------------------------------------------------------------
 
@@ -604,32 +644,50 @@ class _Layout:
         parts = [self.expectation(_tree(e), indent + INDENT) for e in node.children[1:]]
         return self.block(node, indent, header, opening, parts, paragraphs=False)
 
-    def decided(self, outcome: Node, by: Node | None) -> str:
+    def decided(self, outcome: Node, by: Node | None, names: Node | None = None) -> str:
         text = f"-> {_tree(outcome).children[0]}"
-        if by is None:
-            return text
-        tree = _tree(by)
-        if tree.data == "decided_by_default":
-            return text + " by default"
-        return text + f" by {tree.children[0]}.{tree.children[1]}"
+        if by is not None:
+            tree = _tree(by)
+            text += " by default" if tree.data == "decided_by_default" else f" by {tree.children[0]}.{tree.children[1]}"
+        if names is not None:
+            tree = _tree(names)
+            word = "actions" if tree.data == "expected_actions" else "counting"
+            text += f" {word} {{{', '.join(str(n) for n in tree.children)}}}"
+        return text
+
+    @staticmethod
+    def clauses(c: list[Node]) -> tuple[list[Node], str, Node | None, Node | None]:
+        """An expectation's children without its optional clauses: the rest,
+        the `as of` text (with its leading space, or ""), `by …` and `actions`/`counting`."""
+        rest: list[Node] = []
+        as_of, by, names = "", None, None
+        for child in c:
+            data = child.data if isinstance(child, Tree) else None
+            if data == "as_of":
+                as_of = f" as of {_tree(_tree(child).children[0]).children[0]}"
+            elif data in ("decided_by_rule", "decided_by_default"):
+                by = child
+            elif data in ("expected_actions", "counted"):
+                names = child
+            else:
+                rest.append(child)
+        return rest, as_of, by, names
 
     def expectation(self, node: Tree[Token], indent: int) -> list[_Line]:
-        c = node.children
+        c, as_of, by, names = self.clauses(node.children)
         if node.data == "market_expectation":
-            return [_Line(indent, f"market {c[0]} {self.decided(c[1], None)}", self.start(node))]
+            return [_Line(indent, f"market {c[0]}{as_of} {self.decided(c[1], None, names)}", self.start(node))]
         if node.data == "standing_expectation":
-            by = c[3] if len(c) > 3 else None
-            return [_Line(indent, f"{c[0]}.{c[1]} {self.decided(c[2], by)}", self.start(node))]
-        # inline_expectation: NAME "{" (assignment _SEP?)* "}" "->" outcome decided_by?
-        has_by = _tree(c[-1]).data != "outcome"
-        outcome_at = len(c) - 2 if has_by else len(c) - 1
+            return [_Line(indent, f"{c[0]}.{c[1]}{as_of} {self.decided(c[2], by, names)}", self.start(node))]
+        # inline_expectation: NAME "{" (assignment _SEP?)* "}" as_of? "->" outcome decided_by? expected_actions?
+        outcome_at = len(c) - 1
         outcome = _tree(c[outcome_at])
-        tail = self.decided(outcome, c[-1] if has_by else None)
+        tail = self.decided(outcome, by, names)
         assignments = [_tree(a) for a in c[1:outcome_at]]
         opening = self.next_code(self.last(c[0]))
         closing = self.next_code(self.last(assignments[-1]) if assignments else opening + 1)
         inner = f"{{ {'; '.join(self.assignment(a) for a in assignments)} }}" if assignments else "{}"
-        head = f"{c[0]} {inner}"
+        head = f"{c[0]} {inner}{as_of}"
         if self.on_one_line(self.start(node), closing):
             if self.fits(indent, f"{head} {tail}"):
                 return [_Line(indent, f"{head} {tail}", self.start(node))]
@@ -642,7 +700,7 @@ class _Layout:
         return [
             _Line(indent, f"{c[0]} {{", self.start(node)),
             *(self.members(parts) if parts else []),
-            _closer(indent, f"}} {tail}", closing),
+            _closer(indent, f"}}{as_of} {tail}", closing),
         ]
 
     # -- comments and blank lines ----------------------------------------------

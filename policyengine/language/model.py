@@ -9,6 +9,7 @@ nothing downstream depends on the order of files or declarations.
 
 from __future__ import annotations
 
+import datetime
 import enum
 from dataclasses import dataclass, field
 
@@ -16,8 +17,9 @@ from . import ast
 from .source import Source, Span
 
 #: The value of an attribute: an enumeration value or text (str), a bool, a
-#: number (float), or None for unknown.
-Value = str | bool | float | None
+#: number (float), a date, several texts (a tuple, for ``list of text``), or
+#: None for unknown.
+Value = str | bool | float | datetime.date | tuple[str, ...] | None
 
 
 class Kind(str, enum.Enum):
@@ -26,6 +28,8 @@ class Kind(str, enum.Enum):
     NUMBER = "number"
     TEXT = "text"
     CODE = "code"  # jurisdiction.code: one of the loaded jurisdiction codes
+    DATE = "date"  # a calendar day (datetime.date); ordered like numbers
+    TEXTS = "list of text"  # several texts (tuple[str, ...]): citations, for people to read
 
 
 OUTCOMES = ("comply", "negotiate", "withdraw")
@@ -65,12 +69,35 @@ class AttributeType:
             return f"`{self.enum}` value"
         if self.kind is Kind.CODE:
             return "jurisdiction code"
-        return {"bool": "true or false", "number": "number", "text": "text"}[self.kind.value]
+        return {"bool": "true or false", "number": "number", "text": "text", "date": "date", "list of text": "list of text"}[
+            self.kind.value
+        ]
 
     @property
     def testable(self) -> bool:
-        """Whether conditions may test it (text is for `because` texts only)."""
-        return self.kind is not Kind.TEXT
+        """Whether conditions may test it (texts are for people: `because` texts and explanations)."""
+        return self.kind not in (Kind.TEXT, Kind.TEXTS)
+
+    @property
+    def ordered(self) -> bool:
+        """Whether ``<``, ``<=``, ``>`` and ``>=`` apply (numbers and dates)."""
+        return self.kind in (Kind.NUMBER, Kind.DATE)
+
+
+#: The enumeration whose values rules may name after ``actions``.
+ACTION_ENUM = "action"
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Two things that cannot both hold, from a vocabulary's ``conflict`` line:
+    ``first`` is an action; ``second`` an action or a bool attribute
+    (``demand.gag_order``); ``why`` says which one wins, for people."""
+
+    first: str
+    second: str
+    why: str
+    span: Span | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -78,6 +105,12 @@ class Vocabulary:
     enums: dict[str, tuple[str, ...]]
     enum_descriptions: dict[tuple[str, str], str]
     attributes: dict[str, AttributeType]  # keyed by "scope.name"
+    conflicts: tuple[Conflict, ...] = ()
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        """The values of the `action` enumeration: what rules may ask for."""
+        return self.enums.get(ACTION_ENUM, ())
 
     def attribute(self, scope: str, name: str) -> AttributeType | None:
         return self.attributes.get(f"{scope}.{name}")
@@ -117,6 +150,19 @@ class JurisdictionModel:
 
 
 @dataclass(frozen=True)
+class ActionModel:
+    """An action a rule attaches to its outcome: ``name`` is a value of the
+    `action` enumeration; ``within_hours`` the deadline (None: none);
+    ``condition`` when the action applies (None: always), an AST condition
+    like a rule's own."""
+
+    name: str
+    within_hours: float | None
+    condition: ast.Condition | None
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
 class RuleModel:
     principle: str
     statement: str
@@ -125,6 +171,7 @@ class RuleModel:
     condition: ast.Condition
     because: ast.Template
     span: Span = field(compare=False)
+    actions: tuple[ActionModel, ...] = ()
 
     @property
     def qualified(self) -> str:

@@ -215,10 +215,12 @@ def _enclosed(site: ErrorSite, closer: str) -> str:
 
 @_case("square-brackets", _in_rule('withdraw when demand.kind in [hotline, user_data] because "x"'))
 def _brackets(site: ErrorSite) -> Explanation | None:
-    if site.kind != "character" or site.value != "[":
+    # `[` is a token since lists of text (`sources = ["…"]`), so where a set
+    # is expected it arrives as an unexpected token, not a character.
+    if site.found != "LSQB" or site.top_type != "IN":
         return None
     return site.error(
-        "PE102", "a set of values is written between braces, not brackets", hint=f"write `in {{{_enclosed(site, ']')}}}`"
+        "PE101", "a set of values is written between braces, not brackets", hint=f"write `in {{{_enclosed(site, ']')}}}`"
     )
 
 

@@ -14,6 +14,7 @@ rule of the same name; its docstring repeats the production.
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ _PLACEHOLDER = re.compile(r"(demand|jurisdiction)\.([A-Za-z_][A-Za-z0-9_]*)\Z")
 
 
 #: The rules whose children can be conditions (`_atom` and `?condition` are inlined).
-_CONDITION_PARENTS = frozenset({"rule", "negation", "all_of", "any_of"})
+_CONDITION_PARENTS = frozenset({"rule", "negation", "all_of", "any_of", "action_condition", "rule_action", "rule_actions"})
 _Cond = TypeVar("_Cond", ast.Not, ast.AllOf, ast.AnyOf)
 
 
@@ -49,6 +50,21 @@ class _Broken:
 
     def __init__(self, span: Span):
         self.span = span
+
+
+@dataclass(frozen=True, slots=True)
+class _AsOf:
+    """An `as of` clause on its way up to its expectation."""
+
+    date: ast.Date
+
+
+@dataclass(frozen=True, slots=True)
+class _Names:
+    """An `actions {…}` or `counting {…}` clause on its way up to its expectation."""
+
+    clause: str
+    names: tuple[ast.Ident, ...]
 
 
 @dataclass(frozen=True)
@@ -221,20 +237,41 @@ class _Builder:
             value = 0.0
         return ast.Number(value, text, span)
 
+    def t_date(self, span: Span, c: list[Any]) -> ast.Date:
+        """date: DATE"""
+        text = str(c[0])
+        try:
+            value: datetime.date | None = datetime.date.fromisoformat(text)
+        except ValueError:
+            value = None
+            self.diagnostics.append(
+                Diagnostic(
+                    "PE222",
+                    f"`{text}` is not a date: there is no such day",
+                    span,
+                    hint="write a day that exists, as year-month-day: `2024-05-17`",
+                )
+            )
+        return ast.Date(value, text, span)
+
+    def t_list_literal(self, span: Span, c: list[Any]) -> ast.TextList:
+        """?literal: "[" (scalar _SEP?)* "]" -> list_literal"""
+        return ast.TextList(tuple(c), span)
+
     def t_symbol(self, span: Span, c: list[Any]) -> ast.Symbol:
-        """?literal: NAME -> symbol"""
+        """?scalar: NAME -> symbol"""
         return ast.Symbol(str(c[0]), span)
 
     def t_true(self, span: Span, c: list[Any]) -> ast.Bool:
-        """?literal: "true" -> true"""
+        """?scalar: "true" -> true"""
         return ast.Bool(True, span)
 
     def t_false(self, span: Span, c: list[Any]) -> ast.Bool:
-        """?literal: "false" -> false"""
+        """?scalar: "false" -> false"""
         return ast.Bool(False, span)
 
     def t_unknown(self, span: Span, c: list[Any]) -> ast.Unknown:
-        """?literal: "unknown" -> unknown"""
+        """?scalar: "unknown" -> unknown"""
         return ast.Unknown(span)
 
     def t_outcome(self, span: Span, c: list[Any]) -> str:
@@ -294,8 +331,29 @@ class _Builder:
     # -- principles ------------------------------------------------------------
 
     def t_rule(self, span: Span, c: list[Any]) -> ast.Rule:
-        """rule: "rule" NAME ":" outcome "when" condition "because" string"""
-        return ast.Rule(self.ident(c[0]), c[1], c[2], self.template(c[3]), span)
+        """rule: "rule" NAME ":" outcome "when" condition "because" string rule_actions?"""
+        actions = c[4] if len(c) > 4 else ()
+        return ast.Rule(self.ident(c[0]), c[1], c[2], self.template(c[3]), span, actions)
+
+    def t_rule_actions(self, span: Span, c: list[Any]) -> tuple[ast.RuleAction, ...]:
+        """rule_actions: "actions" rule_action (_SEP rule_action)*"""
+        return tuple(c)
+
+    def t_rule_action(self, span: Span, c: list[Any]) -> ast.RuleAction:
+        """rule_action: NAME within? action_condition?"""
+        within = next((x for x in c[1:] if isinstance(x, ast.Duration)), None)
+        condition = next((x[1] for x in c[1:] if isinstance(x, tuple)), None)
+        return ast.RuleAction(self.ident(c[0]), within, condition, span)
+
+    def t_within(self, span: Span, c: list[Any]) -> ast.Duration:
+        """within: "within" DURATION"""
+        text = str(c[0])
+        number = float(text[:-1])
+        return ast.Duration(number * 24 if text.endswith("d") else number, text, self.tok_span(c[0]))
+
+    def t_action_condition(self, span: Span, c: list[Any]) -> tuple[str, ast.Condition]:
+        """action_condition: "when" condition"""
+        return ("when", c[0])
 
     def t_principle(self, span: Span, c: list[Any]) -> ast.Principle:
         """principle: "principle" NAME string "{" rule* "}" """
@@ -344,19 +402,33 @@ class _Builder:
         """default: "=" literal"""
         return ("default", c[0])
 
+    def t_list_type(self, span: Span, c: list[Any]) -> tuple[str, ast.Ident]:
+        """?type_ref: "list" "of" NAME -> list_type"""
+        return ("list", self.ident(c[0]))
+
     def t_attribute_decl(self, span: Span, c: list[Any]) -> ast.AttributeDecl:
-        """attribute_decl: "attribute" attribute_ref ":" NAME range? unknown_allowed? default? string?"""
-        ref, type_tok, rest = c[0], c[1], c[2:]
+        """attribute_decl: "attribute" attribute_ref ":" type_ref range? unknown_allowed? default? string?"""
+        ref, type_ref, rest = c[0], c[1], c[2:]
+        is_list = isinstance(type_ref, tuple)
+        type_name = type_ref[1] if is_list else self.ident(type_ref)
         value_range = next((x for x in rest if isinstance(x, tuple) and len(x) == 2 and isinstance(x[0], ast.Number)), None)
         default = next((x[1] for x in rest if isinstance(x, tuple) and x and x[0] == "default"), None)
         description = next((x for x in rest if isinstance(x, ast.Text)), None)
-        return ast.AttributeDecl(ref, self.ident(type_tok), value_range, "unknown_allowed" in rest, default, description, span)
+        return ast.AttributeDecl(
+            ref, type_name, value_range, "unknown_allowed" in rest, default, description, span, is_list=is_list
+        )
+
+    def t_conflict_decl(self, span: Span, c: list[Any]) -> ast.ConflictDecl:
+        """conflict_decl: "conflict" NAME _SEP (attribute_ref | NAME) string"""
+        second = c[1] if isinstance(c[1], ast.AttributeRef) else self.ident(c[1])
+        return ast.ConflictDecl(self.ident(c[0]), second, c[2], span)
 
     def t_vocabulary(self, span: Span, c: list[Any]) -> ast.Vocabulary:
         """vocabulary: "vocabulary" "{" _vocabulary_item* "}" """
         enums = tuple(x for x in c if isinstance(x, ast.EnumDecl))
         attrs = tuple(x for x in c if isinstance(x, ast.AttributeDecl))
-        return ast.Vocabulary(enums, attrs, span)
+        conflicts = tuple(x for x in c if isinstance(x, ast.ConflictDecl))
+        return ast.Vocabulary(enums, attrs, span, conflicts)
 
     # -- jurisdictions ---------------------------------------------------------
 
@@ -403,21 +475,43 @@ class _Builder:
         """decided_by: "by" "default" -> decided_by_default"""
         return ast.DecidedBy(None, None, span)
 
+    def t_as_of(self, span: Span, c: list[Any]) -> _AsOf:
+        """as_of: "as" "of" date"""
+        return _AsOf(c[0])
+
+    def t_expected_actions(self, span: Span, c: list[Any]) -> _Names:
+        """expected_actions: "actions" "{" (NAME _SEP?)* "}" """
+        return _Names("actions", tuple(self.ident(t) for t in c))
+
+    def t_counted(self, span: Span, c: list[Any]) -> _Names:
+        """counted: "counting" "{" (NAME _SEP?)* "}" """
+        return _Names("counting", tuple(self.ident(t) for t in c))
+
+    @staticmethod
+    def _tail(c: list[Any]) -> tuple[list[Any], datetime.date | None, tuple[ast.Ident, ...] | None]:
+        """The children without the optional clauses, the `as of` date and the names of the `actions`/`counting` clause."""
+        as_of = next((x.date.value for x in c if isinstance(x, _AsOf)), None)
+        names = next((x.names for x in c if isinstance(x, _Names)), None)
+        return [x for x in c if not isinstance(x, (_AsOf, _Names))], as_of, names
+
     def t_standing_expectation(self, span: Span, c: list[Any]) -> ast.StandingExpectation:
-        """standing_expectation: NAME "." NAME "->" outcome decided_by?"""
+        """standing_expectation: NAME "." NAME as_of? "->" outcome decided_by? expected_actions?"""
+        c, as_of, actions = self._tail(c)
         by = c[3] if len(c) > 3 else None
-        return ast.StandingExpectation(self.ident(c[0]), self.ident(c[1]), c[2], by, span)
+        return ast.StandingExpectation(self.ident(c[0]), self.ident(c[1]), c[2], by, span, as_of, actions)
 
     def t_inline_expectation(self, span: Span, c: list[Any]) -> ast.InlineExpectation:
-        """inline_expectation: NAME "{" (assignment _SEP?)* "}" "->" outcome decided_by?"""
+        """inline_expectation: NAME "{" (assignment _SEP?)* "}" as_of? "->" outcome decided_by? expected_actions?"""
+        c, as_of, actions = self._tail(c)
         by = c[-1] if isinstance(c[-1], ast.DecidedBy) else None
         rest = c[1:-1] if by is not None else c[1:]
         outcome = rest[-1]
-        return ast.InlineExpectation(self.ident(c[0]), tuple(rest[:-1]), outcome, by, span)
+        return ast.InlineExpectation(self.ident(c[0]), tuple(rest[:-1]), outcome, by, span, as_of, actions)
 
     def t_market_expectation(self, span: Span, c: list[Any]) -> ast.MarketExpectation:
-        """market_expectation: "market" NAME "->" outcome"""
-        return ast.MarketExpectation(self.ident(c[0]), c[1], span)
+        """market_expectation: "market" NAME as_of? "->" outcome counted?"""
+        c, as_of, counted = self._tail(c)
+        return ast.MarketExpectation(self.ident(c[0]), c[1], span, as_of, counted)
 
     def t_test(self, span: Span, c: list[Any]) -> ast.Test:
         """test: "test" string "{" expectation* "}" """

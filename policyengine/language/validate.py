@@ -23,8 +23,11 @@ from . import ast, intervals
 from .diagnostics import Diagnostic, all_of, has_errors, one_of
 from .diagnostics import did_you_mean as _did_you_mean
 from .model import (
+    ACTION_ENUM,
     OUTCOMES,
+    ActionModel,
     AttributeType,
+    Conflict,
     DemandModel,
     JurisdictionModel,
     Kind,
@@ -39,7 +42,10 @@ from .source import Source, Span
 PRELUDE_PREFIX = "<standard>/"
 _COUNTRY_CODE = re.compile(r"[A-Z]{2}\Z")
 _GROUP_CODE = re.compile(r"[A-Z][A-Z0-9_]{1,31}\Z")
-_BASIC_TYPES = {"bool": Kind.BOOL, "number": Kind.NUMBER, "text": Kind.TEXT}
+_BASIC_TYPES = {"bool": Kind.BOOL, "number": Kind.NUMBER, "text": Kind.TEXT, "date": Kind.DATE}
+#: Longest deadline an action may carry: a year.  A longer one is a typo
+#: (`240d` for `24h`) more often than a plan.
+MAX_DEADLINE_HOURS = 366 * 24
 _ORDERING = {"<", "<=", ">", ">="}
 
 #: Candidate names that "did you mean" hints may compare, in all, per validation.
@@ -90,6 +96,7 @@ class _State:
     rules: list[RuleModel] = field(default_factory=list)
     principles: dict[str, tuple[str, Span]] = field(default_factory=dict)
     tests: list[ast.Test] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
     # Derived once per size of `jurisdictions` / per attribute: a 10,000-rule set
     # tests `jurisdiction.code` thousands of times, and re-sorting 1,000 codes or
     # rebuilding an operand type for every atom was a third of validation.
@@ -124,7 +131,12 @@ class _State:
                     yield d
 
     def vocabulary(self) -> Vocabulary:
-        return Vocabulary({k: tuple(v) for k, v in self.enums.items()}, dict(self.enum_descriptions), dict(self.attributes))
+        return Vocabulary(
+            {k: tuple(v) for k, v in self.enums.items()},
+            dict(self.enum_descriptions),
+            dict(self.attributes),
+            tuple(self.conflicts),
+        )
 
 
 # --- typing values ------------------------------------------------------------
@@ -137,6 +149,8 @@ def _literal_kind(lit: ast.Literal) -> str:
         ast.Text: "a text",
         ast.Bool: "true or false",
         ast.Unknown: "unknown",
+        ast.Date: "a date",
+        ast.TextList: "a list",
     }[type(lit)]
 
 
@@ -207,6 +221,39 @@ def _typed_value(st: _State, attr: AttributeType, lit: ast.Literal, context: str
             )
             return False, None
         return True, lit.value
+    if attr.kind is Kind.DATE:
+        if not isinstance(lit, ast.Date):
+            st.error(
+                "PE205",
+                f"{context}`{attr.dotted}` is a date, not {_literal_kind(lit)}",
+                lit.span,
+                hint="write a date as year-month-day, such as `2024-05-17`" + (", or `unknown`" if attr.unknown_allowed else ""),
+            )
+            return False, None
+        # An impossible day (2024-02-30) was reported as PE222 when it was read.
+        return lit.value is not None, lit.value
+    if attr.kind is Kind.TEXTS:
+        if not isinstance(lit, ast.TextList):
+            st.error(
+                "PE205",
+                f"{context}`{attr.dotted}` is a list of text, not {_literal_kind(lit)}",
+                lit.span,
+                hint=f"put it in brackets: `[{lit.span.text}]`"
+                if isinstance(lit, ast.Text)
+                else 'write `["…", "…"]`, one quoted text per item',
+            )
+            return False, None
+        ok = True
+        for item in lit.items:
+            if not isinstance(item, ast.Text):
+                st.error(
+                    "PE205",
+                    f"{context}every item of `{attr.dotted}` is a text, not {_literal_kind(item)}",
+                    item.span,
+                    hint='quote it: "…"',
+                )
+                ok = False
+        return ok, lit.value if ok else None
     # text
     if not isinstance(lit, ast.Text):
         st.error("PE205", f"{context}`{attr.dotted}` is a text, not {_literal_kind(lit)}", lit.span, hint='quote it: "…"')
@@ -263,6 +310,73 @@ def check_vocabulary(st: _State) -> None:
     for voc in vocabularies:
         for decl in voc.attributes:
             _declare_attribute(st, decl)
+    seen: dict[frozenset[str], ast.ConflictDecl] = {}
+    for voc in vocabularies:
+        for conflict in voc.conflicts:
+            _declare_conflict(st, conflict, seen)
+    st.conflicts.sort(key=lambda c: (c.first, c.second))
+
+
+def _unknown_action(st: _State, ident: ast.Ident, context: str, code: str = "PE223") -> bool:
+    """Report ``ident`` unless it is a value of the `action` enumeration; True when it is one."""
+    actions = st.enums.get(ACTION_ENUM, [])
+    if ident.name in actions:
+        return True
+    if ACTION_ENUM not in st.enums:
+        hint = f"declare the actions with `enum {ACTION_ENUM} {{ … }}` in a vocabulary"
+    else:
+        hint = did_you_mean(ident.name, actions) or (
+            f"actions: {one_of(actions)}; add one with `extend enum {ACTION_ENUM} {{ {ident.name} }}`"
+        )
+    st.error(code, f"{context}`{ident.name}` is not an action", ident.span, hint=hint)
+    return False
+
+
+def _declare_conflict(st: _State, decl: ast.ConflictDecl, seen: dict[frozenset[str], ast.ConflictDecl]) -> None:
+    """conflict FIRST, SECOND "why": FIRST an action, SECOND an action or a bool attribute (PE225)."""
+    ctx = f"in `conflict {decl.first.name}, …`: "
+    ok = _unknown_action(st, decl.first, ctx, "PE225")
+    if isinstance(decl.second, ast.AttributeRef):
+        second = decl.second.dotted
+        attr = st.attributes.get(second)
+        if attr is None or attr.kind is not Kind.BOOL:
+            names = [a.dotted for a in st.attributes.values() if a.kind is Kind.BOOL]
+            st.error(
+                "PE225",
+                f"{ctx}`{second}` "
+                + ("is not an attribute" if attr is None else f"is a {attr.type_label}, not true or false")
+                + "; an action conflicts with another action or with a bool attribute",
+                decl.second.span,
+                hint=did_you_mean(second, names) or f"bool attributes: {one_of(names)}",
+            )
+            ok = False
+    else:
+        second = decl.second.name
+        ok = _unknown_action(st, decl.second, ctx, "PE225") and ok
+    if not ok:
+        return
+    if second == decl.first.name:
+        st.error("PE225", f"{ctx}an action cannot conflict with itself", decl.second.span)
+        return
+    if not decl.why.value.strip():
+        st.error(
+            "PE225",
+            f"{ctx}the conflict does not say which side wins",
+            decl.why.span,
+            hint='write why in the text, e.g. "the gag order wins: …"',
+        )
+        return
+    key = frozenset((decl.first.name, second))
+    if key in seen:
+        st.error(
+            "PE225",
+            f"the conflict between `{decl.first.name}` and `{second}` is declared twice",
+            decl.span,
+            hint=f"it is first declared at {seen[key].span.location()}",
+        )
+        return
+    seen[key] = decl
+    st.conflicts.append(Conflict(decl.first.name, second, decl.why.value, decl.span))
 
 
 def _builtin_attributes(st: _State) -> None:
@@ -285,7 +399,17 @@ def _declare_attribute(st: _State, decl: ast.AttributeDecl) -> None:
     type_name = decl.type_name.name
     kind = _BASIC_TYPES.get(type_name)
     enum: str | None = None
-    if kind is None:
+    if decl.is_list:
+        if type_name != "text":
+            st.error(
+                "PE206",
+                f"`list of {type_name}` is not a type: only texts come in lists",
+                decl.type_name.span,
+                hint="write `list of text`; a set of enumeration values is tested with `in { … }` on one value",
+            )
+            return
+        kind = Kind.TEXTS
+    elif kind is None:
         if type_name in st.enums:
             kind, enum = Kind.ENUM, type_name
         else:
@@ -294,7 +418,7 @@ def _declare_attribute(st: _State, decl: ast.AttributeDecl) -> None:
                 f"`{type_name}` is not a type",
                 decl.type_name.span,
                 hint=did_you_mean(type_name, [*_BASIC_TYPES, *st.enums])
-                or f"use `bool`, `number`, `text` or an enumeration ({one_of(st.enums)})",
+                or f"use `bool`, `number`, `text`, `date`, `list of text` or an enumeration ({one_of(st.enums)})",
             )
             return
     lo = hi = None
@@ -550,15 +674,17 @@ def _check_atom(st: _State, node: ast.Condition, context: str) -> None:
         if not attr.testable:
             st.error(
                 "PE216",
-                f"{context}`{attr.dotted}` is text; conditions cannot test it",
+                f"{context}`{attr.dotted}` is {'text' if attr.kind is Kind.TEXT else 'a list of text'}; "
+                "conditions cannot test it",
                 node.ref.span,
-                hint="text attributes are for `because` texts",
+                hint="text attributes are for `because` texts and explanations"
+                + (f"; `{attr.dotted} is known` tests whether it is given" if attr.unknown_allowed else ""),
             )
             return
-        if node.op in _ORDERING and attr.kind is not Kind.NUMBER:
+        if node.op in _ORDERING and not attr.ordered:
             st.error(
                 "PE216",
-                f"{context}`{node.op}` compares numbers, but `{attr.dotted}` is a {attr.type_label}",
+                f"{context}`{node.op}` compares numbers and dates, but `{attr.dotted}` is a {attr.type_label}",
                 node.span,
                 hint="use `==`, `!=`, `in { … }` or `not in { … }`",
             )
@@ -576,12 +702,12 @@ def _check_atom(st: _State, node: ast.Condition, context: str) -> None:
         attr = _resolve_ref(st, node.ref, context)
         if attr is None:
             return
-        if not attr.testable or attr.kind is Kind.NUMBER:
+        if not attr.testable or attr.ordered:
             st.error(
                 "PE216",
                 f"{context}`in {{…}}` tests enumeration values, but `{attr.dotted}` is a {attr.type_label}",
                 node.span,
-                hint="compare numbers with `<`, `<=`, `>` or `>=`" if attr.kind is Kind.NUMBER else None,
+                hint=f"compare {attr.type_label}s with `<`, `<=`, `>` or `>=`" if attr.ordered else None,
             )
             return
         seen: set[object] = set()
@@ -685,6 +811,50 @@ def _contradiction(st: _State, node: ast.AllOf, key: str, context: str) -> None:
     )
 
 
+def _check_condition(st: _State, condition: ast.Condition, context: str) -> None:
+    """Type every atom of a condition, then look for contradictions if it typed."""
+    errors_before = sum(d.is_error for d in st.diagnostics)
+    for node in ast.walk_condition(condition):
+        if not isinstance(node, (ast.AllOf, ast.Not, ast.AnyOf)):
+            _check_atom(st, node, context)
+    if sum(d.is_error for d in st.diagnostics) == errors_before:
+        for node in ast.walk_condition(condition):
+            if isinstance(node, ast.AllOf):
+                _check_contradiction(st, node, context)
+
+
+def _check_actions(st: _State, rule: ast.Rule, context: str) -> tuple[ActionModel, ...]:
+    """A rule's `actions`: known actions (PE223), sensible deadlines (PE224), typed conditions."""
+    out: list[ActionModel] = []
+    seen: dict[str, ast.RuleAction] = {}
+    for action in rule.actions:
+        name = action.name.name
+        ctx = f"{context}action `{name}`: "
+        known = _unknown_action(st, action.name, context)
+        hours = action.within.hours if action.within is not None else None
+        if action.within is not None and hours is not None and not 0 < hours <= MAX_DEADLINE_HOURS:
+            st.error(
+                "PE224",
+                f"{ctx}a deadline of {action.within.text} "
+                + ("leaves no time" if hours <= 0 else f"is longer than a year ({MAX_DEADLINE_HOURS // 24}d)"),
+                action.within.span,
+                hint="write hours (`24h`) or days (`10d`), more than 0 and at most a year",
+            )
+        if action.condition is not None:
+            _check_condition(st, action.condition, ctx)
+        if name in seen and seen[name].condition is None and action.condition is None:
+            st.error(
+                "PE219",
+                f"{context}`{name}` is listed twice",
+                action.name.span,
+                hint=f"first listed at {seen[name].name.span.location()}; keep one, or give each a `when` condition",
+            )
+        seen.setdefault(name, action)
+        if known:
+            out.append(ActionModel(name, hours, action.condition, action.span))
+    return tuple(out)
+
+
 def check_principles(st: _State) -> None:
     seen: dict[str, ast.Principle] = {}
     for p in st.decls(ast.Principle):
@@ -722,6 +892,7 @@ def check_principles(st: _State) -> None:
                 for node in ast.walk_condition(rule.condition):
                     if isinstance(node, ast.AllOf):
                         _check_contradiction(st, node, context)
+            actions = _check_actions(st, rule, context)
             for ph in rule.because.placeholders():
                 if ph.ref.dotted not in st.attributes:
                     names = [a.name for a in st.vocabulary().scoped(ph.ref.scope)]
@@ -732,7 +903,9 @@ def check_principles(st: _State) -> None:
                         ph.span,
                         hint=f"did you mean `{{{ph.ref.scope}.{m}}}`?" if m else f"{ph.ref.scope} attributes: {one_of(names)}",
                     )
-            st.rules.append(RuleModel(pid, p.statement.value, rid, rule.outcome, rule.condition, rule.because, rule.span))
+            st.rules.append(
+                RuleModel(pid, p.statement.value, rid, rule.outcome, rule.condition, rule.because, rule.span, actions)
+            )
     st.rules.sort(key=lambda r: (r.principle, r.rule))
 
 
@@ -801,8 +974,38 @@ def check_tests(st: _State) -> None:
                     )
                 _check_decided_by(st, exp.decided_by, exp.outcome)
             else:
-                _test_jurisdiction(st, exp.jurisdiction)
+                j = _test_jurisdiction(st, exp.jurisdiction)
+                _check_counted(st, j, exp.counted)
+            if not isinstance(exp, ast.MarketExpectation):
+                _check_expected_actions(st, exp.actions)
         st.tests.append(t)
+
+
+def _check_expected_actions(st: _State, actions: tuple[ast.Ident, ...] | None) -> None:
+    """``actions {…}`` in a test: each one an action (PE223), none twice."""
+    seen: set[str] = set()
+    for ident in actions or ():
+        _unknown_action(st, ident, "in this test: ")
+        if ident.name in seen:
+            st.error("PE219", f"in this test: `{ident.name}` is listed twice", ident.span)
+        seen.add(ident.name)
+
+
+def _check_counted(st: _State, j: JurisdictionModel | None, counted: tuple[ast.Ident, ...] | None) -> None:
+    """``counting {…}`` in a market test: each one a standing demand of the jurisdiction (PE210), none twice."""
+    seen: set[str] = set()
+    for ident in counted or ():
+        if j is not None and j.demand(ident.name) is None:
+            st.error(
+                "PE210",
+                f"`{j.code}` makes no demand `{ident.name}`",
+                ident.span,
+                hint=did_you_mean(ident.name, [d.id for d in j.demands])
+                or (f"its demands: {one_of(d.id for d in j.demands)}" if j.demands else f"`{j.code}` has no standing demands"),
+            )
+        if ident.name in seen:
+            st.error("PE219", f"in this test: `{ident.name}` is listed twice", ident.span)
+        seen.add(ident.name)
 
 
 #: The passes, in order (see the module docstring for why this order).

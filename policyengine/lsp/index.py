@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..language import ast
-from ..language.model import AttributeType
+from ..language.model import ACTION_ENUM, AttributeType
 from ..language.model import Kind as ValueKind
 from ..language.source import Span
 from ..language.validate import PRELUDE_PREFIX
@@ -297,12 +297,32 @@ class _Collector:
         if self.ctx.attribute is not None:
             self.typed.append(_Typed(self.ctx.attribute, node, self.ctx.parent))
 
+    def _actions(self, names: tuple[ast.Ident, ...] | None, node: object) -> None:
+        """Action names (in rules, conflicts and tests) are values of the enumeration `action`."""
+        for ident in names or ():
+            self.add(Kind.VALUE, f"{ACTION_ENUM}.{ident.name}", ident.span, node=node)
+
+    def visit_RuleAction(self, node: ast.RuleAction) -> None:
+        self._actions((node.name,), node)
+        self.generic_visit(node, ("name",))
+
+    def visit_ConflictDecl(self, node: ast.ConflictDecl) -> None:
+        self._actions((node.first, *((node.second,) if isinstance(node.second, ast.Ident) else ())), node)
+        self.generic_visit(node, ("first", "second") if isinstance(node.second, ast.Ident) else ("first",))
+
     def visit_InlineExpectation(self, node: ast.InlineExpectation) -> None:
-        self.within(node, scope="demand")
+        self._actions(node.actions, node)
+        self.within(node, ("actions",), scope="demand")
 
     def visit_StandingExpectation(self, node: ast.StandingExpectation) -> None:
         self.demanded.append(_Demanded(node.jurisdiction.name, node.demand, node))
-        self.generic_visit(node, ("demand",))
+        self._actions(node.actions, node)
+        self.generic_visit(node, ("demand", "actions"))
+
+    def visit_MarketExpectation(self, node: ast.MarketExpectation) -> None:
+        for ident in node.counted or ():
+            self.demanded.append(_Demanded(node.jurisdiction.name, ident, node))
+        self.generic_visit(node, ("counted",))
 
     def visit_DecidedBy(self, node: ast.DecidedBy) -> None:
         if node.principle is not None:
