@@ -190,6 +190,15 @@ def parse_value(engine: Engine, name: str, text: str) -> AttributeValue:
             raise MatrixError(f"--set: `{name}` is a number, not `{text}`") from None
     if attr.kind is Kind.ENUM and attr.enum is not None:
         return _enum_value(engine, attr.enum, text, f"--set {name}")
+    if attr.kind is Kind.DATE:
+        import datetime
+
+        try:
+            return datetime.date.fromisoformat(text) if len(text) == 10 else datetime.date.fromisoformat("")
+        except ValueError:
+            raise MatrixError(f"--set: `{name}` is a date written YYYY-MM-DD, not `{text}`") from None
+    if attr.kind is Kind.TEXTS:
+        return (text,)  # one citation; a request's JSON may give several
     return text
 
 
