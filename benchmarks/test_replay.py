@@ -63,7 +63,7 @@ def test_replay_dask(benchmark: Any, partitions: list[tuple[str, str]], workers:
     distributed = pytest.importorskip("distributed")
     texts = policy_texts([LIBRARY])
     version = policyengine.load(LIBRARY).version
-    cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
     with cluster, distributed.Client(cluster) as client:
         replay_dask(texts, partitions, version, client)  # workers load the set once
         benchmark.pedantic(lambda: replay_dask(texts, partitions, version, client), rounds=3, iterations=1)

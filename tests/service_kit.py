@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -146,21 +146,39 @@ def serve(*args: str, env: dict[str, str] | None = None) -> Iterator[Served]:
 # --- a bounded load ------------------------------------------------------------------------------
 
 
-def load(url: str, bodies: list[bytes], *, clients: int = 8, seconds: float = 5.0, max_requests: int = 200_000) -> dict[str, Any]:
+def load(
+    url: str,
+    bodies: list[bytes],
+    *,
+    clients: int = 8,
+    seconds: float = 5.0,
+    max_requests: int = 200_000,
+    until: Callable[[], bool] | None = None,
+    max_seconds: float = 30.0,
+) -> dict[str, Any]:
     """``clients`` keep-alive clients posting ``bodies`` round robin to /v1/decide for ``seconds``.
 
-    Bounded in time and in count.  Returns every answer's (status, body
-    index, outcome, policy version) and the latencies, and the figures.
+    Bounded in time and in count: past ``seconds`` the clients go on only
+    while ``until()`` is false (e.g. the reloads a test needs have not all
+    happened on a slow machine), and never past ``max_seconds``.  Returns
+    every answer's (status, body index, outcome, policy version) and the
+    latencies, and the figures.
     """
     results: list[list[tuple[int, int, str | None, str | None, float]]] = [[] for _ in range(clients)]
-    deadline = time.monotonic() + seconds
+    start_time = time.monotonic()
     per_client = max_requests // clients
+
+    def running() -> bool:
+        elapsed = time.monotonic() - start_time
+        if elapsed < seconds:
+            return True
+        return elapsed < max_seconds and until is not None and not until()
 
     def client(n: int) -> None:
         out = results[n]
         with httpx.Client(base_url=url, timeout=30, headers={"Content-Type": "application/json"}) as http:
             i = n
-            while time.monotonic() < deadline and len(out) < per_client:
+            while running() and len(out) < per_client:
                 body = bodies[i % len(bodies)]
                 start = time.perf_counter()
                 r = http.post("/v1/decide", content=body)
@@ -174,7 +192,7 @@ def load(url: str, bodies: list[bytes], *, clients: int = 8, seconds: float = 5.
     for t in threads:
         t.start()
     for t in threads:
-        t.join(seconds + 60)
+        t.join(max_seconds + 60)
     elapsed = time.perf_counter() - started
     answers = [a for r in results for a in r]
     latencies = sorted(a[4] for a in answers)

@@ -143,7 +143,7 @@ def test_local_processes_and_dask_agree_over_jsonl_and_parquet(
     one = replay_local(texts, jsonl, version, workers=1)
     local = replay_local(texts, jsonl, version, workers=2)
     with (
-        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
         distributed.Client(cluster) as client,
     ):
         on_dask = replay_dask(texts, jsonl, version, client)
@@ -153,3 +153,21 @@ def test_local_processes_and_dask_agree_over_jsonl_and_parquet(
         from_cli = json.loads(capsys.readouterr().out)
     assert one.to_json() == local.to_json() == on_dask.to_json() == on_dask_parquet.to_json() == from_cli
     assert {c.decision_id for c in local.changes} == _expected(db, new)
+
+
+def test_replay_as_of(world: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    """Without --as-of each request is decided as of its journaled date; --as-of that same date
+    gives the same result, and a bad date is a usage error."""
+    from datetime import UTC, datetime
+
+    db, new = world
+    argv = ["replay", "--journal", str(db), "--policies", str(new), "--format", "json", "--workers", "1"]
+    assert main(argv) == 0
+    plain = json.loads(capsys.readouterr().out)
+    with open_journal(db) as journal:
+        dates = {e.as_of for e in journal.entries()}
+    assert dates == {datetime.now(UTC).date().isoformat()} or len(dates) == 2  # a run across midnight
+    assert main([*argv, "--as-of", sorted(dates)[0]]) == 0
+    assert json.loads(capsys.readouterr().out)["changes"] == plain["changes"] or len(dates) == 2
+    assert main([*argv, "--as-of", "someday"]) == 2
+    assert "`someday` is not a date" in capsys.readouterr().err

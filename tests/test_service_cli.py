@@ -179,6 +179,13 @@ def test_two_workers_answer_and_reload_on_sighup(tmp_path: Path) -> None:
         s.proc.send_signal(signal.SIGHUP)
         # every worker reloads: many fresh connections (spread over the workers) all see the new version
         _wait_for(lambda: all(httpx.get(f"{s.url}/v1/policy").json()["version"] != good for _ in range(12)))
+        # POST /v1/reload to one worker reloads them all (through the parent)
+        second = httpx.get(f"{s.url}/v1/policy").json()["version"]
+        target.write_text(
+            target.read_text(encoding="utf-8").replace("never hands keys over", "never gives keys"), encoding="utf-8"
+        )
+        assert httpx.post(f"{s.url}/v1/reload").json()["result"] == "loaded"
+        _wait_for(lambda: all(httpx.get(f"{s.url}/v1/policy").json()["version"] not in (good, second) for _ in range(12)))
         s.proc.send_signal(signal.SIGTERM)
         assert s.proc.wait(30) == 0
 

@@ -267,7 +267,8 @@ def test_watch_reloads_changed_files_and_rejects_broken_ones(store_dir: Path) ->
         second = store.version
         write(store_dir, BROKEN)
         assert wait_for(lambda: store.status.rejected_version is not None), "the watcher did not see the broken file"
-        assert store.version == second and errors
+        # on_error runs just after the status is published: wait for it too.
+        assert wait_for(lambda: bool(errors)) and store.version == second
         (store_dir / "notes.txt").write_text("not a policy")  # irrelevant files change nothing
         write(store_dir, GOOD_2)
         assert wait_for(lambda: store.status.ok)

@@ -33,7 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from", dest="start", metavar="DATE", help="decisions recorded at or after DATE")
     parser.add_argument("--to", dest="end", metavar="DATE", help="decisions recorded before DATE")
     parser.add_argument("--period", metavar="PERIOD", help="2026, 2026-H2, 2026-Q3 or 2026-07")
-    parser.add_argument("--as-of", metavar="DATE", help="decide as of this date (needs an engine that takes one)")
+    parser.add_argument(
+        "--as-of", metavar="DATE", help="decide every request as of DATE (default: the date each was decided as of)"
+    )
     parser.add_argument(
         "--engine", choices=("local", "dask"), default="local", help="local processes (default) or a Dask cluster"
     )
@@ -52,11 +54,11 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("--engine dask needs --scheduler ADDRESS")
     if args.scheduler and args.engine != "dask":
         raise CommandError("--scheduler goes with --engine dask")
+    as_of = None
     if args.as_of:
-        raise CommandError(
-            "--as-of: this engine decides by the policy text alone; it has no dates to decide as of yet",
-            "replay without --as-of, or with a policy set written for that date",
-        )
+        from ..journal.periods import parse_when
+
+        as_of = parse_when(args.as_of, "--as-of").date().isoformat()
     if args.partition_size < 1:
         raise CommandError("--partition-size must be at least 1")
     engine = load_engine(policy_paths(args))
@@ -79,10 +81,10 @@ def run(args: argparse.Namespace) -> int:
         sources = partition_sources(args.export)
     if args.engine == "dask":
         # Workers may be other machines: the policy text itself is shipped.
-        result = replay_dask(policy_texts(paths), sources, engine.version, args.scheduler)
+        result = replay_dask(policy_texts(paths), sources, engine.version, args.scheduler, as_of)
     else:
         # Local workers load the same paths, through the load cache the parent just filled.
-        result = replay_local(paths, sources, engine.version, args.workers)
+        result = replay_local(paths, sources, engine.version, args.workers, as_of)
     if args.format == "json":
         print(json.dumps(result.to_json(), indent=2))
     else:

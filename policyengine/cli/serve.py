@@ -12,7 +12,8 @@ With ``--workers N`` (N > 1) a parent process binds the socket and runs N
 worker processes, each with its own policy store; SIGHUP to the parent is
 passed on to every worker, which reloads in place (uvicorn's own SIGHUP
 would restart the workers, and a worker started on a broken set could not
-serve the last good one).
+serve the last good one); ``POST /v1/reload`` to any worker does the same
+through the parent.
 
 Exit codes: 0 after a clean shutdown; 1 when the policy set has errors; 2 for
 a usage error (a bad token file, a public host without tokens, a missing
@@ -122,7 +123,7 @@ def _open_log(target: str | None) -> IO[str] | None:
     return open(target, "a", encoding="utf-8", buffering=1)
 
 
-def build_app(settings: dict[str, Any], tokens: Any) -> Any:
+def build_app(settings: dict[str, Any], tokens: Any, reload_others: Any = None) -> Any:
     from ..evaluation.jsonio import RequestLimits
     from ..service import ServiceConfig, create_app
 
@@ -137,6 +138,7 @@ def build_app(settings: dict[str, Any], tokens: Any) -> Any:
         access_log_bodies=settings["access_log_bodies"],
         review_hours=settings["review_hours"],
         secure_cookies=settings["secure_cookies"],
+        reload_others=reload_others,
     )
     return create_app(config)
 
@@ -145,7 +147,17 @@ def worker_app() -> Any:
     """The app of one worker process (``--workers`` > 1): uvicorn imports and calls this."""
     settings = json.loads(os.environ[CONFIG_ENV])
     args = argparse.Namespace(tokens=settings["tokens_file"])
-    return build_app(settings, _tokens(args))
+    parent = os.getppid()
+    # SIGHUP's default action ends the process: until the store installs its
+    # handler (at startup), a SIGHUP passed on by the parent must not kill a
+    # worker that is still loading (it reads the files as they are anyway).
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    def reload_others() -> None:
+        # The parent passes SIGHUP on to every worker (this one reloads again: unchanged, cheap).
+        os.kill(parent, signal.SIGHUP)
+
+    return build_app(settings, _tokens(args), reload_others)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -89,8 +89,9 @@ class ReplayResult:
 # --- one partition ----------------------------------------------------------------------------
 
 
-def _replay_one(engine: Any, record: Mapping[str, Any]) -> tuple[str, Any]:
-    """("same" | "changed" | "error", payload) for one record."""
+def _replay_one(engine: Any, record: Mapping[str, Any], as_of: str | None = None) -> tuple[str, Any]:
+    """("same" | "changed" | "error", payload) for one record, decided as of ``as_of`` or, without
+    one, as of the date it was decided as of (so that only the policy text differs)."""
     from ..evaluation.requests import RequestError
 
     result = record["result"]
@@ -100,7 +101,8 @@ def _replay_one(engine: Any, record: Mapping[str, Any]) -> tuple[str, Any]:
     try:
         # The request as it was decided (a standing demand's attributes included), so a
         # change to a standing demand's text in the new set does not count as a change.
-        d = engine.decide({"jurisdiction": request["jurisdiction"], "demand": dict(request["demand"])})
+        when = as_of or result.get("as_of") or None
+        d = engine.decide({"jurisdiction": request["jurisdiction"], "demand": dict(request["demand"])}, as_of=when)
     except (RequestError, KeyError, TypeError) as exc:
         return "error", (record["decision_id"], str(exc))
     after = Verdict(d.outcome.value, tuple(r.qualified for r in d.reasons))
@@ -120,7 +122,7 @@ class PartitionResult:
     errors: tuple[tuple[str, str], ...]
 
 
-def replay_partition(engine: Any, records: Iterable[Mapping[str, Any]]) -> PartitionResult:
+def replay_partition(engine: Any, records: Iterable[Mapping[str, Any]], as_of: str | None = None) -> PartitionResult:
     n = 0
     versions: set[str] = set()
     changes: list[ReplayChange] = []
@@ -128,7 +130,7 @@ def replay_partition(engine: Any, records: Iterable[Mapping[str, Any]]) -> Parti
     for record in records:
         n += 1
         versions.add(str(record.get("policy_version")))
-        status, payload = _replay_one(engine, record)
+        status, payload = _replay_one(engine, record, as_of)
         if status == "changed":
             changes.append(payload)
         elif status == "error":
@@ -144,9 +146,9 @@ def merge(after_version: str, parts: Iterable[PartitionResult]) -> ReplayResult:
     return ReplayResult(after_version, tuple(versions), sum(p.replayed for p in parts), tuple(changes), tuple(errors))
 
 
-def replay_records(engine: Any, records: Iterable[Mapping[str, Any]]) -> ReplayResult:
+def replay_records(engine: Any, records: Iterable[Mapping[str, Any]], as_of: str | None = None) -> ReplayResult:
     """Replay in this process."""
-    return merge(engine.version, [replay_partition(engine, records)])
+    return merge(engine.version, [replay_partition(engine, records, as_of)])
 
 
 # --- shipping the policy text -------------------------------------------------------------------
@@ -196,17 +198,17 @@ def engine_for(texts: Policy) -> Any:
     return found
 
 
-def run_partition(texts: Policy, source: tuple[str, Any]) -> PartitionResult:
+def run_partition(texts: Policy, source: tuple[str, Any], as_of: str | None = None) -> PartitionResult:
     """What a worker runs: a partition given as ("lines", JSON lines text), ("jsonl", path) or ("parquet", path)."""
     engine = engine_for(texts)
     kind, payload = source
     if kind == "lines":
-        return replay_partition(engine, read_export(payload.splitlines(), "<partition>"))
+        return replay_partition(engine, read_export(payload.splitlines(), "<partition>"), as_of)
     if kind == "jsonl":
         with open(payload, encoding="utf-8") as fh:
-            return replay_partition(engine, read_export(fh, str(payload)))
+            return replay_partition(engine, read_export(fh, str(payload)), as_of)
     if kind == "parquet":
-        return replay_partition(engine, read_parquet(payload))
+        return replay_partition(engine, read_parquet(payload), as_of)
     raise JournalError(f"unknown partition kind `{kind}`")
 
 
@@ -292,11 +294,13 @@ class ReplayError(PolicyEngineError):
     code = "replay.error"
 
 
-def replay_local(texts: Policy, sources: list[tuple[str, Any]], after_version: str, workers: int | None = None) -> ReplayResult:
+def replay_local(
+    texts: Policy, sources: list[tuple[str, Any]], after_version: str, workers: int | None = None, as_of: str | None = None
+) -> ReplayResult:
     """Every partition on a pool of processes (all cores by default; 1: in this process)."""
     workers = workers or os.cpu_count() or 1
     if workers == 1 or len(sources) <= 1:
-        return merge(after_version, [run_partition(texts, s) for s in sources])
+        return merge(after_version, [run_partition(texts, s, as_of) for s in sources])
     import multiprocessing
     import threading
 
@@ -305,11 +309,13 @@ def replay_local(texts: Policy, sources: list[tuple[str, Any]], after_version: s
     # server), fork could copy a lock another thread holds, so spawn: slower to start, safe.
     method = "fork" if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods() else "spawn"
     with multiprocessing.get_context(method).Pool(min(workers, len(sources))) as pool:
-        parts = pool.starmap(run_partition, [(texts, s) for s in sources])
+        parts = pool.starmap(run_partition, [(texts, s, as_of) for s in sources])
     return merge(after_version, parts)
 
 
-def replay_dask(texts: dict[str, str] | None, sources: list[tuple[str, Any]], after_version: str, scheduler: Any) -> ReplayResult:
+def replay_dask(
+    texts: dict[str, str] | None, sources: list[tuple[str, Any]], after_version: str, scheduler: Any, as_of: str | None = None
+) -> ReplayResult:
     """Every partition as one Dask task; ``scheduler`` is an address or a ``distributed.Client``."""
     try:
         from distributed import Client
@@ -323,7 +329,7 @@ def replay_dask(texts: dict[str, str] | None, sources: list[tuple[str, Any]], af
     try:
         # Shipped once to every worker (a list: a dict would be scattered value by value).
         shipped = client.scatter([texts], broadcast=True, hash=False)[0] if texts is not None else None
-        futures = [client.submit(run_partition, shipped, s, pure=False) for s in sources]
+        futures = [client.submit(run_partition, shipped, s, as_of, pure=False) for s in sources]
         parts = client.gather(futures)
     finally:
         if own:

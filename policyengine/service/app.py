@@ -58,12 +58,10 @@ log = logging.getLogger("policyengine.service")
 
 
 def decision_body(engine: Engine, decision: Decision, decision_id: str | None) -> str:
-    """A decision's JSON with its journal id first (the memoised JSON when there is no id)."""
-    if "decision_id" in type(decision).model_fields:
-        if decision_id is None:
-            return engine.decision_json(decision)
-        return decision.model_copy(update={"decision_id": decision_id}).model_dump_json()
-    return '{"decision_id":' + json.dumps(decision_id) + "," + engine.decision_json(decision)[1:]
+    """A decision's JSON with its journal id; without one, the engine's memoised JSON (``decision_id: null``)."""
+    if decision_id is None:
+        return engine.decision_json(decision)
+    return decision.model_copy(update={"decision_id": decision_id}).model_dump_json()
 
 
 def _json(text: str, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
@@ -213,6 +211,8 @@ async def reload(request: Request) -> Response:
     service = _service(request)
     service.principal(request, "admin")
     status = await run_in_threadpool(service.store.reload)
+    if service.config.reload_others is not None:
+        service.config.reload_others()
     if status.last_attempt == "rejected":
         raise ServiceProblem(
             422,

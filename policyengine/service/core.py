@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -53,6 +53,9 @@ class ServiceConfig:
     #: Install the SIGHUP handler (only possible in the main thread; tests run servers in threads).
     sighup: bool = True
     secure_cookies: bool = False
+    #: Called after ``POST /v1/reload`` reloads this process: with ``--workers`` it asks the
+    #: parent to pass SIGHUP to every worker, so that one request reloads them all.
+    reload_others: Callable[[], None] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 

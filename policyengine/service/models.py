@@ -49,13 +49,8 @@ class Problem(_Model):
 
 
 class DecisionResponse(Decision):
-    """A decision, as ``decide --request --format json`` prints it, with the id the journal gave it."""
-
-    model_config = ConfigDict(frozen=True, extra="allow")
-
-    decision_id: str | None = Field(
-        default=None, description="the journal's id for this decision; null when the service runs without a journal"
-    )
+    """A decision, as ``decide --request --format json`` prints it; ``decision_id`` is the
+    journal's id for it, null when the service runs without a journal."""
 
 
 class BatchItem(_Model):
