@@ -167,7 +167,12 @@ def demands(engine: Engine) -> st.SearchStrategy[dict[str, Any]]:
         elif attr.kind is Kind.BOOL:
             fields[attr.name] = st.booleans()
         elif attr.kind is Kind.NUMBER:
-            fields[attr.name] = st.none() | st.sampled_from([0.0, 10000.0, 10001.0]) | st.floats(0, 1e6)
+            # Within the declared range (the standard vocabulary's `deadline_hours` stops at 100,000).
+            lo = 0.0 if attr.lo is None else attr.lo
+            hi = 1e6 if attr.hi is None else attr.hi
+            points = [v for v in (0.0, 10000.0, 10001.0) if lo <= v <= hi]
+            number = st.sampled_from(points) | st.floats(lo, hi) if points else st.floats(lo, hi)
+            fields[attr.name] = (st.none() | number) if attr.unknown_allowed else number
     return st.fixed_dictionaries(fields)
 
 

@@ -59,7 +59,7 @@ from .space import (
 )
 
 #: Codes a `# lint: allow` comment may name (the directive codes themselves cannot be allowed).
-ALLOWABLE = ("PE401", "PE402", "PE403", "PE404", "PE405", "PE406", "PE407", "PE408")
+ALLOWABLE = ("PE401", "PE402", "PE403", "PE404", "PE405", "PE406", "PE407", "PE408", "PE412")
 
 
 @dataclass(frozen=True)
@@ -692,6 +692,14 @@ def check_duplicate_tests(ctx: _Context) -> list[Finding]:
     return out
 
 
+def check_contradictory_actions(ctx: _Context) -> list[Finding]:
+    """PE412: two things a `conflict` declaration says contradict, both in one decision
+    (:mod:`policyengine.analysis.conflicts`)."""
+    from .conflicts import contradictions
+
+    return [Finding(d, subject) for d, subject in contradictions(ctx.compiled, ctx.meter)]
+
+
 #: The checks, in the order they run (each reads only the context, so any order gives the same
 #: findings), with the code each reports.  The first five read the demand space: when the
 #: analysis stops at its budget they are not made (or their findings are dropped), since a
@@ -705,8 +713,9 @@ CHECKS: tuple[tuple[str, str, Callable[[_Context], list[Finding]]], ...] = (
     ("empty-principle", "PE406", check_empty_principles),
     ("unused-value", "PE407", check_unused_values),
     ("duplicate-test", "PE408", check_duplicate_tests),
+    ("contradictory-actions", "PE412", check_contradictory_actions),
 )
-SPACE_CODES = ("PE401", "PE402", "PE403", "PE404", "PE405")
+SPACE_CODES = ("PE401", "PE402", "PE403", "PE404", "PE405", "PE412")
 
 
 def _incomplete(ctx: _Context, stop: BudgetExceeded, skipped: Sequence[str]) -> Diagnostic:

@@ -51,6 +51,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..errors import PolicyEngineError
 from ..evaluation.decide import RequestError
 from ..evaluation.decision import Action, AttributeValue, Decision, Outcome, show_value
+from ..language import ast
 from ..language.diagnostics import all_of, did_you_mean, one_of
 from ..language.model import Kind
 
@@ -189,6 +190,15 @@ def parse_value(engine: Engine, name: str, text: str) -> AttributeValue:
             raise MatrixError(f"--set: `{name}` is a number, not `{text}`") from None
     if attr.kind is Kind.ENUM and attr.enum is not None:
         return _enum_value(engine, attr.enum, text, f"--set {name}")
+    if attr.kind is Kind.DATE:
+        import datetime
+
+        try:
+            return datetime.date.fromisoformat(text) if len(text) == 10 else datetime.date.fromisoformat("")
+        except ValueError:
+            raise MatrixError(f"--set: `{name}` is a date written YYYY-MM-DD, not `{text}`") from None
+    if attr.kind is Kind.TEXTS:
+        return (text,)  # one citation; a request's JSON may give several
     return text
 
 
@@ -227,6 +237,12 @@ def columns(
             _enum_value(engine, attr, value, flag)
     voc = engine.policy_set.vocabulary
     settable = sorted((a for a in voc.scoped("demand") if not a.builtin and a.name not in _COLUMN_ATTRS), key=lambda a: a.name)
+    read = {
+        ref.dotted
+        for rule in engine.policy_set.rules
+        for node in ast.walk_condition(rule.condition)
+        if isinstance(ref := getattr(node, "ref", None), ast.AttributeRef)
+    }
     missing = [a.name for a in settable if a.required and a.name not in (extra or {})]
     if missing:
         raise MatrixError(
@@ -243,10 +259,12 @@ def columns(
             demand[attr] = values.get(k, values.get(None, defaults[attr]))
         demand["mandatory"] = mandatory
         demand.update(extra or {})
-        # Spell out every other attribute the engine would fill in (its default,
-        # or unknown), so that the printed assumptions are the whole demand.
+        # Spell out every other attribute a rule reads with the value the engine would
+        # fill in (its default, or unknown), so that the printed assumptions are the
+        # whole demand as the rules see it; the rest (a demand's legal record: its
+        # authority, dates, sources …) cannot change a cell and would only crowd it.
         for a in settable:
-            if a.name not in demand:
+            if a.name not in demand and f"demand.{a.name}" in read:
                 demand[a.name] = a.default if a.has_default else None
         out.append(Column(kind=k, short=rep.short if rep else k, description=descriptions.get(("kind", k), ""), demand=demand))
     return out

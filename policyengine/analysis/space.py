@@ -33,6 +33,7 @@ measured sizes and timings.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import itertools
 import math
@@ -150,8 +151,14 @@ def atoms(r: Residual) -> tuple[_Atom, ...]:
 # --- classes of values -------------------------------------------------------------
 
 
-def _show_interval(name: str, iv: Interval, bounds: tuple[float, float]) -> str:
+def _day(ordinal: float) -> datetime.date:
+    return datetime.date.fromordinal(int(ordinal))
+
+
+def _show_interval(name: str, iv: Interval, bounds: tuple[float, float], dates: bool = False) -> str:
     lo, hi, lo_in, hi_in = iv
+    if dates:
+        return _show_days(name, iv)
     if lo == hi:
         return f"{name} = {show_value(lo)}"
     # The ends of the declared range go without saying: `rule_of_law < 0.6`,
@@ -166,6 +173,21 @@ def _show_interval(name: str, iv: Interval, bounds: tuple[float, float]) -> str:
     if hi != _INF:
         parts.append(f"{name} {'<=' if hi_in else '<'} {show_value(hi)}")
     return " and ".join(parts) or f"{name} is any number"
+
+
+def _show_days(name: str, iv: Interval) -> str:
+    """A run of days (closed, as ordinals; infinite ends open): ``issued < 2017-07-01``."""
+    lo, hi, _, _ = iv
+    if lo == hi:
+        return f"{name} = {_day(lo).isoformat()}"
+    parts = []
+    if lo != -_INF:
+        parts.append(f"{name} >= {_day(lo).isoformat()}")
+    if hi != _INF:
+        # `< the next day` reads as the cut a rule writes (`issued < 2017-07-01`).
+        last = datetime.date.max.toordinal()
+        parts.append(f"{name} < {_day(hi + 1).isoformat()}" if hi < last else f"{name} <= {_day(hi).isoformat()}")
+    return " and ".join(parts) or f"{name} is any date"
 
 
 @dataclass(frozen=True)
@@ -186,12 +208,17 @@ class ValueClass:
     universe: tuple[Value, ...] = field(default=(), compare=False, repr=False)
     #: For a number, its declared range (to leave the range's ends unsaid).
     bounds: tuple[float, float] = field(default=(-_INF, _INF), compare=False, repr=False)
+    #: The intervals are runs of days (ordinals, both ends included), for a date attribute.
+    dates: bool = field(default=False, compare=False, repr=False)
 
     @property
     def name(self) -> str:
         return self.attribute.split(".", 1)[1]
 
     def __contains__(self, value: object) -> bool:
+        if self.dates and isinstance(value, datetime.date):
+            day = value.toordinal()
+            return any(lo <= day <= hi for lo, hi, _, _ in self.intervals)
         if self.intervals and type(value) in (int, float):
             x = float(value)  # type: ignore[arg-type]
             if any(intervals.contains(iv, x) for iv in self.intervals):
@@ -212,7 +239,7 @@ class ValueClass:
         known = [v for v in self.values if v is not None]
         parts: list[str] = []
         if self.intervals:
-            parts.extend(_show_interval(name, iv, self.bounds) for iv in self.intervals)
+            parts.extend(_show_interval(name, iv, self.bounds, self.dates) for iv in self.intervals)
         elif len(known) == 1:
             parts.append(f"{name} = {show_value(known[0])}")
         elif known:
@@ -232,8 +259,8 @@ class ValueClass:
         if self.intervals:
             out["intervals"] = [
                 {
-                    "low": None if lo == -_INF else lo,
-                    "high": None if hi == _INF else hi,
+                    "low": None if lo == -_INF else _day(lo).isoformat() if self.dates else lo,
+                    "high": None if hi == _INF else _day(hi).isoformat() if self.dates else hi,
                     "low_included": lo_in,
                     "high_included": hi_in,
                 }
@@ -259,6 +286,45 @@ def _number_regions(attr: AttributeType, tests: Sequence[ast.Condition]) -> list
     return intervals.regions(lo, hi, cuts)
 
 
+def _day_regions(tests: Sequence[ast.Condition]) -> list[tuple[Interval, datetime.date]]:
+    """Dates as ordinal days, cut like numbers by the dates ``tests`` compare with: each day
+    named, and the runs of days between (none between two consecutive days), as closed
+    ranges of ordinals (infinite ends open), each with a representative day."""
+    days = sorted(
+        {
+            value.toordinal()
+            for t in tests
+            if isinstance(t, ast.Comparison) and isinstance(value := literal_value(t.value), datetime.date)
+        }
+    )
+    first, last = datetime.date.min.toordinal(), datetime.date.max.toordinal()
+    if not days:
+        return [((-_INF, _INF, False, False), datetime.date(2000, 1, 1))]
+    regions: list[tuple[Interval, datetime.date]] = []
+    if days[0] > first:
+        regions.append(((-_INF, days[0] - 1, False, True), _day(days[0] - 1)))
+    for i, d in enumerate(days):
+        regions.append(((d, d, True, True), _day(d)))
+        following = days[i + 1] if i + 1 < len(days) else None
+        if following is not None and following - d > 1:
+            regions.append(((d + 1, following - 1, True, True), _day(d + 1)))
+    if days[-1] < last:
+        regions.append(((days[-1] + 1, _INF, True, False), _day(days[-1] + 1)))
+    return regions
+
+
+def _merge_days(ivs: list[Interval]) -> tuple[Interval, ...]:
+    """Runs of days that touch joined: [1, 4] and [5, 5] become [1, 5]."""
+    out: list[Interval] = []
+    for iv in sorted(ivs):
+        if out and out[-1][1] + 1 >= iv[0]:
+            plo, _, plo_in, _ = out[-1]
+            out[-1] = (plo, iv[1], plo_in, iv[3])
+            continue
+        out.append(iv)
+    return tuple(out)
+
+
 def domain(attr: AttributeType, codes: Sequence[str] = ()) -> list[tuple[Value, Interval | None]]:
     """Every value an attribute can take, up to number regions: (value, region or None)."""
     out: list[tuple[Value, Interval | None]]
@@ -270,7 +336,9 @@ def domain(attr: AttributeType, codes: Sequence[str] = ()) -> list[tuple[Value, 
         out = [(c, None) for c in codes]
     elif attr.kind is Kind.NUMBER:
         out = [(rep, iv) for iv, rep in _number_regions(attr, ())]
-    else:
+    elif attr.kind is Kind.DATE:
+        out = [(day, iv) for iv, day in _day_regions(())]
+    else:  # texts are opaque: for people to read, never tested
         out = []
     if attr.unknown_allowed:
         out.append((None, None))
@@ -293,8 +361,11 @@ def partition(
     unique = list(testers)
     checks = list(testers.values())
     members: list[tuple[Value, Interval | None]]
-    if attr.kind is Kind.NUMBER:
-        members = [(rep, iv) for iv, rep in _number_regions(attr, unique)]
+    if attr.kind is Kind.NUMBER or attr.kind is Kind.DATE:
+        regions: Sequence[tuple[Interval, Value]] = (
+            _number_regions(attr, unique) if attr.kind is Kind.NUMBER else _day_regions(unique)
+        )
+        members = [(rep, iv) for iv, rep in regions]
         if attr.unknown_allowed:
             members.append((None, None))
     else:
@@ -303,10 +374,14 @@ def partition(
     for value, iv in members:
         sig = tuple(check(value) for check in checks)
         groups.setdefault(sig, []).append((value, iv))
-    universe = tuple(v for v, _ in members) if attr.kind is not Kind.NUMBER else ()
+    universe = tuple(v for v, _ in members) if attr.kind not in (Kind.NUMBER, Kind.DATE) else ()
     out = []
     for group in groups.values():
-        if attr.kind is Kind.NUMBER:
+        if attr.kind is Kind.DATE:
+            days = [iv for _, iv in group if iv is not None]
+            unknown = tuple(v for v, iv in group if iv is None)
+            out.append(ValueClass(attr.dotted, unknown, _merge_days(days), group[0][0], dates=True))
+        elif attr.kind is Kind.NUMBER:
             ivs = [iv for _, iv in group if iv is not None]
             values = tuple(v for v, iv in group if iv is None)
             bounds = (-_INF if attr.lo is None else attr.lo, _INF if attr.hi is None else attr.hi)
@@ -754,7 +829,7 @@ class DemandSpace:
         """A request that falls in ``cell``: its representatives, defaults for the rest."""
         demand: dict[str, Value] = {}
         for attr in self.compiled.demand_attrs:
-            if attr.kind is Kind.TEXT:
+            if not attr.testable:  # texts: for people to read; no rule reads them
                 continue
             if attr.has_default:
                 demand[attr.name] = attr.default

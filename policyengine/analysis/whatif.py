@@ -82,7 +82,7 @@ def candidates(engine: Engine, demand: Mapping[str, Any]) -> list[list[_Candidat
         if not attr.testable or attr.dotted not in tests:
             continue
         current = demand.get(attr.name)
-        if attr.kind is Kind.NUMBER:
+        if attr.kind is Kind.NUMBER or attr.kind is Kind.DATE:
             classes = partition(attr, tests[attr.dotted])
         else:
             # Every value on its own: an author asks "what if it were a court
@@ -103,7 +103,7 @@ def _alike(engine: Engine, options: Sequence[_Candidate]) -> list[int]:
     two decisions, not fifty).
     """
     attr = options[0][0]
-    if attr.kind is Kind.NUMBER:
+    if attr.kind is Kind.NUMBER or attr.kind is Kind.DATE:
         return list(range(len(options)))
     testers = [value_test(t) for t in _tests(engine, attr.dotted)]
     first: dict[tuple[bool | None, ...], int] = {}
@@ -116,7 +116,7 @@ def _alike(engine: Engine, options: Sequence[_Candidate]) -> list[int]:
 
 def _describe(attr: AttributeType, classes: Sequence[ValueClass]) -> ChangedAttribute:
     values = tuple(c.representative for c in classes)
-    if attr.kind is Kind.NUMBER:
+    if attr.kind is Kind.NUMBER or attr.kind is Kind.DATE:
         description = " or ".join(c.describe() for c in classes)
     else:
         description = ValueClass(attr.dotted, values, (), values[0]).describe()

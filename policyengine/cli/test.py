@@ -19,6 +19,7 @@ from .common import (
     add_policies_argument,
     console,
     policy_paths,
+    policy_root,
     policy_set_json,
     print_diagnostics,
     stderr_format,
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from ..analysis.testing import ExpectationResult, TestReport
+    from ..evaluation.explain import SourcePaths
     from ..language.model import PolicySet
 
 NAME = "test"
@@ -62,7 +64,7 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def _expectation_view(con: Console, e: ExpectationResult, policy_set: PolicySet, explain: bool) -> None:
+def _expectation_view(con: Console, e: ExpectationResult, policy_set: PolicySet, explain: bool, paths: SourcePaths) -> None:
     from rich.padding import Padding
     from rich.text import Text
 
@@ -75,7 +77,7 @@ def _expectation_view(con: Console, e: ExpectationResult, policy_set: PolicySet,
     else:
         line.append("✗ ", style="bold red")
     line.append(safe(e.text))
-    line.append(safe(f"  {e.location}"), style="dim")
+    line.append(safe(f"  {paths.show(e.location)}"), style="dim")
     con.print(line)
     if e.passed:
         return
@@ -86,10 +88,10 @@ def _expectation_view(con: Console, e: ExpectationResult, policy_set: PolicySet,
 
     decisions = [e.decision] if isinstance(e.decision, Decision) else list(e.decision.decisions)
     for d in decisions:
-        con.print(Padding(explanation_tree(d, policy_set), (0, 0, 0, 6)))
+        con.print(Padding(explanation_tree(d, policy_set, paths), (0, 0, 0, 6)))
 
 
-def _coverage_table(report: TestReport, width: int) -> object:
+def _coverage_table(report: TestReport, width: int, paths: SourcePaths) -> object:
     from rich import box
     from rich.table import Table
     from rich.text import Text
@@ -99,7 +101,7 @@ def _coverage_table(report: TestReport, width: int) -> object:
 
     rules = report.coverage.rules
     rule_w = max(len("rule"), *(len(safe(r.rule)) for r in rules))
-    source_w = max(len("source"), *(len(safe(r.location)) for r in rules))
+    source_w = max(len("source"), *(len(safe(paths.show(r.location))) for r in rules))
     # rule, outcome, exercised, deciding, source; SIMPLE_HEAD puts three characters between columns.
     beside = rule_w + len("negotiate") + len("exercised") + len("deciding") + source_w + 3 * 4 <= width
     table = Table(title="rule coverage", title_justify="left", expand=False, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
@@ -113,7 +115,7 @@ def _coverage_table(report: TestReport, width: int) -> object:
         table.add_column("source", no_wrap=True)
     for r in rules:
         style = "red" if r.exercised == 0 else "yellow" if r.deciding == 0 else ""
-        location = Text(safe(r.location), style="dim")
+        location = Text(safe(paths.show(r.location)), style="dim")
         name = Text(safe(r.rule), style=style)
         if not beside:
             name.append("\n")
@@ -128,12 +130,22 @@ def _coverage_table(report: TestReport, width: int) -> object:
     return table
 
 
-def render_human(report: TestReport, policy_set: PolicySet, show_coverage: bool, verbose: bool, minimum: float | None) -> None:
-    """Pass/fail per test, failures explained, then the summary and the coverage."""
+def render_human(
+    report: TestReport,
+    policy_set: PolicySet,
+    show_coverage: bool,
+    verbose: bool,
+    minimum: float | None,
+    paths: SourcePaths | None = None,
+) -> None:
+    """Pass/fail per test, failures explained, then the summary and the coverage; every location
+    as a path that opens from the working directory (``paths``)."""
     from rich.text import Text
 
+    from ..evaluation.explain import AS_CARRIED
     from ..language.text import safe
 
+    paths = paths or AS_CARRIED
     con = console()
     for t in report.tests:
         head = Text()
@@ -145,15 +157,15 @@ def render_human(report: TestReport, policy_set: PolicySet, show_coverage: bool,
             head.append(" FAIL ", style="bold white on red")
         head.append(" ")
         head.append(safe(t.name), style="bold")
-        head.append(safe(f"  {t.location}"), style="dim")
+        head.append(safe(f"  {paths.show(t.location)}"), style="dim")
         con.print(head)
         for e in t.expectations:
             if verbose or not e.passed:
-                _expectation_view(con, e, policy_set, explain=True)
+                _expectation_view(con, e, policy_set, explain=True, paths=paths)
     cov = report.coverage
     if show_coverage and cov.rules:
         con.print()
-        con.print(_coverage_table(report, con.width))
+        con.print(_coverage_table(report, con.width, paths))
     con.print()
     # A rule never exercised is never deciding either; list it once.
     unexercised = cov.never_exercised
@@ -163,7 +175,7 @@ def render_human(report: TestReport, policy_set: PolicySet, show_coverage: bool,
             continue
         con.print(Text(f"{label} ({len(rules)}):", style="bold"))
         for r in rules:
-            con.print(Text(safe(f"  {r.rule}  {r.location}")))
+            con.print(Text(safe(f"  {r.rule}  {paths.show(r.location)}")))
     summary = Text()
     failed = report.failed
     summary.append(f"{_plural(len(report.tests), 'test')}: ", style="bold")
@@ -213,5 +225,8 @@ def run(args: argparse.Namespace) -> int:
         data.update(policy_set_json(args))
         print(json_safe(json.dumps(data, indent=2, ensure_ascii=False)))
     else:
-        render_human(report, engine.policy_set, args.coverage, args.verbose, args.min_coverage)
+        from ..evaluation.explain import SourcePaths
+
+        shown = SourcePaths(policy_root(policy_paths(args)))
+        render_human(report, engine.policy_set, args.coverage, args.verbose, args.min_coverage, shown)
     return ExitCode.POLICY_ERRORS if report.failed or below else ExitCode.OK

@@ -169,7 +169,9 @@ def demand_attributes(attrs: dict[str, AttributeValue], hide: Iterable[str] = ()
 def _shown_elsewhere(d: Decision) -> tuple[str, ...]:
     """The attributes a decision's record, labels and sources lines show."""
     hidden = [*RECORD, SOURCES]
-    if d.claim is not None or d.request.get(CLAIMED) is None:
+    claimed = d.request.get(CLAIMED)
+    # The authority's label is news only when it differs from the assessment (then `labels:` shows both).
+    if d.claim is not None or claimed is None or claimed == d.request.get("category"):
         hidden.append(CLAIMED)
     return tuple(hidden)
 

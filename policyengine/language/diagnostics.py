@@ -92,6 +92,7 @@ CODES: dict[str, CodeInfo] = {
         CodeInfo("PE409", _W, "malformed lint directive"),
         CodeInfo("PE410", _W, "unused lint directive"),
         CodeInfo("PE411", _W, "analysis incomplete"),
+        CodeInfo("PE412", _W, "contradictory actions"),
     ]
 }
 
