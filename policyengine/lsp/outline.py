@@ -91,15 +91,17 @@ OUTLINE: dict[type, Entry] = {
         types.SymbolKind.EnumMember,
         lambda n: n.name.name,
         lambda n: n.name.span,
-        lambda n: " ".join(
-            part
-            for part in (
-                f"within {n.within.span.text}" if n.within is not None else "",
-                f"when {_one_line(n.condition.span.text, 60)}" if n.condition is not None else "",
+        lambda n: (
+            " ".join(
+                part
+                for part in (
+                    f"within {n.within.span.text}" if n.within is not None else "",
+                    f"when {_one_line(n.condition.span.text, 60)}" if n.condition is not None else "",
+                )
+                if part
             )
-            if part
-        )
-        or None,
+            or None
+        ),
     ),
     ast.Jurisdiction: Entry(
         types.SymbolKind.Class,
