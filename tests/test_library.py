@@ -75,16 +75,25 @@ def test_a_french_court_order_for_a_suspects_data_is_complied_with(engine: Engin
         assert d.outcome is Outcome.COMPLY
         assert _deciders(d) == ["lawful_access.court_order"]
         assert "a judge in France ordered" in d.reasons[0].because
-        assert "0.72 on the WJP index" in d.reasons[0].because
+        assert "WJP overall 0.72" in d.reasons[0].because
         facts = {f.attribute: f.value for f in d.reasons[0].facts}
         assert facts["jurisdiction.rule_of_law"] == 0.72
+        assert facts["jurisdiction.constraints_on_government_powers"] >= 0.6
+        assert facts["jurisdiction.fundamental_rights"] >= 0.6
+        assert {a.action for a in d.actions} == {"narrow_scope", "notify_user", "publish_in_transparency_report"}
 
 
 @pytest.mark.parametrize("code", ["RU", "VE", "IR", "BR", "HU"])
 def test_the_same_request_from_a_weak_rule_of_law_country_is_negotiated(engine: Engine, code: str) -> None:
     d = engine.decide({"jurisdiction": code, "demand": SUSPECT_COURT_ORDER})
     assert d.outcome is Outcome.NEGOTIATE
-    assert _deciders(d) == ["lawful_access.weak_rule_of_law"]
+    # The weak factors decide too (each with its own rule), never alone the overall score.
+    assert "lawful_access.weak_rule_of_law" in _deciders(d)
+    assert set(_deciders(d)) <= {
+        "lawful_access.weak_rule_of_law",
+        "lawful_access.weak_constraints_on_power",
+        "lawful_access.weak_fundamental_rights",
+    }
     assert not d.default_applied
     assert "below 0.6" in d.reasons[0].because
     assert d.reasons[0].statement.startswith("Criminal suspects' data is disclosed")
@@ -108,19 +117,33 @@ def test_an_unknown_rule_of_law_is_reviewed_and_said_to_be_unknown(engine: Engin
     assert d.outcome is Outcome.NEGOTIATE
     assert _deciders(d) == ["lawful_access.unknown_rule_of_law"]
     assert "has no WJP index score" in d.reasons[0].because
-    undetermined = {f"{u.principle}.{u.rule}": u.unknown for u in d.undetermined}
-    assert undetermined == {
-        "lawful_access.court_order": ("jurisdiction.rule_of_law",),
-        "lawful_access.weak_rule_of_law": ("jurisdiction.rule_of_law",),
-    }
+    undetermined = {f"{u.principle}.{u.rule}" for u in d.undetermined}
+    assert {"lawful_access.court_order", "lawful_access.weak_rule_of_law"} <= undetermined
 
 
 @pytest.mark.parametrize(
     ("code", "outcome"),
-    [("GR", Outcome.COMPLY), ("GE", Outcome.COMPLY), ("BS", Outcome.NEGOTIATE), ("BG", Outcome.NEGOTIATE)],
+    [("GR", Outcome.COMPLY), ("BS", Outcome.NEGOTIATE), ("BG", Outcome.NEGOTIATE)],
 )
 def test_the_threshold_is_inclusive_at_0_6(engine: Engine, code: str, outcome: Outcome) -> None:
     assert engine.decide({"jurisdiction": code, "demand": SUSPECT_COURT_ORDER}).outcome is outcome
+
+
+@pytest.mark.parametrize(
+    ("code", "rule", "factor"),
+    [
+        ("GE", "lawful_access.weak_constraints_on_power", "jurisdiction.constraints_on_government_powers"),
+        ("RW", "lawful_access.weak_fundamental_rights", "jurisdiction.fundamental_rights"),
+    ],
+)
+def test_a_strong_overall_score_with_a_weak_factor_is_reviewed(engine: Engine, code: str, rule: str, factor: str) -> None:
+    """Issue 11: Georgia (0.60) and Rwanda (0.63) are not treated like Germany."""
+    d = engine.decide({"jurisdiction": code, "demand": {**SUSPECT_COURT_ORDER, "authority": "court"}})
+    assert d.outcome is Outcome.NEGOTIATE
+    assert _deciders(d) == [rule]
+    facts = {f.attribute: f.value for f in d.reasons[0].facts}
+    assert isinstance(facts[factor], float) and facts[factor] < 0.6
+    assert "human_review" in {a.action for a in d.actions}
 
 
 @pytest.mark.parametrize("code", ["DK", "DE", "US", "RU", "IR", "VE", "TW", "CH"])
@@ -131,7 +154,11 @@ def test_the_threshold_is_inclusive_at_0_6(engine: Engine, code: str, outcome: O
         ({"kind": "encryption_backdoor", "category": "csam", "legal_basis": "court_order"}, "encryption.no_backdoor"),
         ({"kind": "traceability", "category": "criminal_suspect", "legal_basis": "court_order"}, "encryption.no_traceability"),
         ({**SUSPECT_COURT_ORDER, "data": "message_content"}, "encryption.no_message_content"),
-        ({"kind": "channel_block", "category": "peaceful_protest", "legal_basis": "court_order"}, "free_speech.no_censorship"),
+        # (A court order where the checks on power are strong is contested in court: policies/tests/hard_lines.policy.)
+        (
+            {"kind": "channel_block", "category": "peaceful_protest", "legal_basis": "administrative_order"},
+            "free_speech.no_censorship",
+        ),
         ({"kind": "user_data", "category": "journalism", "legal_basis": "court_order"}, "free_speech.no_data_against_speech"),
     ],
     ids=["keys", "backdoor", "traceability", "message-content", "protest-block", "journalist-data"],
@@ -153,8 +180,10 @@ def test_eu_members_inherit_the_unions_framework_and_demands(engine: Engine) -> 
 
 
 def test_chat_control_would_turn_every_member_to_withdraw_once_mandatory(engine: Engine, tmp_path: Path) -> None:
-    """The consequence docs/policies.md describes: the proposal is refused but not (yet) law."""
-    assert engine.market("FR").outcome is Outcome.NEGOTIATE
+    """The consequence docs/policies.md describes: the proposal is refused but not (yet) law, so it does not count."""
+    market = engine.market("FR")
+    assert market.outcome is Outcome.COMPLY
+    assert {c.demand: c.reason for c in market.context}["chat_control"] == "proposed, not law"
     copy = tmp_path / "policies"
     for path in LIBRARY.rglob("*.policy"):
         target = copy / path.relative_to(LIBRARY)
@@ -162,9 +191,9 @@ def test_chat_control_would_turn_every_member_to_withdraw_once_mandatory(engine:
         target.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
     eu = copy / "jurisdictions" / "eu.policy"
     text = eu.read_text(encoding="utf-8")
-    old = "        kind = encryption_backdoor; category = csam; legal_basis = statute\n    }"
+    old = "        status = proposed\n"
     assert text.count(old) == 1
-    eu.write_text(text.replace(old, old[: -len("    }")] + "        mandatory = true\n    }"), encoding="utf-8")
+    eu.write_text(text.replace(old, "        status = in_force\n        mandatory = true\n"), encoding="utf-8")
     law = policyengine.load(copy)
     for code in ("FR", "DE", "DK", "HU"):
         market = law.market(code)
