@@ -308,6 +308,7 @@ def _labels(snapshot: Snapshot, before: str) -> list[str]:
         ('test "t" {\n    RU.fsb_keys -> withdraw actions {human_review, ', {"notify_user"}, {"RU"}),
         ('test "t" {\n    market RU as of 2015-01-01 -> withdraw ', {"actions", "counting"}, set()),
         ('test "t" {\n    market RU -> withdraw counting {', {"fsb_keys", "landing_law"}, {"human_review"}),
+        ('test "t" {\n    market FR -> negotiate\n    market RU -> withdraw counting {', {"fsb_keys"}, {"chat_control"}),
         ('jurisdiction XA "A" {\n    demand d "d" { status = ', {"in_force", "lifted"}, {"court"}),
     ],
 )

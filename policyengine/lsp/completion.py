@@ -9,7 +9,10 @@ set's index, which the parser recovered from every file: attribute names
 after ``demand.`` and ``jurisdiction.``, the values of the attribute being
 compared or assigned (enumeration values, ``true``/``false``, jurisdiction
 codes, ``unknown`` where the attribute allows it), outcomes, rules after
-``by``, the demands of ``RU`` after ``RU.`` in a test, keywords by block.
+``by``, the demands of ``RU`` after ``RU.`` in a test, keywords by block,
+and action names (the values of the enumeration ``action``) wherever an
+action is written: after a rule's ``actions`` and its commas, in a test's
+``actions {…}``, in a ``conflict``.
 
 New attributes, enumerations and values need nothing here: they are offered
 as soon as a file declares them.
@@ -437,8 +440,9 @@ def complete(snapshot: Snapshot, before: str) -> list[types.CompletionItem]:
         items.actions()
     elif block.kind == "counting" and (not t or t[-1] == ",") and len(stack) > 1:
         words = _texts(stack[-2].body)
-        if "market" in words and words.index("market") + 1 < len(words):
-            items.demands(words[words.index("market") + 1])
+        at = len(words) - 1 - words[::-1].index("market") if "market" in words else len(words)
+        if at + 1 < len(words):
+            items.demands(words[at + 1])
     elif block.kind == "vocabulary":
         _in_vocabulary(items, body)
     elif block.kind == "top":
