@@ -176,9 +176,21 @@ def test_every_representative_lies_in_its_cell_and_decides_as_the_cell_says(whic
 def test_cells_partition_the_space(which: str, request: pytest.FixtureRequest) -> None:
     """Every (jurisdiction, demand) lies in exactly one cell: checked exhaustively over enumerations and booleans."""
     engine, space = request.getfixturevalue(which)
-    attrs = [a for a in engine.compiled.demand_attrs if a.kind in (Kind.ENUM, Kind.BOOL) and a.name != "kind"]
+    # Exhaustive over the attributes some rule reads: the others cannot tell
+    # cells apart, and the product over all of them (the legal record adds
+    # nine) would not finish.  They keep one value each.
+    read = {
+        node.ref.name
+        for rule in engine.policy_set.rules
+        for node in ast.walk_condition(rule.condition)
+        if isinstance(getattr(node, "ref", None), ast.AttributeRef) and node.ref.scope == "demand"  # type: ignore[union-attr]
+    }
+    choosable = [a for a in engine.compiled.demand_attrs if a.kind in (Kind.ENUM, Kind.BOOL) and a.name != "kind"]
+    attrs = [a for a in choosable if a.name in read]
     values = [a.values if a.kind is Kind.ENUM else (True, False) for a in attrs]
+    fixed = {a.name: a.values[0] if a.kind is Kind.ENUM else False for a in choosable if a.name not in read}
     numbers = {a.name: 7.0 for a in engine.compiled.demand_attrs if a.kind is Kind.NUMBER}
+    numbers.update(fixed)
     for jc in space.jurisdiction_classes:
         code = jc.codes[-1]
         for kind in space.kinds:
