@@ -281,6 +281,35 @@ def _labels(snapshot: Snapshot, before: str) -> list[str]:
         ('test "t" {\n    RU.fsb_keys -> withdraw by encryption.', {"no_keys", "no_backdoor"}, {"encryption.no_keys"}),
         ('test "t" {\n    RU.fsb_keys -> withdraw ', {"by", "RU", "market"}, set()),
         ('test "t" {\n    FR.', {"chat_control", "dsa_transparency"}, set()),
+        # The language of issue 11: actions, conflicts, `as of`, counted demands.
+        ('principle p "s" {\n    rule r: withdraw when demand.mandatory because "b" ', {"actions", "rule"}, set()),
+        ('principle p "s" {\n    rule r: withdraw when demand.mandatory because "b" actions ', {"human_review"}, {"kind"}),
+        (
+            'principle p "s" {\n    rule r: withdraw when demand.mandatory because "b" actions geo_restrict ',
+            {"within", "when"},
+            set(),
+        ),
+        (
+            'principle p "s" {\n    rule r: withdraw when demand.mandatory because "b" actions geo_restrict within 24h, ',
+            {"notify_user", "narrow_scope"},
+            {"within"},
+        ),
+        (
+            'principle p "s" {\n    rule r: withdraw when demand.mandatory because "b" actions notify_user when not demand.',
+            {"gag_order"},
+            {"human_review"},
+        ),
+        ("vocabulary {\n    conflict ", {"notify_user"}, {"attribute"}),
+        ("vocabulary {\n    conflict notify_user, ", {"human_review", "demand."}, set()),
+        ("vocabulary {\n    conflict notify_user, demand.", {"gag_order"}, {"kind"}),
+        ('vocabulary {\n    conflict notify_user, demand.gag_order "why"\n    ', {"attribute", "conflict"}, {"notify_user"}),
+        ('test "t" {\n    RU.fsb_keys as ', {"of"}, set()),
+        ('test "t" {\n    RU.fsb_keys -> withdraw by encryption.no_keys ', {"actions"}, {"counting"}),
+        ('test "t" {\n    RU.fsb_keys -> withdraw actions {human_review, ', {"notify_user"}, {"RU"}),
+        ('test "t" {\n    market RU as of 2015-01-01 -> withdraw ', {"actions", "counting"}, set()),
+        ('test "t" {\n    market RU -> withdraw counting {', {"fsb_keys", "landing_law"}, {"human_review"}),
+        ('test "t" {\n    market FR -> negotiate\n    market RU -> withdraw counting {', {"fsb_keys"}, {"chat_control"}),
+        ('jurisdiction XA "A" {\n    demand d "d" { status = ', {"in_force", "lifted"}, {"court"}),
     ],
 )
 def test_completion_in_context(snapshot: Snapshot, before: str, wanted: set[str], unwanted: set[str]) -> None:

@@ -9,7 +9,10 @@ set's index, which the parser recovered from every file: attribute names
 after ``demand.`` and ``jurisdiction.``, the values of the attribute being
 compared or assigned (enumeration values, ``true``/``false``, jurisdiction
 codes, ``unknown`` where the attribute allows it), outcomes, rules after
-``by``, the demands of ``RU`` after ``RU.`` in a test, keywords by block.
+``by``, the demands of ``RU`` after ``RU.`` in a test, keywords by block,
+and action names (the values of the enumeration ``action``) wherever an
+action is written: after a rule's ``actions`` and its commas, in a test's
+``actions {…}``, in a ``conflict``.
 
 New attributes, enumerations and values need nothing here: they are offered
 as soon as a file declares them.
@@ -23,7 +26,7 @@ from dataclasses import dataclass, field
 
 from lsprotocol import types
 
-from ..language.model import OUTCOMES
+from ..language.model import ACTION_ENUM, OUTCOMES
 from .hover import attribute_text, md
 from .index import AttributeInfo, Kind, SetIndex
 from .project import Snapshot
@@ -36,7 +39,7 @@ _TOKEN = re.compile(
 )
 _SCOPES = ("demand", "jurisdiction")
 _DECLARATIONS = ("principle", "jurisdiction", "group", "vocabulary", "test")
-_VOCABULARY_ITEMS = ("attribute", "enum", "extend")
+_VOCABULARY_ITEMS = ("attribute", "enum", "extend", "conflict")
 _CONDITION_WORDS = ("and", "or", "not", "(", "when")
 _LITERAL_KEYWORDS = ("true", "false", "unknown")
 #: A closed block inside the one the cursor is in (a demand inside a jurisdiction, a set inside a rule).
@@ -83,6 +86,8 @@ def _opened(parent: _Block) -> str:
     body = parent.body
     if body and body[-1].text == "in":
         return "set"
+    if parent.kind == "test" and body and body[-1].text in ("actions", "counting"):
+        return body[-1].text  # `actions {…}` / `counting {…}` of an expectation
     words = [t.text for t in body if t.kind == "name"]
     if parent.kind == "top":
         for w in reversed(words):
@@ -186,6 +191,12 @@ class _Items:
         if assignment and info.unknown_allowed:
             self.keywords(("unknown",))
 
+    def actions(self) -> None:
+        """The values of the enumeration `action`, the set's own extensions included."""
+        for v in self.index.enum_values(ACTION_ENUM):
+            doc = md(v.description.value) if v.description else None
+            self.add(v.name.name, types.CompletionItemKind.EnumMember, detail="action", doc=doc, sort="0")
+
     def demands(self, code: str) -> None:
         for did, decl in self.index.demands_of(code):
             description = getattr(getattr(decl.node, "description", None), "value", None)
@@ -241,8 +252,11 @@ def _in_principle(items: _Items, body: list[_Tok]) -> None:
         items.keywords(("rule",))
         return
     if "because" in t:
-        if body[-1].kind == "str":
-            items.keywords(("rule",))
+        after = t[len(t) - 1 - t[::-1].index("because") :]
+        if "actions" in after:
+            _in_actions(items, body[len(body) - len(after) + after.index("actions") + 1 :])
+        elif body[-1].kind == "str":
+            items.keywords(("actions", "rule"))
         return
     if len(t) == 3 and t[2] == ":":
         items.outcomes()
@@ -250,6 +264,22 @@ def _in_principle(items: _Items, body: list[_Tok]) -> None:
         items.keywords(("when",))
     elif len(t) > 4:
         _condition(items, body)
+
+
+def _in_actions(items: _Items, body: list[_Tok]) -> None:
+    """After a rule's ``actions``: ``A [within DEADLINE] [when CONDITION], …``."""
+    t = _texts(body)
+    at = len(t) - 1 - t[::-1].index(",") if "," in t else -1
+    one, part = body[at + 1 :], t[at + 1 :]
+    if not part:
+        items.actions()
+    elif "when" in part:
+        _condition(items, one[part.index("when") :])
+        items.keywords(("rule",))
+    elif len(part) == 1:
+        items.keywords(("within", "when", "rule"))
+    elif part[1] == "within" and len(part) >= 3:
+        items.keywords(("when", "rule"))
 
 
 def _at_statement_start(body: list[_Tok]) -> bool:
@@ -271,6 +301,8 @@ def _in_test(items: _Items, body: list[_Tok]) -> None:
     last = t[-1] if t else ""
     if last == "market":
         items.codes()
+    elif last == "as":
+        items.keywords(("of",))
     elif last == "->":
         items.outcomes()
     elif last == "by":
@@ -283,12 +315,41 @@ def _in_test(items: _Items, body: list[_Tok]) -> None:
     elif not t or last in OUTCOMES or last == "default" or (len(t) >= 4 and t[-4] == "by"):
         if last in OUTCOMES:
             items.keywords(("by",))
+        if t:
+            items.keywords(("actions", "counting") if _market_expectation(t) else ("actions",))
         items.codes()
         items.keywords(("market",))
 
 
+def _in_conflict(items: _Items, decl: list[str]) -> None:
+    """``conflict ACTION, ACTION_OR_BOOL "why"``: actions, then actions or bool attributes."""
+    if len(decl) == 1:
+        items.actions()
+    elif len(decl) == 3 and decl[2] == ",":
+        items.actions()
+        for scope in _SCOPES:
+            items.add(f"{scope}.", types.CompletionItemKind.Module, detail=f"a {scope} attribute", sort="1")
+    elif len(decl) == 5 and decl[3] in _SCOPES and decl[4] == ".":
+        for info in sorted(items.index.attributes.values(), key=lambda a: a.dotted):
+            if info.scope == decl[3] and info.type_name == "bool":
+                items.add(info.name, types.CompletionItemKind.Property, detail="bool", sort="0")
+
+
+def _market_expectation(t: list[str]) -> bool:
+    """Whether the expectation being written (the one of the last ``->``) is a market's."""
+    arrows = [i for i, w in enumerate(t) if w == "->"]
+    if not arrows:
+        return False
+    start = arrows[-2] + 1 if len(arrows) > 1 else 0
+    return "market" in t[start : arrows[-1]]
+
+
 def _in_vocabulary(items: _Items, body: list[_Tok]) -> None:
     t = _texts(body)
+    starts = [i for i, w in enumerate(t) if w in _VOCABULARY_ITEMS]
+    if starts and t[starts[-1]] == "conflict" and (len(t) - starts[-1] < 2 or body[-1].kind != "str"):
+        _in_conflict(items, t[starts[-1] :])
+        return
     if "attribute" in t:
         decl = t[len(t) - 1 - t[::-1].index("attribute") :]
         if len(decl) == 5 and decl[4] == ":":
@@ -375,6 +436,13 @@ def complete(snapshot: Snapshot, before: str) -> list[types.CompletionItem]:
         _assignments(items, body, "demand")
     elif block.kind == "test":
         _in_test(items, body)
+    elif block.kind == "actions" and (not t or t[-1] == ","):
+        items.actions()
+    elif block.kind == "counting" and (not t or t[-1] == ",") and len(stack) > 1:
+        words = _texts(stack[-2].body)
+        at = len(words) - 1 - words[::-1].index("market") if "market" in words else len(words)
+        if at + 1 < len(words):
+            items.demands(words[at + 1])
     elif block.kind == "vocabulary":
         _in_vocabulary(items, body)
     elif block.kind == "top":

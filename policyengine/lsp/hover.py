@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from ..evaluation.decision import Decision
 from ..language import ast
 from ..language.diagnostics import did_you_mean
+from ..language.model import ACTION_ENUM
 from ..language.source import Span
 from .decisions import ExpectationCheck
 from .index import AttributeInfo, Kind, Occurrence, SetIndex, enclosing
@@ -81,10 +82,18 @@ def _stale(current: bool) -> str:
 
 def _decision_text(d: Decision) -> str:
     if d.default_applied and not d.reasons:
-        return f"**{d.outcome.value}** by default (no rule matched)"
+        return f"**{d.outcome.value}** by default (no rule matched){_actions_text(d)}"
     rules = ", ".join(code(r.qualified) for r in d.reasons)
     because = f" — {md(d.reasons[0].because)}" if d.reasons else ""
-    return f"**{d.outcome.value}** by {rules}{because}"
+    return f"**{d.outcome.value}** by {rules}{because}{_actions_text(d)}"
+
+
+def _actions_text(d: Decision) -> str:
+    """The actions that go with the outcome, each with its deadline (empty when none)."""
+    if not d.actions:
+        return ""
+    shown = [code(a.action) + (f" within {a.within_hours:g}h" if a.within_hours is not None else "") for a in d.actions]
+    return "; actions: " + ", ".join(shown)
 
 
 class _Hover:
@@ -265,7 +274,45 @@ class _Hover:
         if enum_decls and isinstance(enum_decls[0].node, ast.EnumDecl) and enum_decls[0].node.description:
             about = f" ({md(enum_decls[0].node.description.value)})"
         parts.append(f"A value of the enumeration {code(enum_name)}{about}")
+        if enum_name == ACTION_ENUM:
+            parts.extend(self.action(o))
         parts.append(where(decl.span))
+        return "\n\n".join(parts)
+
+    def action(self, o: Occurrence) -> list[str]:
+        """What an action name adds to its value's hover: at a use in a rule, that rule's
+        deadline and condition for it; everywhere, the conflicts it is declared in."""
+        out = ["An action: what the platform does along with a rule's outcome"]
+        if isinstance(o.node, ast.RuleAction):
+            a = o.node
+            rule = self.rule_of(o)
+            terms = [f"within {code(a.within.text)}" if a.within is not None else "no deadline"]
+            terms.append(f"when {code(_one_line(a.condition.span.text))}" if a.condition is not None else "always")
+            owner = f"rule {code(rule)}" if rule else "this rule"
+            out.append(f"Asked for by {owner}: " + ", ".join(terms))
+        conflicts = [c.node for c in self.index.references(Kind.VALUE, o.key) if isinstance(c.node, ast.ConflictDecl)]
+        if conflicts:
+            out.append("Conflicts:\n" + listing([_conflict_line(c) for c in conflicts]))
+        return out
+
+    def rule_of(self, o: Occurrence) -> str | None:
+        """``principle.rule`` of the rule around ``o`` in its file, if any."""
+        doc = self.snapshot.document(o.path)
+        if doc is None or doc.parsed is None:
+            return None
+        principle: str | None = None
+        for node in enclosing(doc.parsed.result.file, o.span.start):
+            if isinstance(node, ast.Principle):
+                principle = node.name.name
+            elif isinstance(node, ast.Rule) and principle is not None:
+                return f"{principle}.{node.name.name}"
+        return None
+
+    def conflict(self, c: ast.ConflictDecl) -> str:
+        parts = [block(as_written(c.span)), _conflict_line(c)]
+        other = "with that action" if isinstance(c.second, ast.Ident) else "while that attribute is true"
+        parts.append(f"The action cannot be carried out {other}; the text says which side wins")
+        parts.append(where(c.span))
         return "\n\n".join(parts)
 
     def attribute(self, o: Occurrence) -> str:
@@ -283,6 +330,15 @@ class _Hover:
         if check is None:
             return None
         return _expectation_line(exp, check) + _stale(self.current) + "\n\n" + md(check.summary)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _conflict_line(c: ast.ConflictDecl) -> str:
+    second = c.second.dotted if isinstance(c.second, ast.AttributeRef) else c.second.name
+    return f"{code(c.first.name)} conflicts with {code(second)} — {md(c.why.value)}"
 
 
 def _value_line(v: ast.EnumValue) -> str:
@@ -339,6 +395,8 @@ def hover(snapshot: Snapshot, path: str, offset: int) -> tuple[str, Span] | None
     if doc is None or doc.parsed is None:
         return None
     for node in reversed(enclosing(doc.parsed.result.file, offset)):
+        if isinstance(node, ast.ConflictDecl):
+            return h.conflict(node), node.span
         if isinstance(node, _EXPECTATIONS):
             text = h.expectation(node)
             return (text, node.span) if text else None

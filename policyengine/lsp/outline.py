@@ -68,6 +68,12 @@ OUTLINE: dict[type, Entry] = {
         lambda n: n.ref.span,
         lambda n: n.type_name.name,
     ),
+    ast.ConflictDecl: Entry(
+        types.SymbolKind.Event,
+        lambda n: f"conflict {n.first.name}, {n.second.dotted if isinstance(n.second, ast.AttributeRef) else n.second.name}",
+        lambda n: n.first.span,
+        lambda n: _text(n, "why"),
+    ),
     ast.Principle: Entry(
         types.SymbolKind.Module,
         lambda n: n.name.name,
@@ -79,6 +85,23 @@ OUTLINE: dict[type, Entry] = {
         lambda n: n.name.name,
         lambda n: n.name.span,
         lambda n: n.outcome,
+    ),
+    # An action of a rule, under the rule: what the outcome asks the platform to do.
+    ast.RuleAction: Entry(
+        types.SymbolKind.EnumMember,
+        lambda n: n.name.name,
+        lambda n: n.name.span,
+        lambda n: (
+            " ".join(
+                part
+                for part in (
+                    f"within {n.within.span.text}" if n.within is not None else "",
+                    f"when {_one_line(n.condition.span.text, 60)}" if n.condition is not None else "",
+                )
+                if part
+            )
+            or None
+        ),
     ),
     ast.Jurisdiction: Entry(
         types.SymbolKind.Class,

@@ -16,7 +16,7 @@ jurisdiction) although both are bare words.  The layers are driven by tables
 
 from __future__ import annotations
 
-from pygments.token import Comment, Keyword, Name, Number, Operator, String, _TokenType
+from pygments.token import Comment, Keyword, Literal, Name, Number, Operator, String, _TokenType
 
 from ..language.highlight import Outcome, PolicyLexer
 from .index import Kind, Occurrence, SetIndex
@@ -57,6 +57,8 @@ LEXICAL: dict[_TokenType, tuple[str, tuple[str, ...]]] = {
     String: ("string", ()),
     Keyword: ("keyword", ()),
     Number: ("number", ()),
+    # `2024-05-17`: LSP has no date type; a date is a literal like a number.
+    Literal.Date: ("number", ()),
     Operator: ("operator", ()),
     # `demand` and `jurisdiction` in `demand.kind`: the two scopes a condition reads.
     Name.Builtin: ("variable", ("defaultLibrary", "readonly")),
