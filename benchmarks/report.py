@@ -275,7 +275,17 @@ def verdicts(stats: dict[str, Stats], lib: dict[str, Any] | None, scaling: list[
 
     rows = []
     pe, req = stats[PE_WARM], stats[PE_REQUEST]
-    rows.append(_line("memo hit ≤ 1.6 µs (no regression)", pe.median_us <= 1.6, f"{fmt_us(pe.median_us)} µs wall median"))
+    # Absolute latency moves with the machine's load; the ratio to the
+    # pydantic floor in the same run does not.  0.56× was measured on
+    # 2026-11-29 (1.56 µs against 2.81 µs), the figure not to regress.
+    r = pe.cpu_us / pyd.cpu_us
+    rows.append(
+        _line(
+            "memo hit no slower than before: ≤ 0.6× the pydantic floor",
+            r <= 0.6,
+            f"{r:.2f}× ({fmt_us(pe.cpu_us)} µs CPU, {fmt_us(pe.median_us)} µs wall median)",
+        )
+    )
     rows.append(_line("`import policyengine` < 150 ms", cli["import_ms"] < 150, f"{cli['import_ms']:.1f} ms"))
     if cedar is not None:
         r = cedar.cpu_us / pe.cpu_us
@@ -283,7 +293,6 @@ def verdicts(stats: dict[str, Stats], lib: dict[str, Any] | None, scaling: list[
     if REGO in stats:
         r = stats[REGO].cpu_us / pe.cpu_us
         rows.append(_line("decide(dict) ≥ 30× faster than regopy (memo hit)", r >= 30, f"{r:.0f}×"))
-    r = pe.cpu_us / pyd.cpu_us
     rows.append(_line("decide(dict) within 2× of pydantic + if/else (memo hit)", r <= 2, f"{r:.2f}×"))
     r = req.cpu_us / stats[CLOSURES].cpu_us
     rows.append(_line("decide(Request) within 5× of rule closures (memo hit)", r <= 5, f"{r:.2f}×"))
