@@ -293,6 +293,7 @@ def verdicts(stats: dict[str, Stats], lib: dict[str, Any] | None, scaling: list[
     if REGO in stats:
         r = stats[REGO].cpu_us / pe.cpu_us
         rows.append(_line("decide(dict) ≥ 30× faster than regopy (memo hit)", r >= 30, f"{r:.0f}×"))
+    r = pe.cpu_us / pyd.cpu_us
     rows.append(_line("decide(dict) within 2× of pydantic + if/else (memo hit)", r <= 2, f"{r:.2f}×"))
     r = req.cpu_us / stats[CLOSURES].cpu_us
     rows.append(_line("decide(Request) within 5× of rule closures (memo hit)", r <= 5, f"{r:.2f}×"))
