@@ -10,7 +10,9 @@
   subtracted for the net rate;
 * memory: the child's peak resident set, for 10,000 and for 100,000 lines (a
   streamed run does not grow with the file);
-* ``import policyengine``: ``python -X importtime``.
+* ``import policyengine``: ``python -X importtime``;
+* cold start: ``policyengine decide --jurisdiction RU`` on the shipped library
+  against ``python -c "import pydantic, lark, rich"`` (CPU, interleaved).
 """
 
 from __future__ import annotations
@@ -78,6 +80,34 @@ def import_ms() -> float:
     return statistics.median(times)
 
 
+#: The imports a decision from the command line cannot avoid: the floor of a cold start.
+IMPORT_FLOOR = ["-c", "import pydantic, lark, rich"]
+#: A whole-process decision on the shipped library (a market: every standing demand of RU).
+DECIDE_RU = ["-m", "policyengine", "decide", "--jurisdiction", "RU"]
+
+
+def cold_start(env: dict[str, str], runs: int = 7) -> dict[str, float]:
+    """CPU of ``decide --jurisdiction RU`` against the import floor, interleaved, medians of ``runs``.
+
+    Interleaving puts both under the same load from the rest of the
+    machine; the load cache is filled by a first run that is not counted.
+    """
+    run(DECIDE_RU, env=env)
+    floor, decide = [], []
+    for _ in range(runs):
+        f = run(IMPORT_FLOOR, env=env)
+        d = run(DECIDE_RU, env=env)
+        if f.code != 0 or d.code != 0:
+            raise RuntimeError(f"cold start: exit {f.code} (imports) / {d.code} (decide --jurisdiction RU)")
+        floor.append(f.cpu_s)
+        decide.append(d.cpu_s)
+    return {
+        "import_floor_cpu_ms": statistics.median(floor) * 1000,
+        "decide_ru_cpu_ms": statistics.median(decide) * 1000,
+        "decide_ru_ratio": statistics.median(d / f for d, f in zip(decide, floor)),
+    }
+
+
 def measure_cli(workdir: Path) -> dict[str, float]:
     policies = [str(p) for p in peer.workload_paths()]
     flags = [arg for p in policies for arg in ("--policies", p)]
@@ -94,6 +124,7 @@ def measure_cli(workdir: Path) -> dict[str, float]:
         "single_cpu_ms": statistics.median(r.cpu_s for r in singles) * 1000,
         "import_ms": import_ms(),
     }
+    out.update(cold_start(env))
     for n, ids in ((10_000, False), (N_LINES, False), (N_LINES, True)):
         path = workdir / f"requests-{n}{'-ids' if ids else ''}.jsonl"
         with open(path, "w", encoding="utf-8") as fh:

@@ -65,6 +65,21 @@ def measure_library() -> dict[str, Any] | None:
     many = Stats(best / len(reqs) * 1e6, float("nan"), len(reqs) / best)
     codes = sorted(engine.compiled.jurisdictions)
     market = measure(engine.market, codes * 5, passes=2, overhead=overhead)
+    # Never seen: a fresh engine with the memo on meets every request for the
+    # first time (the drawn attributes make almost every shape distinct), so
+    # each is decided and then stored; one pass per fresh engine, CPU time,
+    # the median over three engines.  This is where a router with varied
+    # traffic lives.
+    shapes = len({(r["jurisdiction"], tuple(sorted(r["demand"].items()))) for r in reqs})
+    first = []
+    for _ in range(3):
+        fresh = policyengine.load()
+        t0 = time.process_time()
+        for r in reqs:
+            fresh.decide(r)
+        first.append((time.process_time() - t0) / len(reqs) * 1e6)
+    first.sort()
+    never_seen = Stats(first[1], float("nan"), 1e6 / first[1], first[1])
     demands = sum(len(j.demands) for j in engine.compiled.jurisdictions.values())
     return {
         "rules": len(engine.policy_set.rules),
@@ -72,6 +87,8 @@ def measure_library() -> dict[str, Any] | None:
         "standing_demands": demands,
         "decide_warm": warm,
         "decide_memo_off": memo_off,
+        "decide_never_seen": never_seen,
+        "distinct_shapes": shapes,
         "decide_many": many,
         "market": market,
     }

@@ -23,9 +23,17 @@ class Stats:
     median_us: float
     p99_us: float
     per_second: float
+    #: CPU time per call (``time.process_time``) of a plain loop: the median
+    #: over passes.  On a shared machine wall time also counts the
+    #: neighbours; the CPU this process used does not.  NaN: not measured.
+    cpu_us: float = float("nan")
 
     def ratio_to(self, other: Stats) -> float:
         return self.median_us / other.median_us if other.median_us > 0 else float("inf")
+
+    def cpu_ratio_to(self, other: Stats) -> float:
+        """``self`` / ``other`` by CPU per call (what the verdicts use)."""
+        return self.cpu_us / other.cpu_us if other.cpu_us > 0 else float("inf")
 
 
 def peak_mb() -> float:
@@ -79,6 +87,17 @@ def loop_per_second(fn: Callable[[Any], Any], inputs: Sequence[Any], passes: int
     return len(inputs) / best if best > 0 else float("inf")
 
 
+def loop_cpu_us(fn: Callable[[Any], Any], inputs: Sequence[Any], passes: int) -> float:
+    """CPU microseconds per call of a plain loop (``time.process_time``), median over ``passes``."""
+    per_pass = []
+    for _ in range(passes):
+        t0 = time.process_time()
+        for x in inputs:
+            fn(x)
+        per_pass.append((time.process_time() - t0) / max(len(inputs), 1) * 1e6)
+    return float(statistics.median(per_pass))
+
+
 def measure(fn: Callable[[Any], Any], inputs: Sequence[Any], passes: int = 3, overhead: float | None = None) -> Stats:
     """Median and p99 of single calls, and calls per second of a plain loop.
 
@@ -94,7 +113,12 @@ def measure(fn: Callable[[Any], Any], inputs: Sequence[Any], passes: int = 3, ov
     median = min(statistics.median(samples[i * n : (i + 1) * n]) for i in range(passes)) if n else 0.0
     ordered = sorted(samples)
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] if ordered else 0.0
-    return Stats(max(median, 0.0) / 1000, max(p99, 0.0) / 1000, loop_per_second(fn, inputs, passes))
+    return Stats(
+        max(median, 0.0) / 1000,
+        max(p99, 0.0) / 1000,
+        loop_per_second(fn, inputs, passes),
+        loop_cpu_us(fn, inputs, max(passes, 3)),
+    )
 
 
 def fmt_us(value: float) -> str:

@@ -326,11 +326,11 @@ def rego_contender() -> Contender:
 
 def contenders(include_peers: bool = True) -> list[Contender]:
     """Every contender that can run here; peers whose bindings are missing are skipped."""
-    out = [
+    out = [  # the honest paths first: memo off, then never-seen requests (issue 14)
+        policyengine_contender(memo=False),
+        policyengine_contender(unique=True),
         policyengine_contender(),
         policyengine_contender(request_objects=True),
-        policyengine_contender(unique=True),
-        policyengine_contender(memo=False),
         python_if_else(),
         python_closures(),
         pydantic_if_else(),

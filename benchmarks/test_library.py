@@ -42,3 +42,15 @@ def test_market_every_jurisdiction(benchmark: Any, library: Any) -> None:
     engine, _, _ = library
     codes = sorted(engine.compiled.jurisdictions)
     benchmark.pedantic(lambda: [engine.market(c) for c in codes], rounds=3, iterations=1)
+
+
+def test_decide_never_seen(benchmark: Any, library: Any) -> None:
+    """A fresh engine with the memo on meets every (almost all distinct) request for the first time."""
+    _, _, reqs = library
+
+    def first_pass() -> None:
+        fresh = policyengine.load()
+        for r in reqs:
+            fresh.decide(r)
+
+    benchmark.pedantic(first_pass, rounds=2, iterations=1)

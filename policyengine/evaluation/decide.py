@@ -52,6 +52,9 @@ from .decision import (
     Reason,
     Request,
     Undetermined,
+    build_decision,
+    build_reason,
+    build_undetermined,
     show_value,
 )
 from .market import market_outcome
@@ -222,7 +225,7 @@ class Explanations:
         facts: list[Fact] = []
         facts_of(demand, jattrs, self.origins(jurisdiction), facts)
         m = rule.model
-        return Reason(
+        return build_reason(
             principle=m.principle,
             statement=m.statement,
             rule=m.rule,
@@ -254,7 +257,7 @@ class Explanations:
         found: Undetermined | None = memo.get(key) if memo is not None else None
         if found is None:
             m = rule.model
-            found = Undetermined(
+            found = build_undetermined(
                 principle=m.principle, rule=m.rule, outcome=_OUTCOMES[m.outcome], source=rule.source, unknown=missing
             )
             if memo is not None:
@@ -360,7 +363,7 @@ def evaluate(
             summary = f"negotiate: {engine_reason.because}"
             reasons = (engine_reason,)
             fallback = _UNKNOWN_ACTIONS
-        return Decision(
+        return build_decision(
             outcome=Outcome.NEGOTIATE,
             jurisdiction=jurisdiction.code,
             demand=demand_id,
@@ -408,7 +411,7 @@ def evaluate(
                 deciding = tuple(sorted((*deciding, engine_reason), key=_qualified))
                 summary = f"negotiate: {engine_reason.because} (and {first.principle}.{first.rule}{more}: {first.because})"
             actions = _with_action(actions, _UNKNOWN_ACTIONS[0])
-    return Decision(
+    return build_decision(
         outcome=outcome,
         jurisdiction=jurisdiction.code,
         demand=demand_id,

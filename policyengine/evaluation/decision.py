@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import datetime
 import enum
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -207,6 +209,51 @@ class MarketDecision(_Frozen):
         default=(), description="ids of the standing demands in force and addressed to this platform"
     )
     context: tuple[ContextDemand, ...] = Field(default=(), description="the other standing demands, with why they do not count")
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def trusted_constructor(cls: type[M]) -> Callable[..., M]:
+    """A constructor of ``cls`` that skips validation, for values the engine already checked.
+
+    Why: on a decision that is not memoised (``memo=False``, or a request
+    shape never seen before), validating the finished ``Decision`` and its
+    ``Reason`` objects again was a large share of the work, although every
+    value in them comes from a checked request or the compiled set.  The
+    object built is the one validation would build (same ``__dict__`` in
+    field order, same ``model_fields_set``, no extra, no private state), so
+    equality, ``repr``, ``model_dump`` and JSON are identical:
+    ``tests/test_decision_build.py`` compares the two on every field of
+    every model built this way.  ``pydantic.BaseModel.model_construct`` does
+    the same but walks the fields in Python and is slower than validating.
+    Never use it for caller input.
+    """
+    fields = cls.model_fields
+    defaults: dict[str, Any] = {n: None if f.default_factory else f.default for n, f in fields.items()}
+    factories = tuple((n, f.default_factory) for n, f in fields.items() if f.default_factory is not None)
+    new = object.__new__
+    setattr_ = object.__setattr__
+
+    def build(**values: Any) -> M:
+        model = new(cls)
+        state = {**defaults, **values}
+        for name, factory in factories:
+            if name not in values:
+                state[name] = factory()  # type: ignore[call-arg]
+        setattr_(model, "__dict__", state)
+        setattr_(model, "__pydantic_fields_set__", set(values))
+        setattr_(model, "__pydantic_extra__", None)
+        setattr_(model, "__pydantic_private__", None)
+        return model
+
+    return build
+
+
+#: Trusted constructors for the engine's hot path (see :func:`trusted_constructor`).
+build_decision = trusted_constructor(Decision)
+build_reason = trusted_constructor(Reason)
+build_undetermined = trusted_constructor(Undetermined)
 
 
 # --- what-if: computed by policyengine.analysis.whatif, returned by Engine.what_if ---
