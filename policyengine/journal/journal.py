@@ -166,7 +166,7 @@ class Journal:
         content = {
             "policy_version": policy_version,
             "jurisdiction": decision.jurisdiction,
-            "request": self.masking.apply(decision.request),
+            "request": self.masking.apply(_plain(decision.request)),
             "outcome": decision.outcome.value,
             "rules": [r.qualified for r in decision.reasons],
             "default_applied": decision.default_applied,
