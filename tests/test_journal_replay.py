@@ -39,7 +39,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     text = rules.read_text(encoding="utf-8")
     # The first rule that reads the overall score: the court-ordered data of a suspect.
     assert "and jurisdiction.rule_of_law >= 0.6" in text
-    rules.write_text(text.replace("and jurisdiction.rule_of_law >= 0.6", "and jurisdiction.rule_of_law >= 0.7", 1), encoding="utf-8")
+    rules.write_text(
+        text.replace("and jurisdiction.rule_of_law >= 0.6", "and jurisdiction.rule_of_law >= 0.7", 1), encoding="utf-8"
+    )
     engine = policyengine.load()
     db = root / "j.db"
     with open_journal(db) as journal:

@@ -338,7 +338,7 @@ def alpha3_hint(code: str, loaded: Collection[str]) -> str | None:
 
 #: The width of rich output that goes to a file or a pipe: a log is read later, in a window of
 #: any size, and must not depend on where it was written (rich would take 80).
-PIPED_WIDTH = 120
+PIPED_WIDTH = 132
 
 
 def output_width(stream: IO[str]) -> int | None:

@@ -104,7 +104,19 @@ def _coverage_table(report: TestReport, width: int, paths: SourcePaths) -> objec
     source_w = max(len("source"), *(len(safe(paths.show(r.location))) for r in rules))
     # rule, outcome, exercised, deciding, source; SIMPLE_HEAD puts three characters between columns.
     beside = rule_w + len("negotiate") + len("exercised") + len("deciding") + source_w + 3 * 4 <= width
-    table = Table(title="rule coverage", title_justify="left", expand=False, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    # Under the rule, a location as long as the longest rule name plus the three counts
+    # can still miss 80 columns by a character or two: then the columns sit closer.
+    tight = not beside and max(rule_w, source_w) + len("negotiate") + len("exercised") + len("deciding") + 3 * 3 > width
+    table = Table(
+        title="rule coverage",
+        title_justify="left",
+        expand=False,
+        box=None if tight else box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 1),
+        collapse_padding=tight,
+    )
     # Rule names and locations are what an author searches for: never cut.
     # When both do not fit side by side, the location goes under the rule.
     table.add_column("rule", no_wrap=beside, overflow="fold")
