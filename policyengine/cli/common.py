@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import enum
 import json
 import os
 import sys
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -392,3 +393,18 @@ def load_engine(paths: Sequence[str] | None) -> Engine | None:
     except PolicyError as err:
         print_diagnostics(err.diagnostics, stderr_format())
         return None
+
+
+@contextlib.contextmanager
+def output_file(path: str | None) -> Iterator[IO[str]]:
+    """Where a command's ``-o/--output`` goes: stdout for none or ``-``, else the file, opened only
+    once the command has something to write, so an unwritable path is a usage error, not a traceback."""
+    if path is None or path == "-":
+        yield sys.stdout
+        return
+    try:
+        fh = open(path, "w", encoding="utf-8")  # noqa: SIM115
+    except OSError as exc:
+        raise CommandError(f"cannot write `{path}`: {(exc.strerror or str(exc)).lower()}") from None
+    with fh:
+        yield fh

@@ -11,14 +11,13 @@ leaves a checkpoint so that the rest still verifies.  J is a file path
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
-from collections.abc import Callable, Iterable, Iterator
-from typing import IO, TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from ..language.text import safe
-from .common import CommandError, ExitCode
+from .common import CommandError, ExitCode, output_file
 
 if TYPE_CHECKING:
     from ..evaluation.decision import Decision, MarketDecision
@@ -92,19 +91,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     pending.add_argument("--outcome", choices=("comply", "negotiate", "withdraw"), default="negotiate")
 
 
-@contextlib.contextmanager
-def _output(path: str | None) -> Iterator[IO[str]]:
-    if path is None or path == "-":
-        yield sys.stdout
-        return
-    try:
-        fh = open(path, "w", encoding="utf-8")  # noqa: SIM115
-    except OSError as exc:
-        raise CommandError(f"cannot write `{path}`: {(exc.strerror or str(exc)).lower()}") from None
-    with fh:
-        yield fh
-
-
 def run(args: argparse.Namespace) -> int:
     from ..journal import open_journal
 
@@ -151,7 +137,7 @@ def _export(journal: Journal, args: argparse.Namespace) -> int:
         paths = write_partitions(records, args.partitions, args.partition_format, args.partition_size)
         print(f"{len(paths):,} partitions written to {safe(args.partitions)}", file=sys.stderr)
         return ExitCode.OK
-    with _output(args.output) as out:
+    with output_file(args.output) as out:
         records = (export_record(x, effects.get(x.decision_id, ())) for x in journal.entries(start=start, end=end))
         count = write_lines(records, out)
     if args.output:

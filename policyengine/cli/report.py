@@ -13,15 +13,13 @@ never written.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
-from collections.abc import Iterator
 from datetime import datetime
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 from ..language.text import safe
-from .common import CommandError, ExitCode, console
+from .common import CommandError, ExitCode, console, output_file
 
 if TYPE_CHECKING:
     from ..journal import Journal
@@ -47,19 +45,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-@contextlib.contextmanager
-def _output(path: str | None) -> Iterator[IO[str]]:
-    if path is None or path == "-":
-        yield sys.stdout
-        return
-    try:
-        fh = open(path, "w", encoding="utf-8")  # noqa: SIM115
-    except OSError as exc:
-        raise CommandError(f"cannot write `{path}`: {(exc.strerror or str(exc)).lower()}") from None
-    with fh:
-        yield fh
-
-
 def run(args: argparse.Namespace) -> int:
     from ..journal import open_journal
     from ..journal.periods import period_of
@@ -81,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         "markdown": report.render_markdown,
         "html": report.render_html,
     }[args.format]
-    with _output(args.output) as out:
+    with output_file(args.output) as out:
         out.write(render(built))
     if args.output:
         print(f"{len(built.rows):,} rows from {built.decisions:,} decisions written to {safe(args.output)}", file=sys.stderr)
@@ -117,7 +102,7 @@ def _dsa(journal: Journal, start: datetime | None, end: datetime | None, args: a
                 + "; ".join(problems[:3]),
                 "this is a bug of the mapping in policyengine/journal/dsa.py; nothing was written",
             )
-    with _output(args.output) as out:
+    with output_file(args.output) as out:
         for i in range(0, len(found), 100):
             out.write(json.dumps({"statements": found[i : i + 100]}, ensure_ascii=False) + "\n")
     print(f"{len(found):,} statements of reasons, {-(-len(found) // 100)} submission batches", file=sys.stderr)
