@@ -323,6 +323,10 @@ def create_app(config: ServiceConfig | None = None) -> Edge:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if config.sighup and threading.current_thread() is threading.main_thread():
             service.store.install_signal_handler()
+            # A SIGHUP that came between the load and this handler was ignored (a worker
+            # ignores it until here, so it is not killed while loading): one reload now
+            # catches what it asked for, and is "unchanged" when nothing moved.
+            service.store.request_reload()
         try:
             yield
         finally:
