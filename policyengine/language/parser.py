@@ -71,6 +71,7 @@ from lark.lexer import Lexer, TerminalDef
 from . import ast
 from .diagnostics import Diagnostic
 from .error_site import TOP_KEYWORDS, ErrorSite, Explanation, clip, read_frames
+from .fastparse import FastParser, fast_parser
 from .grammar import GRAMMAR, KEYWORDS
 from .source import Source, Span
 from .syntax_errors import explain, generic
@@ -469,9 +470,24 @@ def _without_cycle_collection() -> Iterator[None]:
 
 
 def parse_file(source: Source) -> ParseResult:
-    """Parse one file, recovering from syntax errors so every mistake is reported once."""
+    """Parse one file, recovering from syntax errors so every mistake is reported once.
+
+    A file without a problem takes the fast path (:mod:`.fastparse`: the
+    same lexer and table, no parse tree); at its first sign of a problem
+    the file is parsed again from the start by the path below, which alone
+    words diagnostics and recovers, so they are the same either way."""
     with _without_cycle_collection():
+        fast = _fast_parser()
+        if fast is not None:
+            file = fast.parse(source, _keyword_terminals(), MAX_TOKENS)
+            if file is not None:
+                return ParseResult(file, [])
         return _parse_file(source)
+
+
+@functools.lru_cache(maxsize=1)
+def _fast_parser() -> FastParser | None:
+    return fast_parser(get_parser())
 
 
 def _parse_file(source: Source) -> ParseResult:
