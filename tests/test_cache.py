@@ -176,3 +176,54 @@ def test_every_module_that_shapes_an_entry_is_in_the_key(monkeypatch: pytest.Mon
     monkeypatch.setattr(cache, "_code_hash", None)
     monkeypatch.setattr(Path, "read_bytes", edited)
     assert cache.code_hash() != before
+
+
+LAZY_TEXT = """
+vocabulary { extend enum action { notify_them } }
+jurisdiction FR "France" { rule_of_law = 0.7 }
+principle p "P" {
+    rule keys: withdraw when demand.kind == key_disclosure because "keys stay with {demand.kind}"
+        actions notify_them when demand.kind == key_disclosure
+    rule data: comply when demand.kind == user_data and jurisdiction.rule_of_law > 0.5 because "lawful"
+}
+test "t" { FR { kind = key_disclosure; category = fraud; legal_basis = statute } -> withdraw }
+"""
+
+
+def test_a_warm_load_decodes_rule_bodies_and_syntax_trees_on_first_read(policy_dir: PolicyDir, cache_dir: Path) -> None:
+    """Conditions, `because` texts and the files' syntax trees are held back
+    (most of a large set's objects) and decoded when first read, equal to what
+    a load from the files builds, spans pointing at the set's own sources."""
+    from policyengine.language.model import DEFERRED
+
+    root = policy_dir(LAZY_TEXT)
+    fresh = policyengine.load(root, cache=False)
+    policyengine.load(root)
+    warm = policyengine.load(root)
+    assert all(DEFERRED in r.__dict__ for r in warm.policy_set.rules)
+    assert DEFERRED in warm.policy_set.__dict__
+    assert warm.decide(REQUEST) == fresh.decide(REQUEST)
+    for cached, built in zip(warm.policy_set.rules, fresh.policy_set.rules, strict=True):
+        assert cached.condition == built.condition and cached.because == built.because
+        assert DEFERRED not in cached.__dict__
+        assert cached.because.span.source in warm.policy_set.sources
+        assert cached.because.span.location() == built.because.span.location()
+    assert warm.policy_set.files == fresh.policy_set.files  # (sources compare by identity: not across loads)
+    assert DEFERRED not in warm.policy_set.__dict__
+    assert [f.span.location() for f in warm.policy_set.files] == [f.span.location() for f in fresh.policy_set.files]
+
+
+def test_a_held_back_body_is_decoded_by_the_restricted_unpickler() -> None:
+    """A body comes from inside a signed entry, and is still decoded by the
+    unpickler that builds nothing but the model's classes."""
+    import pickle
+
+    class Evil:
+        def __reduce__(self) -> tuple[object, ...]:
+            return (os.system, ("true",))
+
+    body = cache._Body(pickle.dumps({"condition": Evil()}), ())
+    with pytest.raises(pickle.UnpicklingError):
+        body.decode()
+    with pytest.raises(pickle.UnpicklingError):  # a persistent id names only one of the entry's sources
+        cache._Body(b"\x80\x05K\x07Q.", ()).decode()

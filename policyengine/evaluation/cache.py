@@ -66,12 +66,12 @@ from .. import __version__
 from ..language import ast
 from ..language.diagnostics import Diagnostic, sorted_diagnostics
 from ..language.loader import Limits, read_sources
-from ..language.model import PolicySet
+from ..language.model import DEFERRED, PolicySet, RuleModel
 from ..language.pipeline import PathLike, analyse_sources, resolve_paths
-from ..language.source import Span
+from ..language.source import Source, Span
 from .compile import CompiledPolicy, compile_policy
 
-_MAGIC = b"policyengine-cache-2\n"
+_MAGIC = b"policyengine-cache-3\n"
 #: Entries kept; older ones are removed after each write.
 KEEP = 16
 #: The name of every entry the cache writes, and of nothing else it deletes.
@@ -263,13 +263,23 @@ class _Unpickler(pickle.Unpickler):
 
     Every global a pickle names goes through :meth:`find_class`; refusing all
     but plain classes defined in our own data modules means an entry can call
-    no function, import nothing, and build nothing else.
+    no function, import nothing, and build nothing else.  The one class of
+    this module it may name is :class:`_Body`, which holds bytes and sources.
+    ``sources`` are what a held-back body's persistent ids stand for (the
+    entry's own :class:`Source` objects, by position); the entry itself has
+    none.
     """
+
+    def __init__(self, data: io.BytesIO, sources: tuple[Source, ...] = ()) -> None:
+        super().__init__(data)
+        self.sources = sources
 
     def find_class(self, module: str, name: str) -> Any:
         builtin = _ALLOWED_BUILTINS.get((module, name))
         if builtin is not None:
             return builtin
+        if module == __name__ and name == "_Body":
+            return _Body
         if module in _ALLOWED_MODULES and "." not in name:
             found = getattr(sys.modules.get(module), name, None)
             if isinstance(found, type) and found.__module__ == module:
@@ -277,11 +287,93 @@ class _Unpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"a cache entry may not name {module}.{name}")
 
     def persistent_load(self, pid: Any) -> Any:
+        if type(pid) is int and 0 <= pid < len(self.sources):
+            return self.sources[pid]
         raise pickle.UnpicklingError("a cache entry may not hold persistent ids")
 
 
-def _signature(secret: bytes, name: str, payload: bytes) -> bytes:
-    return hmac.new(secret, _MAGIC + name.encode() + b"\x00" + payload, hashlib.sha256).digest()
+def _restricted_load(data: bytes | memoryview, sources: tuple[Source, ...] = ()) -> Any:
+    """Decode signed data with the restricted unpickler, the cycle collector paused.
+
+    Unpickling builds many objects that all survive; letting the collector
+    scan them on the way triples the time."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _Unpickler(io.BytesIO(data), sources).load()
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+class _Body:
+    """Fields of a model object held back by the cache, decoded on first read.
+
+    ``data`` is a pickle of ``{field: value}`` in which each :class:`Source`
+    is the persistent id of its position in ``sources`` (so that a body does
+    not carry the set's texts again, and its spans point at the very sources
+    the set holds).  It comes from inside a signed entry, so it is as
+    trusted as the entry, and it is decoded by the same restricted
+    unpickler.  This is what keeps a warm load of a large set fast and small:
+    a rule's condition and ``because`` text, and the syntax trees of the
+    files, are most of its objects, and a decision reads only the rules that
+    are candidates for it (:func:`~policyengine.language.model.undefer`)."""
+
+    __slots__ = ("data", "sources")
+
+    def __init__(self, data: bytes, sources: tuple[Source, ...]) -> None:
+        self.data = data
+        self.sources = sources
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _Body, (self.data, self.sources)
+
+    def decode(self) -> dict[str, Any]:
+        values = _restricted_load(self.data, self.sources)
+        if not isinstance(values, dict):  # pragma: no cover - written by _Pickler below
+            raise pickle.UnpicklingError("a held-back body is not a mapping")
+        return values
+
+
+#: The fields the cache holds back, per class (see :class:`_Body`).
+_HELD_BACK: dict[type, tuple[str, ...]] = {RuleModel: ("condition", "because"), PolicySet: ("files",)}
+
+
+class _BodyPickler(pickle.Pickler):
+    """Pickles one held-back body: each of the set's sources as its position."""
+
+    def __init__(self, file: io.BytesIO, positions: dict[int, int]) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.positions = positions
+
+    def persistent_id(self, obj: Any) -> Any:
+        return self.positions.get(id(obj)) if type(obj) is Source else None
+
+
+class _Pickler(pickle.Pickler):
+    """Pickles an entry, holding back the fields of :data:`_HELD_BACK` as :class:`_Body` objects."""
+
+    def __init__(self, file: io.BytesIO, sources: tuple[Source, ...]) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.sources = sources
+        self.positions = {id(src): i for i, src in enumerate(sources)}
+
+    def reducer_override(self, obj: Any) -> Any:
+        held = _HELD_BACK.get(type(obj))
+        if held is None or DEFERRED in obj.__dict__:
+            return NotImplemented
+        body = io.BytesIO()
+        _BodyPickler(body, self.positions).dump({name: getattr(obj, name) for name in held})
+        state = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj) if f.name not in held}
+        state[DEFERRED] = _Body(body.getvalue(), self.sources)
+        # Rebuilt as the class itself (object.__new__, then its __dict__), not through __init__.
+        return copyreg.__newobj__, (type(obj),), state  # type: ignore[attr-defined]
+
+
+def _signature(secret: bytes, name: str, payload: bytes | memoryview) -> bytes:
+    mac = hmac.new(secret, _MAGIC + name.encode() + b"\x00", hashlib.sha256)
+    mac.update(payload)
+    return mac.digest()
 
 
 def _read(path: Path, secret: bytes) -> Any:
@@ -295,18 +387,12 @@ def _read(path: Path, secret: bytes) -> Any:
         data = fh.read()
     if not data.startswith(_MAGIC):
         return None
-    mac, payload = data[len(_MAGIC) : len(_MAGIC) + 32], data[len(_MAGIC) + 32 :]
+    # A view, not a copy: the payload of a large set is tens of megabytes.
+    view = memoryview(data)
+    mac, payload = view[len(_MAGIC) : len(_MAGIC) + 32], view[len(_MAGIC) + 32 :]
     if not hmac.compare_digest(_signature(secret, path.name, payload), mac):
         return None
-    # Unpickling builds hundreds of thousands of objects that all survive;
-    # letting the collector scan them on the way triples the time.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return _Unpickler(io.BytesIO(payload)).load()
-    finally:
-        if was_enabled:
-            gc.enable()
+    return _restricted_load(payload)
 
 
 def _evict(folder: Path) -> None:
@@ -331,7 +417,10 @@ def _write(folder: Path, key: str, value: Any, secret: bytes) -> None:
     if not _private_dir(folder):
         return
     name = f"{key}{SUFFIX}"
-    payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    buffer = io.BytesIO()
+    policy_set = value[0] if isinstance(value, tuple) and value and isinstance(value[0], PolicySet) else None
+    _Pickler(buffer, policy_set.sources if policy_set is not None else ()).dump(value)
+    payload = buffer.getvalue()
     fd, tmp = tempfile.mkstemp(dir=folder, prefix="tmp-", suffix=".partial")
     try:
         with os.fdopen(fd, "wb") as fh:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import enum
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
 
 from . import ast
 from .source import Source, Span
@@ -162,6 +163,42 @@ class ActionModel:
     span: Span | None = field(default=None, compare=False)
 
 
+class Deferred(Protocol):
+    """Fields of a model object held back until first read (see :func:`undefer`)."""
+
+    def decode(self) -> dict[str, Any]:
+        """The held-back fields, by name."""
+        ...
+
+
+#: The key of the held-back fields in a model object's ``__dict__``.
+DEFERRED = "_deferred"
+
+
+def undefer(obj: Any, name: str) -> Any:
+    """The held-back field ``name`` of ``obj``, decoded now with the fields that came with it.
+
+    The load cache (``evaluation/cache.py``) restores a :class:`RuleModel`
+    without its condition and ``because`` text, and a :class:`PolicySet`
+    without its files' syntax trees, and puts a :class:`Deferred` under
+    :data:`DEFERRED` instead: most of a large set's objects are there, and a
+    load that decodes them only when something reads them is several times
+    faster and smaller.  Reading such a field (``__getattr__`` runs only for
+    an attribute the object lacks) decodes them and stores them on the
+    object, as if they had always been there.  Two threads reading at once
+    may both decode; each stores equal values."""
+    pending = obj.__dict__.get(DEFERRED)
+    if pending is None:
+        raise AttributeError(f"{type(obj).__name__!r} object has no attribute {name!r}")
+    values = pending.decode()
+    if name not in values:
+        raise AttributeError(f"{type(obj).__name__!r} object has no attribute {name!r}")
+    for key, value in values.items():
+        object.__setattr__(obj, key, value)
+    obj.__dict__.pop(DEFERRED, None)
+    return values[name]
+
+
 @dataclass(frozen=True)
 class RuleModel:
     principle: str
@@ -177,6 +214,11 @@ class RuleModel:
     def qualified(self) -> str:
         return f"{self.principle}.{self.rule}"
 
+    if not TYPE_CHECKING:  # (to the type checker the fields are always there)
+
+        def __getattr__(self, name):
+            return undefer(self, name)
+
 
 @dataclass(frozen=True)
 class PolicySet:
@@ -188,6 +230,11 @@ class PolicySet:
     files: tuple[ast.PolicyFile, ...]
     sources: tuple[Source, ...]
     version: str
+
+    if not TYPE_CHECKING:
+
+        def __getattr__(self, name):
+            return undefer(self, name)
 
     def rule(self, qualified: str) -> RuleModel | None:
         for r in self.rules:
