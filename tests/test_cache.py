@@ -227,3 +227,25 @@ def test_a_held_back_body_is_decoded_by_the_restricted_unpickler() -> None:
         body.decode()
     with pytest.raises(pickle.UnpicklingError):  # a persistent id names only one of the entry's sources
         cache._Body(b"\x80\x05K\x07Q.", ()).decode()
+
+
+def test_a_set_with_dates_is_served_from_the_cache(cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shipped library has dates (a demand's `issued`): its entry must be
+    readable (before, datetime.date was refused on reading, so every load of
+    it was a miss), and every class an entry names is checked when written."""
+    first = policyengine.load()
+    assert len(entries(cache_dir)) == 1
+    monkeypatch.setattr(cache, "analyse_sources", lambda *a: pytest.fail("parsed despite an unchanged set"))
+    second = policyengine.load()
+    assert [r.qualified for r in second.policy_set.rules] == [r.qualified for r in first.policy_set.rules]
+    assert [r.condition for r in second.policy_set.rules] == [r.condition for r in first.policy_set.rules]
+
+
+def test_an_entry_naming_a_class_the_reader_refuses_is_not_written() -> None:
+    import datetime
+    import io
+    import pickle
+
+    with pytest.raises(pickle.PicklingError):
+        cache._Pickler(io.BytesIO(), ()).dump((datetime.datetime(2024, 1, 1),))
+    cache._Pickler(io.BytesIO(), ()).dump((datetime.date(2024, 1, 1), frozenset({1})))

@@ -48,6 +48,7 @@ from __future__ import annotations
 import contextlib
 import copyreg
 import dataclasses
+import datetime
 import gc
 import hashlib
 import hmac
@@ -94,7 +95,8 @@ _ALLOWED_MODULES = frozenset(
         "policyengine.evaluation.compile",
     }
 )
-_ALLOWED_BUILTINS = {("builtins", "frozenset"): frozenset, ("builtins", "set"): set}
+#: Plain data classes from outside the package: a date is built from its bytes.
+_ALLOWED_BUILTINS = {("builtins", "frozenset"): frozenset, ("builtins", "set"): set, ("datetime", "date"): datetime.date}
 
 
 def enabled() -> bool:
@@ -270,9 +272,10 @@ class _Unpickler(pickle.Unpickler):
     none.
     """
 
-    def __init__(self, data: io.BytesIO, sources: tuple[Source, ...] = ()) -> None:
+    def __init__(self, data: io.BytesIO, sources: tuple[Source, ...] = (), rules: tuple[RuleModel, ...] = ()) -> None:
         super().__init__(data)
         self.sources = sources
+        self.rules = rules
 
     def find_class(self, module: str, name: str) -> Any:
         builtin = _ALLOWED_BUILTINS.get((module, name))
@@ -289,10 +292,17 @@ class _Unpickler(pickle.Unpickler):
     def persistent_load(self, pid: Any) -> Any:
         if type(pid) is int and 0 <= pid < len(self.sources):
             return self.sources[pid]
+        part, i = pid if type(pid) is tuple and len(pid) == 2 else (None, None)
+        if part in _RULE_PARTS and type(i) is int and 0 <= i < len(self.rules):
+            return getattr(self.rules[i], _RULE_PARTS[part])
         raise pickle.UnpicklingError("a cache entry may not hold persistent ids")
 
 
-def _restricted_load(data: bytes | memoryview, sources: tuple[Source, ...] = ()) -> Any:
+#: What a persistent id ``(letter, i)`` in the files' body stands for: that part of rule ``i``.
+_RULE_PARTS = {"c": "condition", "b": "because"}
+
+
+def _restricted_load(data: bytes | memoryview, sources: tuple[Source, ...] = (), rules: tuple[RuleModel, ...] = ()) -> Any:
     """Decode signed data with the restricted unpickler, the cycle collector paused.
 
     Unpickling builds many objects that all survive; letting the collector
@@ -300,7 +310,7 @@ def _restricted_load(data: bytes | memoryview, sources: tuple[Source, ...] = ())
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _Unpickler(io.BytesIO(data), sources).load()
+        return _Unpickler(io.BytesIO(data), sources, rules).load()
     finally:
         if was_enabled:
             gc.enable()
@@ -319,17 +329,18 @@ class _Body:
     files, are most of its objects, and a decision reads only the rules that
     are candidates for it (:func:`~policyengine.language.model.undefer`)."""
 
-    __slots__ = ("data", "sources")
+    __slots__ = ("data", "rules", "sources")
 
-    def __init__(self, data: bytes, sources: tuple[Source, ...]) -> None:
+    def __init__(self, data: bytes, sources: tuple[Source, ...], rules: tuple[RuleModel, ...] = ()) -> None:
         self.data = data
         self.sources = sources
+        self.rules = rules
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return _Body, (self.data, self.sources)
+        return _Body, (self.data, self.sources, self.rules)
 
     def decode(self) -> dict[str, Any]:
-        values = _restricted_load(self.data, self.sources)
+        values = _restricted_load(self.data, self.sources, self.rules)
         if not isinstance(values, dict):  # pragma: no cover - written by _Pickler below
             raise pickle.UnpicklingError("a held-back body is not a mapping")
         return values
@@ -339,15 +350,39 @@ class _Body:
 _HELD_BACK: dict[type, tuple[str, ...]] = {RuleModel: ("condition", "because"), PolicySet: ("files",)}
 
 
-class _BodyPickler(pickle.Pickler):
-    """Pickles one held-back body: each of the set's sources as its position."""
+def _refuse_unreadable(obj: Any) -> None:
+    """Refuse to write what :class:`_Unpickler` would refuse to read.
 
-    def __init__(self, file: io.BytesIO, positions: dict[int, int]) -> None:
+    A held-back body is decoded only when a field of it is first read, long
+    after the load: an entry it could not decode would fail then, not be a
+    miss.  So every class an entry names is checked as it is written, and an
+    entry that would name another is not written at all."""
+    cls = obj if isinstance(obj, type) else type(obj)
+    module, name = cls.__module__, cls.__qualname__
+    if (module, name) in _ALLOWED_BUILTINS or cls is _Body:
+        return
+    if module in _ALLOWED_MODULES and "." not in name and getattr(sys.modules.get(module), name, None) is cls:
+        return
+    raise pickle.PicklingError(f"a cache entry may not name {module}.{name}")
+
+
+class _BodyPickler(pickle.Pickler):
+    """Pickles one held-back body: each of the set's sources as its position,
+    and each part of a rule in ``shared`` as its persistent id."""
+
+    def __init__(self, file: io.BytesIO, positions: dict[int, Any], shared: dict[int, Any]) -> None:
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
         self.positions = positions
+        self.shared = shared
 
     def persistent_id(self, obj: Any) -> Any:
-        return self.positions.get(id(obj)) if type(obj) is Source else None
+        if type(obj) is Source:
+            return self.positions.get(id(obj))
+        return self.shared.get(id(obj))
+
+    def reducer_override(self, obj: Any) -> Any:
+        _refuse_unreadable(obj)
+        return NotImplemented
 
 
 class _Pickler(pickle.Pickler):
@@ -356,16 +391,26 @@ class _Pickler(pickle.Pickler):
     def __init__(self, file: io.BytesIO, sources: tuple[Source, ...]) -> None:
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
         self.sources = sources
-        self.positions = {id(src): i for i, src in enumerate(sources)}
+        self.positions: dict[int, Any] = {id(src): i for i, src in enumerate(sources)}
 
     def reducer_override(self, obj: Any) -> Any:
+        _refuse_unreadable(obj)
         held = _HELD_BACK.get(type(obj))
         if held is None or DEFERRED in obj.__dict__:
             return NotImplemented
+        rules: tuple[RuleModel, ...] = ()
+        shared: dict[int, Any] = {}
+        if type(obj) is PolicySet:
+            # The files' trees hold the rules' conditions and texts: those are
+            # stored in the rules' own bodies, and named here.
+            rules = obj.rules
+            for i, rule in enumerate(rules):
+                for letter, part in _RULE_PARTS.items():
+                    shared.setdefault(id(getattr(rule, part)), (letter, i))
         body = io.BytesIO()
-        _BodyPickler(body, self.positions).dump({name: getattr(obj, name) for name in held})
+        _BodyPickler(body, self.positions, shared).dump({name: getattr(obj, name) for name in held})
         state = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj) if f.name not in held}
-        state[DEFERRED] = _Body(body.getvalue(), self.sources)
+        state[DEFERRED] = _Body(body.getvalue(), self.sources, rules)
         # Rebuilt as the class itself (object.__new__, then its __dict__), not through __init__.
         return copyreg.__newobj__, (type(obj),), state  # type: ignore[attr-defined]
 
