@@ -30,11 +30,20 @@ trusted for what it is.  Two defences, each enough on its own:
   written).
 * The payload is decoded by a restricted unpickler that can build only the
   plain classes of the language model and the compiled set (and ``set``,
-  ``frozenset``): any other global, a function above all, is refused, so even
-  a validly signed entry cannot name code to run.  (Pickle stays, restricted,
-  because its C decoder is what keeps a warm load of a 10,000-rule set, some
-  600,000 objects, within its time budget; rebuilding them from plain data in
-  Python would cost several times as much.)
+  ``frozenset``, ``datetime.date``): any other global, a function above all,
+  is refused, so even a validly signed entry cannot name code to run.
+  (Pickle stays, restricted, because its C decoder is what keeps a warm load
+  of a 10,000-rule set within its time budget; rebuilding the objects from
+  plain data in Python would cost several times as much.)
+
+Held-back bodies.  Each rule's condition and ``because`` text, and the
+files' syntax trees, are most of a large set's objects, and a decision reads
+only its candidate rules'.  So they are written as :class:`_Body` objects,
+pickles inside the signed payload, decoded by the same restricted unpickler
+when a field is first read (:func:`~policyengine.language.model.undefer`).
+Since that is after the load, every class an entry names is checked as it
+is written (:func:`_refuse_unreadable`): an entry the reader would refuse is
+never written, rather than failing on a later read.
 
 Eviction deletes only files that look like the cache's own entries
 (``<64 hex digits>.entry``): never hidden files, never anything else in the
