@@ -161,12 +161,16 @@ class FastParser:
     def parse(self, source: Source, keywords: frozenset[str], max_tokens: int) -> ast.PolicyFile | None:
         """The AST of ``source`` if it parses without any problem, else None.
 
+        Never raises: whatever goes wrong here, the old path parses the file
+        (and tests/test_fastparse.py fails where it was a clean file).
         ``keywords`` are the terminals that are words (a keyword followed by a
         word character is an error there), ``max_tokens`` the most tokens a
         file may have: past either, the old path reports it."""
         try:
             return self._parse(source, keywords, max_tokens)
         except _Reject:
+            return None
+        except Exception:  # a bug here must cost the fast path, not the parse (the tests see it: see above)
             return None
 
     def _parse(self, source: Source, keywords: frozenset[str], max_tokens: int) -> ast.PolicyFile | None:
@@ -429,5 +433,7 @@ def fast_parser(parser: Lark) -> FastParser | None:
     """The fast path for ``parser``, or None when its shape is not one it reproduces."""
     try:
         return FastParser(parser)
-    except _Unsupported:
+    except (_Unsupported, AttributeError, KeyError, TypeError, ValueError):
+        # Another Lark may keep its lexer and table under other names: then
+        # every file takes the old path (tests/test_fastparse.py fails).
         return None
