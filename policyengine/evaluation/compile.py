@@ -23,6 +23,7 @@ of rules that can apply to a request, not the size of the policy set.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Union
@@ -118,7 +119,7 @@ def allowed_values(
         # constrains it only if it constrains every operand.
         common = set(parts[0]).intersection(*parts[1:])
         return {name: frozenset().union(*(p[name] for p in parts)) for name in common}
-    dotted = node.ref.dotted
+    dotted = sys.intern(node.ref.dotted)  # (a key of every rule's table: one string, not one per rule)
     domain = domains.get(dotted)
     if domain is None:
         return {}
@@ -390,13 +391,18 @@ class CompiledPolicy:
         return self.policy_set.jurisdictions
 
 
+# The names below are interned: every rule of a large set reads `demand.kind`,
+# and one shared string instead of one per rule is some 100,000 fewer objects
+# for a 10,000-rule set, in memory and in the load cache's entry.
+
+
 def _refs(cond: ast.Condition) -> tuple[str, ...]:
-    return tuple(sorted({n.ref.dotted for n in ast.walk_condition(cond) if hasattr(n, "ref")}))
+    return tuple(sorted({sys.intern(n.ref.dotted) for n in ast.walk_condition(cond) if hasattr(n, "ref")}))
 
 
 def _demand_reads(rule: RuleModel, refs: tuple[str, ...]) -> tuple[str, ...]:
     dotted = set(refs) | {p.ref.dotted for p in rule.because.placeholders()}
-    return tuple(sorted(d.split(".", 1)[1] for d in dotted if d.startswith("demand.")))
+    return tuple(sorted(sys.intern(d.split(".", 1)[1]) for d in dotted if d.startswith("demand.")))
 
 
 def compile_policy(policy_set: PolicySet) -> CompiledPolicy:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -276,11 +277,11 @@ class _Builder:
 
     def t_outcome(self, span: Span, c: list[Any]) -> str:
         """!outcome: "comply" | "negotiate" | "withdraw" """
-        return str(c[0])
+        return sys.intern(str(c[0]))  # (one string per outcome, not per rule)
 
     def t_scope(self, span: Span, c: list[Any]) -> str:
         """!scope: "demand" | "jurisdiction" """
-        return str(c[0])
+        return sys.intern(str(c[0]))
 
     # -- conditions ----------------------------------------------------------
 
