@@ -23,6 +23,7 @@ of rules that can apply to a request, not the size of the policy set.
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -406,7 +407,25 @@ def _demand_reads(rule: RuleModel, refs: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def compile_policy(policy_set: PolicySet) -> CompiledPolicy:
-    """Compile a validated policy set once; the result serves any number of decisions."""
+    """Compile a validated policy set once; the result serves any number of decisions.
+
+    The cyclic collector is paused meanwhile, as :func:`policyengine.load`
+    pauses it for a whole load: compiling makes tens of thousands of
+    long-lived objects (the index's tables) and no garbage cycles, and the
+    collector would rescan the set's whole syntax tree as they are made, for
+    nothing (on a 10,000-rule set, 0.47 s with it and 0.22 s without, CPU).
+    Only the call that paused it resumes it."""
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        return _compile_policy(policy_set)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _compile_policy(policy_set: PolicySet) -> CompiledPolicy:
     built = []
     for i, r in enumerate(policy_set.rules):
         refs = _refs(r.condition)
