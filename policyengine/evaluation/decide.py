@@ -40,7 +40,7 @@ from ..language.diagnostics import did_you_mean
 from ..language.model import DemandModel, JurisdictionModel, Kind, Value
 from ..language.source import Source, Span
 from .codes import JurisdictionCodes
-from .compile import CompiledPolicy, CompiledRule, compile_condition, literal_value
+from .compile import Candidates, CompiledPolicy, CompiledRule, compile_condition, literal_value
 from .decision import (
     Action,
     AttributeValue,
@@ -52,6 +52,7 @@ from .decision import (
     Reason,
     Request,
     Undetermined,
+    build_claim,
     build_decision,
     build_reason,
     build_undetermined,
@@ -307,25 +308,17 @@ def _sooner(hours: float | None, than: float | None) -> bool:
     return than is None or hours < than
 
 
-def evaluate(
-    compiled: CompiledPolicy,
-    explanations: Explanations,
-    jurisdiction: JurisdictionModel,
-    demand: Mapping[str, Value],
-    demand_id: str | None = None,
-    as_of: datetime.date | None = None,
-    known: bool = True,
-    hint: str | None = None,
-) -> Decision:
-    """Decide a checked, normalised demand.
+#: What the rules said of one demand: the candidates considered, the rules
+#: that matched and those left undetermined (both in rule order).
+Matches = tuple[Candidates, list[CompiledRule], list[CompiledRule]]
 
-    ``known`` is False for a well-formed code the set does not define:
-    ``jurisdiction`` is then :func:`unknown_jurisdiction_model` (every
-    attribute unknown), the rules that need no jurisdiction fact decide, and
-    an outcome below negotiate is raised to negotiate by the engine's
-    ``policyengine.unknown_jurisdiction`` reason (``hint``: its did-you-mean).
-    """
-    when = as_of if as_of is not None else today()
+
+def match(compiled: CompiledPolicy, jurisdiction: JurisdictionModel, demand: Mapping[str, Value]) -> Matches:
+    """Evaluate the candidate rules' conditions, and nothing else.
+
+    Split from :func:`evaluate` so that a claim (docs/semantics.md, "Claims")
+    can compare the outcomes of its two readings before anything is explained:
+    only the reading taken is explained."""
     jattrs = jurisdiction.attrs
     matched: list[CompiledRule] = []
     unknown: list[CompiledRule] = []
@@ -336,14 +329,63 @@ def evaluate(
             matched.append(rule)
         elif r is None:
             unknown.append(rule)
-    undetermined = tuple(explanations.undetermined(r, demand, jattrs) for r in unknown) if unknown else ()
-    chain = jurisdiction.chain
+    return candidates, matched, unknown
+
+
+def severity_of(matches: Matches, known: bool = True) -> int:
+    """The severity of the outcome :func:`evaluate` gives for ``matches`` (0 comply … 2 withdraw)."""
+    matched = matches[1]
+    if not matched:
+        return 1  # the default: negotiate
+    top = max(r.severity for r in matched)
+    return 1 if top == 0 and not known else top  # no unknown requester is complied with
+
+
+def echo(demand: Mapping[str, Value]) -> dict[str, AttributeValue]:
+    """The request a decision echoes: the demand decided, its id and description only when given."""
     shown: dict[str, AttributeValue] = dict(demand)
-    # id and description are shown only when given.
     if shown.get("id", 0) is None:
         del shown["id"]
     if shown.get("description", 0) is None:
         del shown["description"]
+    return shown
+
+
+def evaluate(
+    compiled: CompiledPolicy,
+    explanations: Explanations,
+    jurisdiction: JurisdictionModel,
+    demand: Mapping[str, Value],
+    demand_id: str | None = None,
+    as_of: datetime.date | None = None,
+    known: bool = True,
+    hint: str | None = None,
+    *,
+    matches: Matches | None = None,
+    claim: tuple[Claim, str] | None = None,
+    shown: dict[str, AttributeValue] | None = None,
+) -> Decision:
+    """Decide a checked, normalised demand.
+
+    ``known`` is False for a well-formed code the set does not define:
+    ``jurisdiction`` is then :func:`unknown_jurisdiction_model` (every
+    attribute unknown), the rules that need no jurisdiction fact decide, and
+    an outcome below negotiate is raised to negotiate by the engine's
+    ``policyengine.unknown_jurisdiction`` reason (``hint``: its did-you-mean).
+
+    ``matches`` is :func:`match` of the demand when the caller has it;
+    ``claim`` the claim and the words added to the summary, and ``shown``
+    the request echoed, when a claim decided (they are the as-given
+    demand's, whichever reading was taken).
+    """
+    when = as_of if as_of is not None else today()
+    jattrs = jurisdiction.attrs
+    candidates, matched, unknown = match(compiled, jurisdiction, demand) if matches is None else matches
+    undetermined = tuple(explanations.undetermined(r, demand, jattrs) for r in unknown) if unknown else ()
+    chain = jurisdiction.chain
+    if shown is None:
+        shown = echo(demand)
+    claimed, said = (None, "") if claim is None else claim
     if not matched:
         considered = tuple(sorted({r.model.principle for r, _ in candidates.rules}))
         if known:
@@ -363,11 +405,29 @@ def evaluate(
             summary = f"negotiate: {engine_reason.because}"
             reasons = (engine_reason,)
             fallback = _UNKNOWN_ACTIONS
+        if claimed is None:
+            return build_decision(
+                outcome=Outcome.NEGOTIATE,
+                jurisdiction=jurisdiction.code,
+                demand=demand_id,
+                summary=summary,
+                reasons=reasons,
+                outranked=(),
+                undetermined=undetermined,
+                default_applied=True,
+                jurisdiction_chain=chain,
+                request=shown,
+                policy_version=compiled.version,
+                as_of=when,
+                actions=fallback,
+                considered=considered,
+                jurisdiction_known=known,
+            )
         return build_decision(
             outcome=Outcome.NEGOTIATE,
             jurisdiction=jurisdiction.code,
             demand=demand_id,
-            summary=summary,
+            summary=summary + said,
             reasons=reasons,
             outranked=(),
             undetermined=undetermined,
@@ -379,6 +439,7 @@ def evaluate(
             actions=fallback,
             considered=considered,
             jurisdiction_known=known,
+            claim=claimed,
         )
     if len(matched) == 1:  # the common case
         deciding: tuple[Reason, ...] = (explanations.reason(matched[0], jurisdiction, demand),)
@@ -411,11 +472,28 @@ def evaluate(
                 deciding = tuple(sorted((*deciding, engine_reason), key=_qualified))
                 summary = f"negotiate: {engine_reason.because} (and {first.principle}.{first.rule}{more}: {first.because})"
             actions = _with_action(actions, _UNKNOWN_ACTIONS[0])
+    if claimed is None:
+        return build_decision(
+            outcome=outcome,
+            jurisdiction=jurisdiction.code,
+            demand=demand_id,
+            summary=summary,
+            reasons=deciding,
+            outranked=outranked,
+            undetermined=undetermined,
+            default_applied=False,
+            jurisdiction_chain=chain,
+            request=shown,
+            policy_version=compiled.version,
+            as_of=when,
+            actions=actions,
+            jurisdiction_known=known,
+        )
     return build_decision(
         outcome=outcome,
         jurisdiction=jurisdiction.code,
         demand=demand_id,
-        summary=summary,
+        summary=summary + said,
         reasons=deciding,
         outranked=outranked,
         undetermined=undetermined,
@@ -426,6 +504,7 @@ def evaluate(
         as_of=when,
         actions=actions,
         jurisdiction_known=known,
+        claim=claimed,
     )
 
 
@@ -578,6 +657,12 @@ class Decider:
             when = (day if _clock() < day[0] else _new_day())[1]
         else:
             when = as_of
+        if not self.memo:
+            # Nothing to look up or keep: check, evaluate, explain.
+            normal = self._checks.fast(demand)
+            if normal is None or self._code(jurisdiction) is DECLINED or not self._codes.exact(jurisdiction):
+                return self._decide_slow(request, as_of)
+            return self._evaluate(jurisdiction, normal, when)
         get = demand.get
         key = (jurisdiction, when, *map(get, self._names, self._absent))
         try:
@@ -688,14 +773,27 @@ class Decider:
             if claimed is None and assessed is not None:
                 demand = {**demand, CLAIMED: assessed}
             return evaluate(self.compiled, explanations, j, demand, demand_id, as_of, known, hint)
-        as_given = evaluate(self.compiled, explanations, j, demand, demand_id, as_of, known, hint)
-        as_assessed = evaluate(self.compiled, explanations, j, {**demand, CLAIMED: assessed}, demand_id, as_of, known, hint)
-        given_wins = as_given.outcome.severity > as_assessed.outcome.severity
-        chosen = as_given if given_wins else as_assessed
+        # Both readings are matched; only the one taken is explained.
+        reassessed = {**demand, CLAIMED: assessed}
+        given = match(self.compiled, j, demand)
+        other = match(self.compiled, j, reassessed)
+        given_wins = severity_of(given, known) > severity_of(other, known)
         decisive = claimed if given_wins else assessed
-        claim = Claim(assessed=str(assessed), claimed=str(claimed), decisive=str(decisive))
-        summary = f"{chosen.summary} (labelled `{claimed}` by the authority, assessed `{assessed}`; decided as `{decisive}`)"
-        return chosen.model_copy(update={"claim": claim, "request": as_given.request, "summary": summary})
+        claim = build_claim(assessed=str(assessed), claimed=str(claimed), decisive=str(decisive))
+        said = f" (labelled `{claimed}` by the authority, assessed `{assessed}`; decided as `{decisive}`)"
+        return evaluate(
+            self.compiled,
+            explanations,
+            j,
+            demand if given_wins else reassessed,
+            demand_id,
+            as_of,
+            known,
+            hint,
+            matches=given if given_wins else other,
+            claim=(claim, said),
+            shown=echo(demand),
+        )
 
     def _hint(self, code: str) -> str | None:
         """ "did you mean" for a code the set does not define, computed once per code."""

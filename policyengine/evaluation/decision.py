@@ -254,6 +254,7 @@ def trusted_constructor(cls: type[M]) -> Callable[..., M]:
 build_decision = trusted_constructor(Decision)
 build_reason = trusted_constructor(Reason)
 build_undetermined = trusted_constructor(Undetermined)
+build_claim = trusted_constructor(Claim)
 
 
 # --- what-if: computed by policyengine.analysis.whatif, returned by Engine.what_if ---
