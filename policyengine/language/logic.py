@@ -182,7 +182,8 @@ def field_test(node: ast.Condition, on_demand: bool) -> Callable[[dict[str, Valu
     is indexed; a jurisdiction without the attribute has it unknown.  The
     tests are :func:`value_test`'s, which tests/test_logic.py holds both to.
     """
-    name = node.ref.name  # type: ignore[attr-defined]
+    assert isinstance(node, (ast.Comparison, ast.Membership, ast.KnownTest, ast.TruthTest))
+    name = node.ref.name
     if isinstance(node, ast.Membership):
         values = frozenset(literal_value(v) for v in node.values)
         if node.negated:
@@ -203,7 +204,8 @@ def field_test(node: ast.Condition, on_demand: bool) -> Callable[[dict[str, Valu
         if on_demand:
             return lambda d, j: (d[name] is not None) is known
         return lambda d, j: (j.get(name) is not None) is known
-    assert isinstance(node, ast.TruthTest)
+    # Validation allows a truth test only on a bool attribute, whose value
+    # (True, False or None for unknown) is its own truth value.
     if on_demand:
-        return lambda d, j: d[name]  # type: ignore[no-any-return]
-    return lambda d, j: j.get(name)  # type: ignore[no-any-return]
+        return lambda d, j: d[name]  # type: ignore[return-value]
+    return lambda d, j: j.get(name)  # type: ignore[return-value]
