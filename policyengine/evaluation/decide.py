@@ -54,8 +54,8 @@ from .decision import (
     Undetermined,
     build_claim,
     build_decision,
-    build_reason,
     build_undetermined,
+    reason_maker,
     show_value,
 )
 from .market import market_outcome
@@ -181,7 +181,7 @@ def _compile_because(template: ast.Template) -> _BecauseFn:
         return lambda d, j: text
 
     def fill(d: Mapping[str, Value], j: Mapping[str, Value]) -> str:
-        return "".join(p if isinstance(p, str) else show_value((d if p[0] else j).get(p[1])) for p in parts)
+        return "".join([p if type(p) is str else show_value((d if p[0] else j).get(p[1])) for p in parts])
 
     return fill
 
@@ -198,15 +198,16 @@ class Explanations:
     __slots__ = ("_origins", "_reasons", "_rules")
 
     def __init__(self, compiled: CompiledPolicy, memo: bool = True):
-        self._rules: Memo[int, tuple[_FactsFn, _BecauseFn]] = Memo(len(compiled.rules))
+        self._rules: Memo[int, tuple[_FactsFn, _BecauseFn, Callable[[str, tuple[Fact, ...]], Reason]]] = Memo(len(compiled.rules))
         self._origins: Memo[str, dict[str, str]] = Memo(len(compiled.jurisdictions))
         self._reasons: Memo[tuple[Any, ...], Any] | None = Memo(REASON_CACHE_SIZE) if memo else None
 
-    def _compiled(self, rule: CompiledRule) -> tuple[_FactsFn, _BecauseFn]:
+    def _compiled(self, rule: CompiledRule) -> tuple[_FactsFn, _BecauseFn, Callable[[str, tuple[Fact, ...]], Reason]]:
         found = self._rules.get(rule.index)
         if found is None:
             m = rule.model
-            found = self._rules.put(rule.index, (_compile_facts(m.condition), _compile_because(m.because)))
+            make = reason_maker(m.principle, m.statement, m.rule, _OUTCOMES[m.outcome], rule.source)
+            found = self._rules.put(rule.index, (_compile_facts(m.condition), _compile_because(m.because), make))
         return found
 
     def origins(self, jurisdiction: JurisdictionModel) -> dict[str, str]:
@@ -221,20 +222,11 @@ class Explanations:
 
     def explain(self, rule: CompiledRule, jurisdiction: JurisdictionModel, demand: Mapping[str, Value]) -> Reason:
         """The Reason of a rule that holds, built anew (its facts interned)."""
-        facts_of, because_of = self._compiled(rule)
+        facts_of, because_of, make = self._compiled(rule)
         jattrs = jurisdiction.attrs
         facts: list[Fact] = []
         facts_of(demand, jattrs, self.origins(jurisdiction), facts)
-        m = rule.model
-        return build_reason(
-            principle=m.principle,
-            statement=m.statement,
-            rule=m.rule,
-            outcome=_OUTCOMES[m.outcome],
-            because=because_of(demand, jattrs),
-            source=rule.source,
-            facts=tuple(facts),
-        )
+        return make(because_of(demand, jattrs), tuple(facts))
 
     def reason(self, rule: CompiledRule, jurisdiction: JurisdictionModel, demand: Mapping[str, Value]) -> Reason:
         """:meth:`explain`, memoised per what a Reason depends on: the rule, the

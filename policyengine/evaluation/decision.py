@@ -48,6 +48,8 @@ def show_value(value: AttributeValue) -> str:
     a fraction): a fact such as ``users = 1234567: > 1000000`` must not be
     rounded into ``1.23457e+06``, which would misstate what was compared.
     """
+    if type(value) is str:  # the common case: an enumeration's value
+        return value
     if value is None:
         return "unknown"
     if isinstance(value, bool):
@@ -248,6 +250,44 @@ def trusted_constructor(cls: type[M]) -> Callable[..., M]:
         return model
 
     return build
+
+
+def reason_maker(
+    principle: str, statement: str, rule: str, outcome: Outcome, source: str
+) -> Callable[[str, tuple[Fact, ...]], Reason]:
+    """A trusted constructor of one rule's :class:`Reason`s, given its ``because`` text and facts.
+
+    Why: a rule's Reason differs from one decision to the next only in those
+    two fields; with the others bound once, building one is a dict display
+    instead of merging keyword arguments with defaults (the explanation is a
+    large share of a decision that is not memoised).  The object is the one
+    :func:`trusted_constructor` builds with every field given, held to
+    validation by ``tests/test_decision_build.py``."""
+    new = object.__new__
+    setattr_ = object.__setattr__
+    names = tuple(Reason.model_fields)
+
+    def make(because: str, facts: tuple[Fact, ...]) -> Reason:
+        reason = new(Reason)
+        setattr_(
+            reason,
+            "__dict__",
+            {
+                "principle": principle,
+                "statement": statement,
+                "rule": rule,
+                "outcome": outcome,
+                "because": because,
+                "source": source,
+                "facts": facts,
+            },
+        )
+        setattr_(reason, "__pydantic_fields_set__", set(names))
+        setattr_(reason, "__pydantic_extra__", None)
+        setattr_(reason, "__pydantic_private__", None)
+        return reason
+
+    return make
 
 
 #: Trusted constructors for the engine's hot path (see :func:`trusted_constructor`).
