@@ -37,7 +37,7 @@ from typing import Any
 
 from ..language import ast
 from ..language.diagnostics import did_you_mean
-from ..language.model import DemandModel, JurisdictionModel, Kind, Value
+from ..language.model import DemandModel, JurisdictionModel, Value
 from ..language.source import Source, Span
 from .codes import JurisdictionCodes
 from .compile import Candidates, CompiledPolicy, CompiledRule, compile_condition, literal_value
@@ -63,7 +63,6 @@ from .memo import Memo
 from .requests import (
     DECLINED,
     JURISDICTION,
-    MISSING,
     STANDING_ID,
     DemandChecks,
     RequestError,
@@ -569,6 +568,22 @@ def _new_day() -> tuple[float, datetime.date]:
     return cached
 
 
+def memo_key(code: str, as_of: datetime.date, demand: dict[str, Any]) -> tuple[Any, ...]:
+    """The decision memo's key of a raw demand: its names, its values and their types, as given.
+
+    Why this form: it is built by the interpreter from the few attributes a
+    request gives, without a lookup per declared attribute, so a memo hit
+    costs little more than the dict lookup.  The types are part of it because
+    ``True == 1 == 1.0`` and they hash alike: a 1 given for a bool, or a bool
+    for a number, must not find the decision of the value it equals (the
+    checks refuse it).  Names come before values, so demands with different
+    names never share a key.  The same demand written in another key order is
+    another key: it is decided once more and kept under both (requests from
+    one sender keep one order)."""
+    values = demand.values()
+    return (code, as_of, *demand, *values, *map(type, values))
+
+
 class Decider:
     """decide() with memoisation; one per engine, safe to share between threads.
 
@@ -597,14 +612,7 @@ class Decider:
         self._checks = DemandChecks(compiled)
         self._code = JURISDICTION.accept
         self._codes = JurisdictionCodes(compiled.jurisdictions)
-        #: The memo key's order: the settable attributes, then the two texts.
-        self._names = (*tuple(a.name for a in compiled.demand_attrs), "id", "description")
         self._keys = self._checks.keys
-        self._absent = (MISSING,) * len(self._names)
-        self._bools = tuple(a.name for a in compiled.demand_attrs if a.kind is Kind.BOOL)
-        # ``True == 1 == 1.0`` also collides the other way: a bool given for a
-        # number must miss the memo, or it would be accepted after a 1 was.
-        self._numbers = tuple(a.name for a in compiled.demand_attrs if a.kind is Kind.NUMBER)
         self._memo: Memo[tuple[Any, ...], Decision] = Memo(CACHE_SIZE if memo else 0)
         #: id(decision) → (decision, its JSON once serialised), for the decisions
         #: the memo holds: only those come back to :meth:`to_json`.  An entry
@@ -641,7 +649,7 @@ class Decider:
             demand = request.demand
         else:
             return self._decide_slow(request, as_of)
-        if type(demand) is not dict or type(jurisdiction) is not str or not demand.keys() <= self._keys:
+        if type(demand) is not dict or type(jurisdiction) is not str:
             return self._decide_slow(request, as_of)
         if as_of is None:
             # today(), inlined: this is the memo-hit path.
@@ -649,27 +657,16 @@ class Decider:
             when = (day if _clock() < day[0] else _new_day())[1]
         else:
             when = as_of
-        if not self.memo:
-            # Nothing to look up or keep: check, evaluate, explain.
-            normal = self._checks.fast(demand)
-            if normal is None or self._code(jurisdiction) is DECLINED or not self._codes.exact(jurisdiction):
+        if self.memo:
+            key = memo_key(jurisdiction, when, demand)
+            try:
+                hit = self._memo.get(key)
+            except TypeError:  # an unhashable value: let the checks explain it
                 return self._decide_slow(request, as_of)
-            return self._evaluate(jurisdiction, normal, when)
-        get = demand.get
-        key = (jurisdiction, when, *map(get, self._names, self._absent))
-        try:
-            hit = self._memo.get(key)
-        except TypeError:  # an unhashable value: let the checks explain it
-            return self._decide_slow(request, as_of)
-        if hit is not None:
-            for name in self._bools:
-                if type(get(name)) is not bool and get(name) is not None:
-                    hit = None
-            for name in self._numbers:
-                if type(get(name)) is bool:
-                    hit = None
             if hit is not None:
                 return hit
+        if not demand.keys() <= self._keys:
+            return self._decide_slow(request, as_of)
         normal = self._checks.fast(demand)
         if normal is None or self._code(jurisdiction) is DECLINED or not self._codes.exact(jurisdiction):
             return self._decide_slow(request, as_of)
@@ -800,10 +797,10 @@ class Decider:
         demand = self._checks.normalize(raw)
         when = own if own is not None else as_of if as_of is not None else today()
         decision = self._evaluate(code, demand, when)
-        if isinstance(raw, dict) and self._memoisable(demand):
+        if type(raw) is dict and self._memoisable(demand):
             # A value can be valid but not hashable (an odd str subclass): then it is not kept.
             with contextlib.suppress(TypeError):
-                self._remember((code, when, *[raw.get(n, MISSING) for n in self._names]), decision)
+                self._remember(memo_key(code, when, raw), decision)
         return decision
 
     def decide_standing(
