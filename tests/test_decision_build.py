@@ -23,6 +23,7 @@ from policyengine.evaluation.decision import (
     build_decision,
     build_reason,
     build_undetermined,
+    trusted_copy,
 )
 
 
@@ -102,6 +103,19 @@ def test_defaults_and_factories_are_filled_as_validation_fills_them() -> None:
     assert build_reason(**reason_kw) == Reason(**reason_kw)
     und_kw: dict[str, Any] = dict(principle="p", rule="r", outcome=Outcome.WITHDRAW, source="x:1", unknown=("demand.a",))
     assert repr(build_undetermined(**und_kw)) == repr(Undetermined(**und_kw))
+
+
+def test_a_trusted_copy_is_the_copy_pydantic_makes() -> None:
+    engine = policyengine.load(memo=False)
+    for request in _requests(engine)[:200]:
+        decision = engine.decide(request)
+        changes: dict[str, Any] = {"request": {"kind": "user_data", "id": "r-1"}, "summary": "s"}
+        ours, theirs = trusted_copy(decision, **changes), decision.model_copy(update=changes)
+        assert ours == theirs and repr(ours) == repr(theirs)
+        assert ours.model_dump_json() == theirs.model_dump_json()
+        assert ours.model_fields_set == theirs.model_fields_set
+        assert ours.__pydantic_extra__ == theirs.__pydantic_extra__ and ours.__pydantic_private__ == theirs.__pydantic_private__
+        assert decision.request is not ours.request  # the original is untouched
 
 
 def test_built_models_stay_frozen() -> None:

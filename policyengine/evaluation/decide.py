@@ -57,6 +57,7 @@ from .decision import (
     build_undetermined,
     reason_maker,
     show_value,
+    trusted_copy,
 )
 from .market import market_outcome
 from .memo import Memo
@@ -724,9 +725,11 @@ class Decider:
             base = self._shapes.get(key)
             if base is None:
                 base = self._shapes.put(key, self._evaluate_bare(code, bare, as_of))
-            shown: dict[str, AttributeValue] = {k: v for k, v in base.request.items() if k not in ("id", "description")}
-            shown.update((k, demand[k]) for k in ("id", "description") if demand[k] is not None)
-            return base.model_copy(update={"request": dict(sorted(shown.items()))})
+            shown: dict[str, AttributeValue] = dict(base.request)  # the bare demand's: no id, no description
+            for text in ("id", "description"):
+                if demand[text] is not None:
+                    shown[text] = demand[text]
+            return trusted_copy(base, request=dict(sorted(shown.items())))
         return self._evaluate_bare(code, demand, as_of)
 
     def _evaluate_bare(self, code: str, demand: dict[str, Value], as_of: datetime.date) -> Decision:

@@ -252,6 +252,23 @@ def trusted_constructor(cls: type[M]) -> Callable[..., M]:
     return build
 
 
+def trusted_copy(model: M, **changes: Any) -> M:
+    """``model.model_copy(update=changes)`` for values the engine already checked.
+
+    Why: pydantic's copy goes through ``copy.copy`` of the whole object and
+    its state, a large share of a decision the shape memo otherwise makes for
+    the price of a copy.  The result is the same object: the fields as
+    ``model``'s with ``changes`` applied, the changed names added to the
+    fields set (``tests/test_decision_build.py`` compares the two)."""
+    copied = object.__new__(type(model))
+    setattr_ = object.__setattr__
+    setattr_(copied, "__dict__", {**model.__dict__, **changes})
+    setattr_(copied, "__pydantic_fields_set__", model.__pydantic_fields_set__ | changes.keys())
+    setattr_(copied, "__pydantic_extra__", None)
+    setattr_(copied, "__pydantic_private__", None)
+    return copied
+
+
 def reason_maker(
     principle: str, statement: str, rule: str, outcome: Outcome, source: str
 ) -> Callable[[str, tuple[Fact, ...]], Reason]:
