@@ -23,6 +23,7 @@ from policyengine.evaluation.decision import (
     build_decision,
     build_reason,
     build_undetermined,
+    decision_of,
     trusted_copy,
 )
 
@@ -103,6 +104,38 @@ def test_defaults_and_factories_are_filled_as_validation_fills_them() -> None:
     assert build_reason(**reason_kw) == Reason(**reason_kw)
     und_kw: dict[str, Any] = dict(principle="p", rule="r", outcome=Outcome.WITHDRAW, source="x:1", unknown=("demand.a",))
     assert repr(build_undetermined(**und_kw)) == repr(Undetermined(**und_kw))
+
+
+def test_decision_of_builds_what_validation_builds_from_the_fields_it_is_told_were_given() -> None:
+    # Its dict display must list every field, in the model's order.
+    kw: dict[str, Any] = dict(
+        outcome=Outcome.WITHDRAW,
+        jurisdiction="RU",
+        demand="keys",
+        summary="s",
+        reasons=(),
+        outranked=(),
+        undetermined=(),
+        default_applied=False,
+        jurisdiction_chain=("RU",),
+        request={"kind": "key_disclosure"},
+        policy_version="v",
+        as_of=datetime.date(2024, 1, 2),
+        actions=(),
+        claim=None,
+        considered=("p",),
+        jurisdiction_known=True,
+    )
+    for given in (set(kw), set(kw) - {"claim", "considered", "demand"}):
+        built = decision_of(**kw, given=frozenset(given))
+        validated = Decision(**{k: v for k, v in kw.items() if k in given})
+        if "claim" not in given:
+            validated = validated.model_copy(update={"considered": ("p",), "demand": "keys"})
+            validated.__pydantic_fields_set__.difference_update({"considered", "demand"})
+        assert list(built.__dict__) == list(Decision.model_fields)
+        assert built == validated and repr(built) == repr(validated)
+        assert built.model_dump_json() == validated.model_dump_json()
+        assert built.model_fields_set == validated.model_fields_set == given
 
 
 def test_a_trusted_copy_is_the_copy_pydantic_makes() -> None:

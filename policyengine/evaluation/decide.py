@@ -53,8 +53,8 @@ from .decision import (
     Request,
     Undetermined,
     build_claim,
-    build_decision,
     build_undetermined,
+    decision_of,
     reason_maker,
     show_value,
     trusted_copy,
@@ -93,6 +93,10 @@ FACTS_PER_ATOM = 256
 #: compares the code with every loaded one (difflib), ten times the cost of
 #: a whole decision, and a code that is not loaded is usually seen again.
 HINT_CACHE_SIZE = 4_096
+
+#: Candidate lists whose default summary is kept (one per jurisdiction and kind in use).
+CONSIDERED_CACHE_SIZE = 100_000
+_NO_MATCH = "negotiate: no rule matched this demand, so a person reviews it"
 
 _OUTCOMES = {"comply": Outcome.COMPLY, "negotiate": Outcome.NEGOTIATE, "withdraw": Outcome.WITHDRAW}
 ENGINE_SOURCE = "<engine>"
@@ -195,11 +199,13 @@ class Explanations:
     memo is bounded, and off with ``memo=False``.
     """
 
-    __slots__ = ("_origins", "_reasons", "_rules")
+    __slots__ = ("_considered", "_origins", "_reasons", "_rules")
 
     def __init__(self, compiled: CompiledPolicy, memo: bool = True):
         self._rules: Memo[int, tuple[_FactsFn, _BecauseFn, Callable[[str, tuple[Fact, ...]], Reason]]] = Memo(len(compiled.rules))
         self._origins: Memo[str, dict[str, str]] = Memo(len(compiled.jurisdictions))
+        #: id(candidate list) → (the list, its principles, the default summary).
+        self._considered: Memo[int, tuple[Candidates, tuple[str, ...], str]] = Memo(CONSIDERED_CACHE_SIZE)
         self._reasons: Memo[tuple[Any, ...], Any] | None = Memo(REASON_CACHE_SIZE) if memo else None
 
     def _compiled(self, rule: CompiledRule) -> tuple[_FactsFn, _BecauseFn, Callable[[str, tuple[Fact, ...]], Reason]]:
@@ -209,6 +215,19 @@ class Explanations:
             make = reason_maker(m.principle, m.statement, m.rule, _OUTCOMES[m.outcome], rule.source)
             found = self._rules.put(rule.index, (_compile_facts(m.condition), _compile_because(m.because), make))
         return found
+
+    def considered(self, candidates: Candidates) -> tuple[tuple[str, ...], str]:
+        """The principles a default decision considered, and its summary when no rule was undetermined.
+
+        Both depend only on the candidate list, which the index keeps for the
+        life of the policy set, so they are made once per list (the entry
+        holds the list, so its id is not reused while the entry lives)."""
+        found = self._considered.get(id(candidates))
+        if found is None or found[0] is not candidates:
+            considered = tuple(sorted({r.model.principle for r, _ in candidates.rules}))
+            summary = f"{_NO_MATCH} (principles considered: {', '.join(considered)})" if considered else _NO_MATCH
+            found = self._considered.put(id(candidates), (candidates, considered, summary))
+        return found[1], found[2]
 
     def origins(self, jurisdiction: JurisdictionModel) -> dict[str, str]:
         """Jurisdiction attributes inherited from a group → that group's code."""
@@ -300,6 +319,29 @@ def _sooner(hours: float | None, than: float | None) -> bool:
     return than is None or hours < than
 
 
+# The fields :func:`evaluate` gives a decision, as validation would record them.
+_GIVEN_MATCHED = frozenset(
+    (
+        "outcome",
+        "jurisdiction",
+        "demand",
+        "summary",
+        "reasons",
+        "outranked",
+        "undetermined",
+        "default_applied",
+        "jurisdiction_chain",
+        "request",
+        "policy_version",
+        "as_of",
+        "actions",
+        "jurisdiction_known",
+    )
+)
+_GIVEN_MATCHED_CLAIM = _GIVEN_MATCHED | {"claim"}
+_GIVEN_DEFAULT = _GIVEN_MATCHED | {"considered"}
+_GIVEN_DEFAULT_CLAIM = _GIVEN_DEFAULT | {"claim"}
+
 #: What the rules said of one demand: the candidates considered, the rules
 #: that matched and those left undetermined (both in rule order).
 Matches = tuple[Candidates, list[CompiledRule], list[CompiledRule]]
@@ -379,17 +421,13 @@ def evaluate(
         shown = echo(demand)
     claimed, said = (None, "") if claim is None else claim
     if not matched:
-        considered = tuple(sorted({r.model.principle for r, _ in candidates.rules}))
+        considered, summary = explanations.considered(candidates)
         if known:
-            summary = "negotiate: no rule matched this demand, so a person reviews it"
-            extra = []
-            if considered:
-                extra.append(f"principles considered: {', '.join(considered)}")
             if undetermined:
                 names = sorted({a for u in undetermined for a in u.unknown})
+                extra = [f"principles considered: {', '.join(considered)}"] if considered else []
                 extra.append(f"{', '.join(names)} unknown")
-            if extra:
-                summary += f" ({'; '.join(extra)})"
+                summary = f"{_NO_MATCH} ({'; '.join(extra)})"
             reasons: tuple[Reason, ...] = ()
             fallback = _DEFAULT_ACTIONS
         else:
@@ -397,41 +435,24 @@ def evaluate(
             summary = f"negotiate: {engine_reason.because}"
             reasons = (engine_reason,)
             fallback = _UNKNOWN_ACTIONS
-        if claimed is None:
-            return build_decision(
-                outcome=Outcome.NEGOTIATE,
-                jurisdiction=jurisdiction.code,
-                demand=demand_id,
-                summary=summary,
-                reasons=reasons,
-                outranked=(),
-                undetermined=undetermined,
-                default_applied=True,
-                jurisdiction_chain=chain,
-                request=shown,
-                policy_version=compiled.version,
-                as_of=when,
-                actions=fallback,
-                considered=considered,
-                jurisdiction_known=known,
-            )
-        return build_decision(
-            outcome=Outcome.NEGOTIATE,
-            jurisdiction=jurisdiction.code,
-            demand=demand_id,
-            summary=summary + said,
-            reasons=reasons,
-            outranked=(),
-            undetermined=undetermined,
-            default_applied=True,
-            jurisdiction_chain=chain,
-            request=shown,
-            policy_version=compiled.version,
-            as_of=when,
-            actions=fallback,
-            considered=considered,
-            jurisdiction_known=known,
-            claim=claimed,
+        return decision_of(
+            Outcome.NEGOTIATE,
+            jurisdiction.code,
+            demand_id,
+            summary + said,
+            reasons,
+            (),
+            undetermined,
+            True,
+            chain,
+            shown,
+            compiled.version,
+            when,
+            fallback,
+            claimed,
+            considered,
+            known,
+            _GIVEN_DEFAULT if claimed is None else _GIVEN_DEFAULT_CLAIM,
         )
     if len(matched) == 1:  # the common case
         deciding: tuple[Reason, ...] = (explanations.reason(matched[0], jurisdiction, demand),)
@@ -464,39 +485,24 @@ def evaluate(
                 deciding = tuple(sorted((*deciding, engine_reason), key=_qualified))
                 summary = f"negotiate: {engine_reason.because} (and {first.principle}.{first.rule}{more}: {first.because})"
             actions = _with_action(actions, _UNKNOWN_ACTIONS[0])
-    if claimed is None:
-        return build_decision(
-            outcome=outcome,
-            jurisdiction=jurisdiction.code,
-            demand=demand_id,
-            summary=summary,
-            reasons=deciding,
-            outranked=outranked,
-            undetermined=undetermined,
-            default_applied=False,
-            jurisdiction_chain=chain,
-            request=shown,
-            policy_version=compiled.version,
-            as_of=when,
-            actions=actions,
-            jurisdiction_known=known,
-        )
-    return build_decision(
-        outcome=outcome,
-        jurisdiction=jurisdiction.code,
-        demand=demand_id,
-        summary=summary + said,
-        reasons=deciding,
-        outranked=outranked,
-        undetermined=undetermined,
-        default_applied=False,
-        jurisdiction_chain=chain,
-        request=shown,
-        policy_version=compiled.version,
-        as_of=when,
-        actions=actions,
-        jurisdiction_known=known,
-        claim=claimed,
+    return decision_of(
+        outcome,
+        jurisdiction.code,
+        demand_id,
+        summary + said,
+        deciding,
+        outranked,
+        undetermined,
+        False,
+        chain,
+        shown,
+        compiled.version,
+        when,
+        actions,
+        claimed,
+        (),
+        known,
+        _GIVEN_MATCHED if claimed is None else _GIVEN_MATCHED_CLAIM,
     )
 
 
