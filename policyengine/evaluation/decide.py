@@ -620,6 +620,7 @@ class Decider:
         self._code = JURISDICTION.accept
         self._codes = JurisdictionCodes(compiled.jurisdictions)
         self._keys = self._checks.keys
+        self._jurisdictions = compiled.jurisdictions
         self._memo: Memo[tuple[Any, ...], Decision] = Memo(CACHE_SIZE if memo else 0)
         #: id(decision) → (decision, its JSON once serialised), for the decisions
         #: the memo holds: only those come back to :meth:`to_json`.  An entry
@@ -665,7 +666,8 @@ class Decider:
         else:
             when = as_of
         if self.memo:
-            key = memo_key(jurisdiction, when, demand)
+            values = demand.values()
+            key = (jurisdiction, when, *demand, *values, *map(type, values))  # memo_key(), inlined
             try:
                 hit = self._memo.get(key)
             except TypeError:  # an unhashable value: let the checks explain it
@@ -675,9 +677,17 @@ class Decider:
         if not demand.keys() <= self._keys:
             return self._decide_slow(request, as_of)
         normal = self._checks.fast(demand)
-        if normal is None or self._code(jurisdiction) is DECLINED or not self._codes.exact(jurisdiction):
+        if normal is None:
             return self._decide_slow(request, as_of)
-        decision = self._evaluate(jurisdiction, normal, when)
+        j = self._jurisdictions.get(jurisdiction)
+        if j is None:  # not a loaded code: is it well-formed and exact?
+            if self._code(jurisdiction) is DECLINED or not self._codes.exact(jurisdiction):
+                return self._decide_slow(request, as_of)
+            decision = self._evaluate(jurisdiction, normal, when)
+        elif self._shapes is None or (normal["id"] is None and normal["description"] is None):
+            decision = self._decide_claim(j, normal, when)
+        else:
+            decision = self._evaluate(jurisdiction, normal, when)
         if self._memoisable(normal):
             self._remember(key, decision)
         return decision
@@ -762,14 +772,17 @@ class Decider:
         the category decides exactly what no claim does).  A claim that
         differs is decided both ways, as given and with the claim replaced by
         the assessment, and the more protective decision is taken (the
-        assessment on a tie): no label makes an outcome less protective."""
+        assessment on a tie): no label makes an outcome less protective.
+
+        ``demand`` is the caller's own (normalised for this call): an absent
+        claim is filled in where it stands rather than in a copy."""
         explanations = self._explanations if known else self._strangers_explained
         if not self._claims:
             return evaluate(self.compiled, explanations, j, demand, demand_id, as_of, known, hint)
         assessed, claimed = demand.get(ASSESSED), demand.get(CLAIMED)
         if claimed is None or claimed == assessed:
             if claimed is None and assessed is not None:
-                demand = {**demand, CLAIMED: assessed}
+                demand[CLAIMED] = assessed  # every caller passes a demand of its own
             return evaluate(self.compiled, explanations, j, demand, demand_id, as_of, known, hint)
         # Both readings are matched; only the one taken is explained.
         reassessed = {**demand, CLAIMED: assessed}
