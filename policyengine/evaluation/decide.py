@@ -741,11 +741,14 @@ class Decider:
             base = self._shapes.get(key)
             if base is None:
                 base = self._shapes.put(key, self._evaluate_bare(code, bare, as_of))
-            shown: dict[str, AttributeValue] = dict(base.request)  # the bare demand's: no id, no description
-            for text in ("id", "description"):
-                if demand[text] is not None:
-                    shown[text] = demand[text]
-            return trusted_copy(base, request=dict(sorted(shown.items())))
+            # The bare demand's echo (the claim filled in, no id, no
+            # description) over this demand, in this demand's (sorted) order.
+            shown: dict[str, AttributeValue] = {**demand, **base.request}
+            if shown["id"] is None:
+                del shown["id"]
+            if shown["description"] is None:
+                del shown["description"]
+            return trusted_copy(base, request=shown)
         return self._evaluate_bare(code, demand, as_of)
 
     def _evaluate_bare(self, code: str, demand: dict[str, Value], as_of: datetime.date) -> Decision:
