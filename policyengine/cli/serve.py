@@ -23,15 +23,16 @@ extra).
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import json
 import os
 import signal
-import socket
 import sys
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from .common import CommandError, ExitCode, add_policies_argument, policy_paths
+
+if TYPE_CHECKING:
+    import socket
 
 NAME = "serve"
 HELP = "run the HTTP decision service: API, playground, review queue (needs the `service` extra)"
@@ -72,6 +73,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _is_loopback(host: str) -> bool:
+    import ipaddress  # here, not at the top: every command line imports this module for its help
+
     if host == "localhost":
         return True
     try:
