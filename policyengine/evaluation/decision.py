@@ -69,7 +69,9 @@ def _quoted(text: str) -> str:
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # defer_build: a model's validator and serialiser are built on its first use, not at import;
+    # most processes (a command line's human output) use a few models or none.
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class Request(_Frozen):
