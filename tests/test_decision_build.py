@@ -168,3 +168,35 @@ def test_built_models_stay_frozen() -> None:
     else:
         raise AssertionError("a built Decision accepted an assignment")
     assert d.model_copy(update={"summary": "t"}).summary == "t"
+
+
+def test_every_market_fact_and_action_of_the_library_equals_its_validated_twin() -> None:
+    # Markets, their context entries, facts and actions are built by trusted
+    # constructors too (the engine's own Action constants among them).
+    engine = policyengine.load(memo=False)
+    seen = {"market": 0, "context": 0, "fact": 0, "action": 0}
+    for code in engine.jurisdictions():
+        market = engine.market(code, as_of=datetime.date(2024, 6, 1))
+        _same_as_validated(market)
+        seen["market"] += 1
+        for entry in market.context:
+            _same_as_validated(entry)
+            seen["context"] += 1
+        for decision in market.decisions:
+            for reason in (*decision.reasons, *decision.outranked):
+                for fact in reason.facts:
+                    _same_as_validated(fact)
+                    seen["fact"] += 1
+            for action in decision.actions:
+                _same_as_validated(action)
+                seen["action"] += 1
+    stranger = engine.decide(
+        {"jurisdiction": "ZZ", "demand": {"kind": "user_data", "category": "fraud", "legal_basis": "statute"}}
+    )
+    for reason in stranger.reasons:
+        _same_as_validated(reason)
+        for fact in reason.facts:
+            _same_as_validated(fact)
+    for action in stranger.actions:
+        _same_as_validated(action)
+    assert all(seen.values()), seen

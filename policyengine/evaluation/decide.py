@@ -52,7 +52,10 @@ from .decision import (
     Reason,
     Request,
     Undetermined,
+    build_action,
     build_claim,
+    build_fact,
+    build_reason,
     build_undetermined,
     decision_of,
     reason_maker,
@@ -171,7 +174,7 @@ def _compile_facts(node: ast.Condition, negated: bool = False) -> _FactsFn:
         key = (type(value), value, origin)  # the type too: True == 1
         fact = facts.get(key)
         if fact is None:
-            fact = facts.put(key, Fact(attribute=dotted, value=value, test=test, origin=origin))
+            fact = facts.put(key, build_fact(attribute=dotted, value=value, test=test, origin=origin))
         out.append(fact)
 
     return atom
@@ -285,8 +288,8 @@ UNKNOWN_JURISDICTION_RULE = "policyengine.unknown_jurisdiction"
 #: The action every decision that a person must take carries.
 HUMAN_REVIEW = "human_review"
 
-_DEFAULT_ACTIONS: tuple[Action, ...] = (Action(action=HUMAN_REVIEW, within_hours=None, rule=DEFAULT_RULE),)
-_UNKNOWN_ACTIONS: tuple[Action, ...] = (Action(action=HUMAN_REVIEW, within_hours=None, rule=UNKNOWN_JURISDICTION_RULE),)
+_DEFAULT_ACTIONS: tuple[Action, ...] = (build_action(action=HUMAN_REVIEW, within_hours=None, rule=DEFAULT_RULE),)
+_UNKNOWN_ACTIONS: tuple[Action, ...] = (build_action(action=HUMAN_REVIEW, within_hours=None, rule=UNKNOWN_JURISDICTION_RULE),)
 
 
 def merge_actions(rules: Sequence[CompiledRule], demand: Mapping[str, Value], jattrs: Mapping[str, Value]) -> tuple[Action, ...]:
@@ -524,14 +527,14 @@ def unknown_jurisdiction_reason(code: str, hint: str | None) -> Reason:
     because = f"no jurisdiction `{code}` is defined in the policy set, so a person must look at this demand"
     if hint:
         because += f" ({hint})"
-    return Reason(
+    return build_reason(
         principle="policyengine",
         statement="What the policy set does not cover is reviewed by a person",
         rule="unknown_jurisdiction",
         outcome=Outcome.NEGOTIATE,
         because=because,
         source=ENGINE_SOURCE,
-        facts=(Fact(attribute="jurisdiction.code", value=code, test="is not a loaded jurisdiction"),),
+        facts=(build_fact(attribute="jurisdiction.code", value=code, test="is not a loaded jurisdiction"),),
     )
 
 

@@ -376,6 +376,10 @@ build_decision = trusted_constructor(Decision)
 build_reason = trusted_constructor(Reason)
 build_undetermined = trusted_constructor(Undetermined)
 build_claim = trusted_constructor(Claim)
+build_fact = trusted_constructor(Fact)
+build_action = trusted_constructor(Action)
+build_context = trusted_constructor(ContextDemand)
+build_market = trusted_constructor(MarketDecision)
 
 
 # --- what-if: computed by policyengine.analysis.whatif, returned by Engine.what_if ---
