@@ -249,3 +249,21 @@ def test_an_entry_naming_a_class_the_reader_refuses_is_not_written() -> None:
     with pytest.raises(pickle.PicklingError):
         cache._Pickler(io.BytesIO(), ()).dump((datetime.datetime(2024, 1, 1),))
     cache._Pickler(io.BytesIO(), ()).dump((datetime.date(2024, 1, 1), frozenset({1})))
+
+
+def test_a_load_served_from_the_cache_imports_no_parser(cache_dir: Path) -> None:
+    """A hit parses nothing, so it does not import the parser or Lark (a fresh
+    process loading the shipped library from the cache took half the CPU)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, policyengine\n"
+        "engine = policyengine.load()\n"
+        "print(sorted(m for m in sys.modules if m.startswith('lark') or m == 'policyengine.language.parser'))\n"
+    )
+    env = {**os.environ, "POLICYENGINE_CACHE": "on"}
+    first = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert "'lark'" in first.stdout  # a miss: parsed
+    second = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert second.stdout.strip() == "[]", second.stdout

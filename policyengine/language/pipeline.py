@@ -17,7 +17,6 @@ from importlib import resources
 from .diagnostics import Diagnostic, sorted_diagnostics
 from .loader import Limits, default_policy_dir, read_sources
 from .model import PolicySet
-from .parser import parse_file
 from .source import Source
 from .validate import PRELUDE_PREFIX, validate
 
@@ -59,6 +58,10 @@ def _echo_of_skipped_text(d: Diagnostic, skipped: set[str]) -> bool:
 def analyse_sources(
     sources: Iterable[Source], read_diags: Iterable[Diagnostic] = ()
 ) -> tuple[PolicySet | None, list[Diagnostic]]:
+    # The parser (and Lark) is imported only when a set is parsed: a load
+    # served from the load cache reads this module but parses nothing.
+    from .parser import parse_file
+
     diagnostics = list(read_diags)
     all_sources = [*prelude_sources(), *sources]
     files = []
