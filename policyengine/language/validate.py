@@ -14,6 +14,7 @@ and tests last (they name jurisdictions, demands and attributes).
 from __future__ import annotations
 
 import contextvars
+import gc
 import hashlib
 import re
 from collections.abc import Callable, Iterable
@@ -1029,7 +1030,25 @@ def policy_version(sources: Iterable[Source]) -> str:
 
 
 def validate(files: list[ast.PolicyFile], sources: list[Source]) -> tuple[PolicySet | None, list[Diagnostic]]:
-    """Run every pass; build the :class:`PolicySet` only when none found an error."""
+    """Run every pass; build the :class:`PolicySet` only when none found an error.
+
+    The cyclic collector is paused meanwhile, as the parser pauses it for a
+    file and :func:`policyengine.load` for a whole load: validation makes
+    the model's long-lived objects, and right after parsing a large set the
+    collector would first rescan its whole syntax tree for nothing (10,000
+    rules, a fresh process: 0.37 s with it, 0.26 s without, CPU).  Only the
+    call that paused it resumes it."""
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        return _validate(files, sources)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _validate(files: list[ast.PolicyFile], sources: list[Source]) -> tuple[PolicySet | None, list[Diagnostic]]:
     ordered = sorted(files, key=lambda f: (not f.path.startswith(PRELUDE_PREFIX), f.path))
     st = _State(ordered)
     token = _hint_budget.set([HINT_BUDGET])
