@@ -6,6 +6,7 @@ import contextlib
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -267,3 +268,30 @@ def test_a_load_served_from_the_cache_imports_no_parser(cache_dir: Path) -> None
     assert "'lark'" in first.stdout  # a miss: parsed
     second = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert second.stdout.strip() == "[]", second.stdout
+
+
+def _read_conditions(rules: tuple[Any, ...], start: Any, out: list[Any]) -> None:
+    start.wait()
+    try:
+        out.append([r.condition for r in rules])
+    except BaseException as e:
+        out.append(e)
+
+
+def test_threads_reading_held_back_fields_at_once_all_get_them(policy_dir: PolicyDir, cache_dir: Path) -> None:
+    import threading
+
+    many = "".join(f'    rule r{i}: comply when demand.kind == user_data because "r{i}"\n' for i in range(200))
+    root = policy_dir(LAZY_TEXT.replace("}\ntest", many + "}\ntest"))
+    expected = [r.condition for r in policyengine.load(root, cache=False).policy_set.rules]
+    policyengine.load(root)
+    for _ in range(3):
+        rules = policyengine.load(root).policy_set.rules
+        start = threading.Barrier(4)
+        out: list[Any] = []
+        threads = [threading.Thread(target=_read_conditions, args=(rules, start, out)) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert out == [expected] * 4

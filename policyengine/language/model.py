@@ -187,15 +187,18 @@ def undefer(obj: Any, name: str) -> Any:
     an attribute the object lacks) decodes them and stores them on the
     object, as if they had always been there.  Two threads reading at once
     may both decode; each stores equal values."""
-    pending = obj.__dict__.get(DEFERRED)
+    fields = obj.__dict__
+    pending = fields.get(DEFERRED)
     if pending is None:
+        if name in fields:  # another thread decoded them since this lookup missed
+            return fields[name]
         raise AttributeError(f"{type(obj).__name__!r} object has no attribute {name!r}")
     values = pending.decode()
     if name not in values:
         raise AttributeError(f"{type(obj).__name__!r} object has no attribute {name!r}")
     for key, value in values.items():
         object.__setattr__(obj, key, value)
-    obj.__dict__.pop(DEFERRED, None)
+    fields.pop(DEFERRED, None)  # (after the fields: a reader sees one or the other)
     return values[name]
 
 
