@@ -514,9 +514,14 @@ def _qualified(reason: Reason) -> str:
 
 
 def _with_action(actions: tuple[Action, ...], extra: Action) -> tuple[Action, ...]:
-    """``actions`` with ``extra`` merged in by name (an existing one with a deadline is kept)."""
+    """``actions`` with the engine's ``extra`` merged in by name, as :func:`merge_actions` merges
+    a rule's (docs/semantics.md §12): the shorter deadline wins, and on a tie the first rule by
+    ``principle.rule`` (``policyengine.…`` before a principle that sorts after it)."""
     for a in actions:
-        if a.action == extra.action and not _sooner(extra.within_hours, a.within_hours):
+        if a.action == extra.action and (
+            _sooner(a.within_hours, extra.within_hours)
+            or (not _sooner(extra.within_hours, a.within_hours) and a.rule <= extra.rule)
+        ):
             return actions
     kept = [a for a in actions if a.action != extra.action]
     return tuple(sorted((*kept, extra), key=lambda a: a.action))
