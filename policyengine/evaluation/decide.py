@@ -97,6 +97,8 @@ FACTS_PER_ATOM = 256
 #: a whole decision, and a code that is not loaded is usually seen again.
 HINT_CACHE_SIZE = 4_096
 
+#: Distinct (assessed, claimed, decisive) labels whose Claim object is shared.
+CLAIM_CACHE_SIZE = 4_096
 #: Candidate lists whose default summary is kept (one per jurisdiction and kind in use).
 CONSIDERED_CACHE_SIZE = 100_000
 _NO_MATCH = "negotiate: no rule matched this demand, so a person reviews it"
@@ -645,6 +647,10 @@ class Decider:
         #: (at most 26 × 26 of them: the shape bounds the table).
         self._strangers: dict[str, JurisdictionModel] = {}
         names = {a.name for a in compiled.demand_attrs}
+        #: (assessed, claimed, decisive) → its Claim: immutable values, interned
+        #: like facts (a handful of label pairs recur; a decision that keeps a
+        #: new Claim alive is three more objects for the collector to walk).
+        self._claim_objects: Memo[tuple[str, str, str], Claim] = Memo(CLAIM_CACHE_SIZE)
         #: Whether the vocabulary has both labels (docs/semantics.md, "Claims").
         self._claims = CLAIMED in names and ASSESSED in names
 
@@ -801,7 +807,10 @@ class Decider:
         other = match(self.compiled, j, reassessed)
         given_wins = severity_of(given, known) > severity_of(other, known)
         decisive = claimed if given_wins else assessed
-        claim = build_claim(assessed=str(assessed), claimed=str(claimed), decisive=str(decisive))
+        labels = (str(assessed), str(claimed), str(decisive))
+        claim = self._claim_objects.get(labels)
+        if claim is None:
+            claim = self._claim_objects.put(labels, build_claim(assessed=labels[0], claimed=labels[1], decisive=labels[2]))
         said = f" (labelled `{claimed}` by the authority, assessed `{assessed}`; decided as `{decisive}`)"
         return evaluate(
             self.compiled,
