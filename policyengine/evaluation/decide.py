@@ -97,6 +97,8 @@ FACTS_PER_ATOM = 256
 #: a whole decision, and a code that is not loaded is usually seen again.
 HINT_CACHE_SIZE = 4_096
 
+#: Distinct (assessed, claimed, decisive) labels whose Claim object is shared.
+CLAIM_CACHE_SIZE = 4_096
 #: Candidate lists whose default summary is kept (one per jurisdiction and kind in use).
 CONSIDERED_CACHE_SIZE = 100_000
 _NO_MATCH = "negotiate: no rule matched this demand, so a person reviews it"
@@ -514,9 +516,14 @@ def _qualified(reason: Reason) -> str:
 
 
 def _with_action(actions: tuple[Action, ...], extra: Action) -> tuple[Action, ...]:
-    """``actions`` with ``extra`` merged in by name (an existing one with a deadline is kept)."""
+    """``actions`` with the engine's ``extra`` merged in by name, as :func:`merge_actions` merges
+    a rule's (docs/semantics.md §12): the shorter deadline wins, and on a tie the first rule by
+    ``principle.rule`` (``policyengine.…`` before a principle that sorts after it)."""
     for a in actions:
-        if a.action == extra.action and not _sooner(extra.within_hours, a.within_hours):
+        if a.action == extra.action and (
+            _sooner(a.within_hours, extra.within_hours)
+            or (not _sooner(extra.within_hours, a.within_hours) and a.rule <= extra.rule)
+        ):
             return actions
     kept = [a for a in actions if a.action != extra.action]
     return tuple(sorted((*kept, extra), key=lambda a: a.action))
@@ -640,6 +647,10 @@ class Decider:
         #: (at most 26 × 26 of them: the shape bounds the table).
         self._strangers: dict[str, JurisdictionModel] = {}
         names = {a.name for a in compiled.demand_attrs}
+        #: (assessed, claimed, decisive) → its Claim: immutable values, interned
+        #: like facts (a handful of label pairs recur; a decision that keeps a
+        #: new Claim alive is three more objects for the collector to walk).
+        self._claim_objects: Memo[tuple[str, str, str], Claim] = Memo(CLAIM_CACHE_SIZE)
         #: Whether the vocabulary has both labels (docs/semantics.md, "Claims").
         self._claims = CLAIMED in names and ASSESSED in names
 
@@ -796,7 +807,10 @@ class Decider:
         other = match(self.compiled, j, reassessed)
         given_wins = severity_of(given, known) > severity_of(other, known)
         decisive = claimed if given_wins else assessed
-        claim = build_claim(assessed=str(assessed), claimed=str(claimed), decisive=str(decisive))
+        labels = (str(assessed), str(claimed), str(decisive))
+        claim = self._claim_objects.get(labels)
+        if claim is None:
+            claim = self._claim_objects.put(labels, build_claim(assessed=labels[0], claimed=labels[1], decisive=labels[2]))
         said = f" (labelled `{claimed}` by the authority, assessed `{assessed}`; decided as `{decisive}`)"
         return evaluate(
             self.compiled,
