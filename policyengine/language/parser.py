@@ -30,7 +30,9 @@ How the parser recovers.  One run must report every mistake, once.  Lark's
 interactive LALR parser lets us cut the value and state stacks back to the
 start of the broken construct and go on lexing further on, so recovery
 costs nothing extra: the file is lexed and parsed once, whatever the number
-of errors.  In order of preference:
+of errors (once more than the fast path of :mod:`.fastparse` read of it
+before it gave up at the first error; a clean file is read by that path
+alone).  In order of preference:
 
 * a missing ``}`` is repaired: the parser is fed the ``}`` it lacked and the
   declaration is kept whole;
