@@ -32,7 +32,7 @@ from typing import Any, Union
 from ..language import ast, logic
 from ..language.logic import literal_value as literal_value  # re-exported: the callers' old name
 from ..language.model import SEVERITY, AttributeType, JurisdictionModel, Kind, PolicySet, RuleModel, Value
-from .decision import Action
+from .decision import Action, build_action
 
 #: A demand as the compiled rules see it: attribute name → value.
 DemandAttrs = Mapping[str, Value]
@@ -354,7 +354,7 @@ def compile_actions(rule: RuleModel) -> tuple[CompiledAction, ...]:
             a.name,
             a.within_hours,
             None if a.condition is None else compile_condition(a.condition),
-            Action(action=a.name, within_hours=a.within_hours, rule=qualified),
+            build_action(action=a.name, within_hours=a.within_hours, rule=qualified),
         )
         for a in rule.actions
     )

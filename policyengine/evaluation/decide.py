@@ -585,6 +585,11 @@ def _new_day() -> tuple[float, datetime.date]:
     return cached
 
 
+def _refs_of(condition: ast.Condition) -> set[str]:
+    """The dotted attributes a condition reads."""
+    return {n.ref.dotted for n in ast.walk_condition(condition) if hasattr(n, "ref")}
+
+
 def memo_key(code: str, as_of: datetime.date, demand: dict[str, Any]) -> tuple[Any, ...]:
     """The decision memo's key of a raw demand: its names, its values and their types, as given.
 
@@ -651,6 +656,14 @@ class Decider:
         #: like facts (a handful of label pairs recur; a decision that keeps a
         #: new Claim alive is three more objects for the collector to walk).
         self._claim_objects: Memo[tuple[str, str, str], Claim] = Memo(CLAIM_CACHE_SIZE)
+        #: Whether any rule's condition, text or action condition reads the
+        #: authority's label.  When none does, both readings of a claim match
+        #: the same rules and explain the same way: one match serves both.
+        self._label_read = any(
+            CLAIMED in r.demand_reads
+            or any(a.condition is not None and f"demand.{CLAIMED}" in _refs_of(a.condition) for a in r.model.actions)
+            for r in compiled.rules
+        )
         #: Whether the vocabulary has both labels (docs/semantics.md, "Claims").
         self._claims = CLAIMED in names and ASSESSED in names
 
@@ -804,8 +817,11 @@ class Decider:
         # Both readings are matched; only the one taken is explained.
         reassessed = {**demand, CLAIMED: assessed}
         given = match(self.compiled, j, demand)
-        other = match(self.compiled, j, reassessed)
-        given_wins = severity_of(given, known) > severity_of(other, known)
+        if self._label_read:
+            other = match(self.compiled, j, reassessed)
+            given_wins = severity_of(given, known) > severity_of(other, known)
+        else:  # the same rules match either way: a tie, so the assessment decides
+            other, given_wins = given, False
         decisive = claimed if given_wins else assessed
         labels = (str(assessed), str(claimed), str(decisive))
         claim = self._claim_objects.get(labels)
