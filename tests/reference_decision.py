@@ -160,6 +160,14 @@ def chain(decls: Mapping[str, ast.Jurisdiction], code: str) -> tuple[str, ...]:
 
 
 def jurisdiction_environment(policy_set: PolicySet, code: str) -> tuple[dict[str, Value], dict[str, str], tuple[str, ...]]:
+    """:func:`resolve_jurisdiction`, once per code (the caller must not change what it returns)."""
+    memo = _memo(policy_set)
+    if ("jurisdiction", code) not in memo:
+        memo["jurisdiction", code] = resolve_jurisdiction(policy_set, code)
+    return memo["jurisdiction", code]  # type: ignore[no-any-return]
+
+
+def resolve_jurisdiction(policy_set: PolicySet, code: str) -> tuple[dict[str, Value], dict[str, str], tuple[str, ...]]:
     """(``jurisdiction.*`` → value, attribute → the group it was inherited from, chain)
     for a jurisdiction or group the set defines, from the declarations (§6)."""
     decls = declarations(policy_set)
@@ -240,11 +248,17 @@ def considered(policy_set: PolicySet, env: Mapping[str, Value], known: bool) -> 
 
 
 def _considered(policy_set: PolicySet, facts: list[tuple[str, Value]]) -> tuple[str, ...]:
-    return tuple(
-        sorted(
-            {r.principle for r in policy_set.rules if all(possible(r.condition, name, value) != {False} for name, value in facts)}
-        )
-    )
+    return tuple(sorted({r.principle for r in policy_set.rules if all(_not_ruled_out(policy_set, r, f) for f in facts)}))
+
+
+def _not_ruled_out(policy_set: PolicySet, rule: RuleModel, fact: tuple[str, Value]) -> bool:
+    """Whether ``rule`` can still hold with the one ``fact`` known (memoised per rule and fact)."""
+    memo = _memo(policy_set)
+    name, value = fact
+    key = ("possible", _qualified(rule), name, type(value), value)  # the type too: True == 1
+    if key not in memo:
+        memo[key] = possible(rule.condition, name, value) != {False}
+    return memo[key]  # type: ignore[no-any-return]
 
 
 # --- one decision --------------------------------------------------------------------------------
@@ -297,7 +311,10 @@ def _one_way(
 ) -> dict[str, Any]:
     """The fields of a decision of one demand (one way of a claim), §4, §7, §10, §12."""
     env: dict[str, Value] = {**jenv, **{f"demand.{k}": v for k, v in demand.items()}}
-    rules = sorted(policy_set.rules, key=_qualified)
+    memo = _memo(policy_set)
+    if "rules" not in memo:
+        memo["rules"] = sorted(policy_set.rules, key=_qualified)
+    rules: list[RuleModel] = memo["rules"]
     results = {_qualified(r): (r, truth(r.condition, env)) for r in rules}
     matched = {q: r for q, (r, t) in results.items() if t is True}
     undetermined = tuple(

@@ -88,10 +88,15 @@ def truth(node: Any, env: Mapping[str, Value]) -> bool | None:
         inner = truth(node.operand, env)
         return None if inner is None else not inner
     if isinstance(node, (ast.AllOf, ast.AnyOf)):
-        results = [truth(op, env) for op in node.operands]
+        # Kleene: one false part makes an `and` false (one true part an `or` true),
+        # whatever the others are, known or not; else unknown if any part is.
         decisive = isinstance(node, ast.AnyOf)
-        if decisive in results:
-            return decisive
+        results = []
+        for op in node.operands:
+            r = truth(op, env)
+            if r is decisive:
+                return decisive
+            results.append(r)
         return None if None in results else not decisive
     return atom_truth(node, env.get(node.ref.dotted))
 
