@@ -40,7 +40,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from reference_decision import reference_decide, resolve_jurisdiction
+from reference_decision import reference_decide, reference_standing, resolve_jurisdiction
 from test_properties_decide import CATEGORIES, CODES, GROUP, SEVERITY, atoms, build, demand_attrs, files, policy_specs, render
 
 import policyengine
@@ -288,6 +288,54 @@ def test_command_line_json_lines_are_the_reference(
             reference = reference_decide(policy_set, requests[i], AS_OF).model_copy(update={"source_root": str(root)})
             rooted[i] = printable_json(reference.model_dump_json())
         _check(requests[i], line, rooted[i])
+
+
+def test_standing_demands_decide_as_the_reference(shipped: Any) -> None:
+    """Every standing demand of every jurisdiction (inherited ones included), on two
+    dates, memo off and on (the second engine decides each twice)."""
+    policy_set = shipped.policy_set
+    warm = policyengine.load()
+    for code, jurisdiction in sorted(policy_set.jurisdictions.items()):
+        for demand in jurisdiction.demands:
+            for when in (AS_OF, datetime.date(2015, 1, 1)):
+                reference = reference_standing(policy_set, code, demand.id, when).model_dump_json()
+                request = f"{code}.{demand.id} as of {when}"
+                _check(request, shipped.standing(code, demand.id, as_of=when).model_dump_json(), reference)
+                for _ in range(2):
+                    _check(request, warm.standing(code, demand.id, as_of=when).model_dump_json(), reference)
+
+
+def _single_decisions() -> list[Path]:
+    """The golden legal cases whose answer is one decision (not a market, not a refusal)."""
+    cases = sorted((Path(__file__).parent / "golden" / "legal").glob("*.json"))
+    chosen = []
+    for path in cases:
+        case = json.loads(path.read_text(encoding="utf-8"))
+        if "market" not in case["input"] and "error" not in case["expected"]:
+            chosen.append(path)
+    assert len(chosen) >= 10, "the golden legal cases moved"
+    return chosen
+
+
+LEGAL_CASES = _single_decisions()
+
+
+@pytest.mark.parametrize("path", LEGAL_CASES, ids=[p.stem for p in LEGAL_CASES])
+def test_the_reference_decides_the_golden_cases(path: Path) -> None:
+    """The referee against the pinned decisions (tests/golden/legal): the reference itself
+    must build each golden decision, key order included."""
+    from policyengine.language.pipeline import analyse_sources
+
+    case = json.loads(path.read_text(encoding="utf-8"))
+    given, expected = case["input"], case["expected"]
+    policy_set, diagnostics = analyse_sources([Source(name, text) for name, text in case["policies"].items()])
+    assert policy_set is not None, [str(d) for d in diagnostics]
+    if "standing" in given:
+        code, _, demand = given["standing"].partition(".")
+        reference = reference_standing(policy_set, code, demand, datetime.date.fromisoformat(given["as_of"]))
+    else:
+        reference = reference_decide(policy_set, given["request"], AS_OF)
+    assert json.dumps(json.loads(reference.model_dump_json())) == json.dumps(expected)
 
 
 def test_the_reference_resolves_jurisdictions_as_validation_does(shipped: Any) -> None:
