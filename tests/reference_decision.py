@@ -55,7 +55,17 @@ from typing import Any
 
 from reference_evaluator import Value, atom_truth, model_reason, truth
 
-from policyengine.evaluation.decision import Action, Claim, Decision, Fact, Outcome, Reason, Undetermined
+from policyengine.evaluation.decision import (
+    Action,
+    Claim,
+    ContextDemand,
+    Decision,
+    Fact,
+    MarketDecision,
+    Outcome,
+    Reason,
+    Undetermined,
+)
 from policyengine.language import ast
 from policyengine.language.diagnostics import did_you_mean
 from policyengine.language.model import AttributeType, Kind, PolicySet, RuleModel
@@ -489,4 +499,80 @@ def _decision(
         claim=claim,
         considered=fields["considered"],
         jurisdiction_known=known,
+    )
+
+
+# --- markets (§8) -------------------------------------------------------------------------------
+
+#: §8's words for a status that is not (or no longer) law.
+STATUS_WORDS = {"proposed": "proposed, not law", "suspended": "suspended", "lifted": "lifted", "overturned": "overturned"}
+
+
+def standing_ids(policy_set: PolicySet, code: str) -> list[str]:
+    """The standing demands of ``code``, its own and its groups', by id (§5, §6)."""
+    decls = declarations(policy_set)
+    return sorted(d.name.name for link in chain(decls, code) for d in decls[link].demands)
+
+
+def why_not_counted(request: Mapping[str, Value], as_of: datetime.date) -> str | None:
+    """§8's table, row by row: None when the demand counts on ``as_of``, else why not."""
+    addressee, issued, status, lifted = (request.get(k) for k in ("addressee", "issued", "status", "lifted"))
+    if addressee is not None and addressee not in ("this_platform", "all_platforms"):
+        return "made of another platform"
+    if isinstance(issued, datetime.date) and issued > as_of:
+        return f"issued after {as_of.isoformat()}"
+    if status in ("lifted", "overturned") and isinstance(lifted, datetime.date):
+        # In force until the day it was lifted or overturned.
+        return None if lifted > as_of else f"{status} {lifted.isoformat()}"
+    if status is not None and status != "in_force":
+        return STATUS_WORDS[str(status)]
+    if isinstance(lifted, datetime.date) and lifted <= as_of:
+        return f"lifted {lifted.isoformat()}"
+    return None
+
+
+def reference_market(policy_set: PolicySet, code: str, as_of: datetime.date) -> MarketDecision:
+    """The market of ``code`` as of ``as_of`` (§8), from the reference's standing decisions."""
+    decisions = tuple(reference_standing(policy_set, code, i, as_of) for i in standing_ids(policy_set, code))
+    counted, context = [], []
+    for d in decisions:
+        why = why_not_counted(d.request, as_of)
+        if why is None:
+            counted.append(d)
+        else:
+            context.append(ContextDemand(demand=str(d.demand), reason=why))
+    forced = [str(d.demand) for d in counted if d.outcome is Outcome.WITHDRAW and d.request.get("mandatory") is True]
+    not_complied = [str(d.demand) for d in counted if d.outcome is not Outcome.COMPLY]
+    if forced:
+        outcome, decisive = Outcome.WITHDRAW, forced
+        names = ", ".join(f"`{i}`" for i in forced)
+        why_text = f"the mandatory demand{'s' if len(forced) > 1 else ''} {names} cannot be reconciled with the principles"
+    elif not_complied:
+        outcome, decisive = Outcome.NEGOTIATE, not_complied
+        n = len(not_complied)
+        names = ", ".join(f"`{i}`" for i in not_complied)
+        why_text = f"{n} standing demand{'s need' if n > 1 else ' needs'} review or refusal: {names}"
+    else:
+        outcome, decisive = Outcome.COMPLY, []
+        if counted:
+            why_text = "every standing demand can be complied with"
+        elif decisions:
+            why_text = f"no standing demand in force on {as_of.isoformat()} is made of this platform"
+        else:
+            why_text = "no standing demands"
+    if context:
+        why_text += f" ({len(context)} not counted, listed as context)"
+    env, _, links = jurisdiction_environment(policy_set, code)
+    return MarketDecision(
+        jurisdiction=code,
+        name=str(env["jurisdiction.name"]),
+        outcome=outcome,
+        summary=f"{outcome.value}: {why_text}",
+        decisive=tuple(decisive),
+        decisions=decisions,
+        jurisdiction_chain=links,
+        policy_version=policy_set.version,
+        as_of=as_of,
+        counted=tuple(str(d.demand) for d in counted),
+        context=tuple(context),
     )

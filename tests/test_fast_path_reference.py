@@ -40,7 +40,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from reference_decision import reference_decide, reference_standing, resolve_jurisdiction
+from reference_decision import reference_decide, reference_market, reference_standing, resolve_jurisdiction
 from test_properties_decide import CATEGORIES, CODES, GROUP, SEVERITY, atoms, build, demand_attrs, files, policy_specs, render
 
 import policyengine
@@ -306,31 +306,52 @@ def test_standing_demands_decide_as_the_reference(shipped: Any) -> None:
 
 
 def _single_decisions() -> list[Path]:
-    """The golden legal cases whose answer is one decision (not a market, not a refusal)."""
+    """The golden legal cases whose answer is a decision or a market (not a refusal)."""
     cases = sorted((Path(__file__).parent / "golden" / "legal").glob("*.json"))
     chosen = []
     for path in cases:
         case = json.loads(path.read_text(encoding="utf-8"))
-        if "market" not in case["input"] and "error" not in case["expected"]:
+        if "error" not in case["expected"]:
             chosen.append(path)
     assert len(chosen) >= 10, "the golden legal cases moved"
     return chosen
 
 
 LEGAL_CASES = _single_decisions()
+#: Dates around the shipped record's: before most demands were issued, while some stood, now.
+MARKET_DATES = (
+    datetime.date(2015, 1, 1),
+    datetime.date(2018, 4, 13),
+    datetime.date(2018, 6, 1),
+    datetime.date(2021, 1, 1),
+    AS_OF,
+)
+
+
+def test_markets_decide_as_the_reference(shipped: Any) -> None:
+    """Every jurisdiction's market on several dates (which demands count changes), memo off and on."""
+    policy_set = shipped.policy_set
+    warm = policyengine.load()
+    for code in sorted(policy_set.jurisdictions):
+        for when in MARKET_DATES:
+            reference = reference_market(policy_set, code, when).model_dump_json()
+            _check(f"market {code} as of {when}", shipped.market(code, as_of=when).model_dump_json(), reference)
+            _check(f"market {code} as of {when}", warm.market(code, as_of=when).model_dump_json(), reference)
 
 
 @pytest.mark.parametrize("path", LEGAL_CASES, ids=[p.stem for p in LEGAL_CASES])
 def test_the_reference_decides_the_golden_cases(path: Path) -> None:
-    """The referee against the pinned decisions (tests/golden/legal): the reference itself
-    must build each golden decision, key order included."""
+    """The referee against the pinned decisions and markets (tests/golden/legal): the
+    reference itself must build each golden answer, key order included."""
     from policyengine.language.pipeline import analyse_sources
 
     case = json.loads(path.read_text(encoding="utf-8"))
     given, expected = case["input"], case["expected"]
     policy_set, diagnostics = analyse_sources([Source(name, text) for name, text in case["policies"].items()])
     assert policy_set is not None, [str(d) for d in diagnostics]
-    if "standing" in given:
+    if "market" in given:
+        reference: Any = reference_market(policy_set, given["market"], datetime.date.fromisoformat(given["as_of"]))
+    elif "standing" in given:
         code, _, demand = given["standing"].partition(".")
         reference = reference_standing(policy_set, code, demand, datetime.date.fromisoformat(given["as_of"]))
     else:
