@@ -412,16 +412,17 @@ def label_atoms(draw: st.DrawFn) -> tuple[Any, ...]:
     return ("known", "demand.claimed_category", draw(st.booleans()))
 
 
-def label_conditions() -> st.SearchStrategy[tuple[Any, ...]]:
-    return st.recursive(
-        st.one_of(label_atoms(), label_atoms(), atoms()),
-        lambda inner: st.one_of(
-            inner.map(lambda c: ("not", c)),
-            st.lists(inner, min_size=2, max_size=3).map(lambda cs: ("and", tuple(cs))),
-            st.lists(inner, min_size=2, max_size=3).map(lambda cs: ("or", tuple(cs))),
-        ),
-        max_leaves=4,
+def _junctions(inner: st.SearchStrategy[tuple[Any, ...]]) -> st.SearchStrategy[tuple[Any, ...]]:
+    """``not``, ``and`` and ``or`` over smaller conditions."""
+    return st.one_of(
+        inner.map(lambda c: ("not", c)),
+        st.lists(inner, min_size=2, max_size=3).map(lambda cs: ("and", tuple(cs))),
+        st.lists(inner, min_size=2, max_size=3).map(lambda cs: ("or", tuple(cs))),
     )
+
+
+#: Conditions over the labels and the generator's other attributes.
+LABEL_CONDITIONS = st.recursive(st.one_of(label_atoms(), label_atoms(), atoms()), _junctions, max_leaves=4)
 
 
 @st.composite
@@ -450,7 +451,7 @@ def label_principles(draw: st.DrawFn) -> str:
             outcome = draw(st.sampled_from(list(SEVERITY)))
             because = f"{outcome} by {name}.r{i} for {{demand.claimed_category}} in {{jurisdiction.name}}"
             rules.append(
-                f"    rule r{i}:\n        {outcome} when {render(draw(st.one_of(label_atoms(), label_conditions())))}\n"
+                f"    rule r{i}:\n        {outcome} when {render(draw(st.one_of(label_atoms(), LABEL_CONDITIONS)))}\n"
                 f'        because "{because}"{draw(rule_actions())}\n'
             )
         if rules:
