@@ -54,12 +54,7 @@ def compile_condition(node: ast.Condition) -> ConditionFn:
     jurisdiction (no per-jurisdiction specialisation to build or keep).
     """
     if isinstance(node, (ast.Comparison, ast.Membership, ast.KnownTest, ast.TruthTest)):
-        test = logic.value_test(node)
-        name = node.ref.name
-        if node.ref.scope == "demand":
-            return lambda d, j: test(d[name])
-        # A jurisdiction without the attribute has it unknown.
-        return lambda d, j: test(j.get(name))
+        return logic.field_test(node, node.ref.scope == "demand")  # type: ignore[return-value]
     if isinstance(node, ast.Not):
         return logic.negation(compile_condition(node.operand))
     assert isinstance(node, (ast.AllOf, ast.AnyOf))
