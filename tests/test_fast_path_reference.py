@@ -440,12 +440,11 @@ def rule_actions(draw: st.DrawFn) -> str:
 
 @st.composite
 def label_principles(draw: st.DrawFn) -> str:
-    """Principles that read the label and attach actions.  Both sort before
-    ``policyengine``: for one after it, the engine's own ``human_review`` and a rule's
-    tie differently in the docs and in the engine
-    (:func:`test_the_engine_s_human_review_ties_as_the_docs_say`)."""
+    """Principles that read the label and attach actions.  ``zz_review`` sorts after
+    ``policyengine``, ``labels`` before it: the engine's own ``human_review`` (§7) meets
+    a rule's on either side of it."""
     blocks = []
-    for name in ("labels", "pa_review"):
+    for name in ("labels", "zz_review"):
         rules = []
         for i in range(draw(st.integers(0, 2))):
             outcome = draw(st.sampled_from(list(SEVERITY)))
@@ -542,16 +541,11 @@ def test_a_claim_that_decides_and_a_did_you_mean_decide_as_the_reference() -> No
     assert seen == {("decisive", True), ("decisive", False), ("hint", True), ("hint", False)}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="docs/semantics.md §12 merges the engine's human_review like a rule's (a tie goes to the first by "
-    "principle.rule, here policyengine.unknown_jurisdiction); decide.py's _with_action keeps the rule's on every tie "
-    "(and its docstring says a third thing). The integrator decides which is meant.",
-)
 def test_the_engine_s_human_review_ties_as_the_docs_say() -> None:
     """A stranger's negotiate decision where a rule of a principle sorting after
     ``policyengine`` (``privacy``, ``transparency`` …) asks for ``human_review`` with no
-    deadline: §12 records ``policyengine.unknown_jurisdiction``, the engine the rule."""
+    deadline: §12's tie goes to the first by ``principle.rule``, the engine's
+    ``policyengine.unknown_jurisdiction`` (the engine kept the rule's until 9927d18)."""
     engine = small_engine(
         'principle privacy "Privacy" {\n    rule hotline:\n        negotiate when demand.kind == hotline\n'
         '        because "review"\n        actions human_review\n}\njurisdiction AA "Land AA" { }\n'
