@@ -124,6 +124,9 @@ environments = st.fixed_dictionaries(
 )
 
 
+ENV_NAMES = ("demand.kind", "demand.users", "jurisdiction.flag")
+
+
 @settings(max_examples=400, deadline=None)
 @given(condition=conditions(), env=environments)
 def test_compiled_conditions_agree_with_the_reference(condition: ast.Condition, env: dict[str, Any]) -> None:
@@ -149,6 +152,23 @@ def test_field_tests_read_and_test_as_value_tests_do_in_either_scope(atom: ast.C
     assert logic.field_test(atom, True)({name: value}, {}) is expected
     assert logic.field_test(atom, False)({}, {name: value}) is expected
     assert logic.field_test(atom, False)({}, {}) is logic.value_test(atom)(None)
+
+
+@settings(max_examples=500, deadline=None)
+@given(condition=conditions(), env=environments, fixed=st.sets(st.sampled_from(sorted(ENV_NAMES))))
+def test_a_specialised_condition_has_the_conditions_truth_on_every_request_that_agrees(
+    condition: ast.Condition, env: dict[str, Any], fixed: set[str]
+) -> None:
+    # The hot path substitutes what a (jurisdiction, kind) pair fixes; the
+    # residual must agree with the whole condition whenever the request does.
+    def known(dotted: str) -> object:
+        return env[dotted] if dotted in fixed else logic.open_value()
+
+    residual = logic.specialise(condition, known)
+    d = {"kind": env["demand.kind"], "users": env["demand.users"]}
+    j = {} if env["jurisdiction.flag"] is None else {"flag": env["jurisdiction.flag"]}
+    got = residual if residual is None or isinstance(residual, bool) else residual(d, j)
+    assert got is compile_condition(condition)(d, j)
 
 
 # --- intervals --------------------------------------------------------------------------------

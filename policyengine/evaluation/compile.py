@@ -177,6 +177,22 @@ class Candidates:
         return [rules[p] for p in bit_indices(keep)]
 
 
+def _holds(d: DemandAttrs, j: DemandAttrs) -> bool:
+    return True
+
+
+def _fails(d: DemandAttrs, j: DemandAttrs) -> bool:
+    return False
+
+
+def _unknown(d: DemandAttrs, j: DemandAttrs) -> None:
+    return None
+
+
+#: The residual of a condition that one (jurisdiction, kind) pair settles.
+_CONSTANT: dict[bool | None, ConditionFn] = {True: _holds, False: _fails, None: _unknown}
+
+
 class RuleIndex:
     """Bitsets over rule indices per (attribute, value), and per-pair candidate lists.
 
@@ -218,17 +234,50 @@ class RuleIndex:
         self._jurisdiction_bits: dict[str, int] = {}
         self._jurisdiction_rules: dict[str, tuple[int, ...]] = {}
         self._pairs: dict[tuple[str, Value], Candidates] = {}
+        self._residuals: dict[tuple[Any, ...], ConditionFn] = {}
+        self._reads: dict[int, tuple[str, ...]] = {}
 
     def __getstate__(self) -> dict[str, Any]:
         # Closures do not pickle, and the memo tables refill on first use.
         state = dict(self.__dict__)
         state["_conditions"], state["_jurisdiction_bits"], state["_jurisdiction_rules"], state["_pairs"] = {}, {}, {}, {}
+        state["_residuals"], state["_reads"] = {}, {}
         return state
 
     def condition(self, i: int) -> ConditionFn:
         found = self._conditions.get(i)
         if found is None:
             found = self._conditions[i] = compile_condition(self.rules[i].model.condition)
+        return found
+
+    def residual(self, i: int, jurisdiction: JurisdictionModel, kind: Value) -> ConditionFn:
+        """Rule ``i``'s condition for one (jurisdiction, kind) pair: what the pair
+        fixes (every jurisdiction attribute, the demand's kind) substituted once,
+        so a decision tests only the demand atoms that can still differ
+        (:func:`~policyengine.language.logic.specialise`).
+
+        Shared between the pairs that agree on the values the rule reads: a
+        rule of one or two countries is constant False for all the others."""
+        rule = self.rules[i]
+        jattrs = jurisdiction.attrs
+        reads = self._reads.get(i)
+        if reads is None:
+            reads = self._reads[i] = tuple(r.split(".", 1)[1] for r in rule.refs if r.startswith("jurisdiction."))
+        key = (i, kind, *[jattrs.get(name) for name in reads])
+        found = self._residuals.get(key)
+        if found is None:
+            kind_ref = f"demand.{self.kind_attr}" if self.kind_attr else None
+            opened = logic.open_value()
+
+            def known(dotted: str) -> object:
+                if dotted.startswith("jurisdiction."):
+                    return jattrs.get(dotted.split(".", 1)[1])
+                return kind if dotted == kind_ref else opened
+
+            residual = logic.specialise(rule.model.condition, known)
+            made: ConditionFn = _CONSTANT[residual] if residual is None or isinstance(residual, bool) else residual  # type: ignore[assignment]
+            self._residuals[key] = made
+            return made
         return found
 
     def jurisdiction_bits(self, jurisdiction: JurisdictionModel) -> int:
@@ -271,7 +320,7 @@ class RuleIndex:
         if self.kind_attr is not None and kind is not None:
             dotted_kind = f"demand.{self.kind_attr}"
             positions = [i for i in positions if (a := allowed[i].get(dotted_kind)) is None or kind in a]
-        rules = tuple((self.rules[i], self.condition(i)) for i in positions)
+        rules = tuple((self.rules[i], self.residual(i, jurisdiction, kind)) for i in positions)
         masks = []
         full = (1 << len(positions)) - 1
         for name in self.demand_names if len(positions) >= self.MASK_MIN else ():

@@ -209,3 +209,62 @@ def field_test(node: ast.Condition, on_demand: bool) -> Callable[[dict[str, Valu
     if on_demand:
         return lambda d, j: d[name]  # type: ignore[return-value]
     return lambda d, j: j.get(name)  # type: ignore[return-value]
+
+
+#: What :func:`specialise` gives: a truth value settled in advance, or a closure
+#: over (demand, jurisdiction) for what is still open.
+Residual = bool | None | Callable[[dict[str, Value], dict[str, Value]], Truth]
+
+_OPEN = object()  # a part of a junction whose value depends on the request
+
+
+def specialise(node: ast.Condition, known: Callable[[str], object]) -> Residual:
+    """``node`` with the values ``known`` knows substituted: its truth, when that is
+    settled, else a closure over (demand, jurisdiction) that tests only the rest.
+
+    ``known(dotted)`` returns the value of an attribute fixed for every request
+    the residual will see (a jurisdiction's attributes, the demand's kind), or
+    :data:`_OPEN` (exported as :func:`open_value`) for one that varies.  The
+    residual has the node's truth for every request that agrees with
+    ``known``, by the tables above: an ``and`` with a false part is false, its
+    true parts drop out, an unknown part leaves it unknown unless another
+    part is false (``or`` dually), whatever order the parts come in.  Why:
+    the decide hot path's candidates for one (jurisdiction, kind) pair all
+    test the jurisdiction and the kind; specialised once per pair, a
+    decision evaluates only the demand atoms that can still differ.
+    """
+    if isinstance(node, (ast.Comparison, ast.Membership, ast.KnownTest, ast.TruthTest)):
+        value = known(node.ref.dotted)
+        if value is _OPEN:
+            return field_test(node, node.ref.scope == "demand")
+        return value_test(node)(value)  # type: ignore[arg-type]
+    if isinstance(node, ast.Not):
+        inner = specialise(node.operand, known)
+        if inner is None or isinstance(inner, bool):
+            return negate(inner)
+        return negation(inner)
+    assert isinstance(node, (ast.AllOf, ast.AnyOf))
+    is_all = isinstance(node, ast.AllOf)
+    settles = not is_all
+    unknown = False
+    parts = []
+    for op in node.operands:
+        r = specialise(op, known)
+        if r is settles:
+            return settles
+        if r is None:
+            unknown = True
+        elif not isinstance(r, bool):
+            parts.append(r)
+    if not parts:
+        return None if unknown else is_all
+    rest = parts[0] if len(parts) == 1 else junction_of(is_all, tuple(parts))
+    if not unknown:
+        return rest
+    # An unknown part settled nothing: the rest decides only with its settling value.
+    return lambda d, j: settles if rest(d, j) is settles else None
+
+
+def open_value() -> object:
+    """The marker :func:`specialise`'s ``known`` returns for an attribute that varies."""
+    return _OPEN
