@@ -637,6 +637,8 @@ class Decider:
         self._keys = self._checks.keys
         self._jurisdictions = compiled.jurisdictions
         self._memo: Memo[tuple[Any, ...], Decision] = Memo(CACHE_SIZE if memo else 0)
+        #: The memo's lookup, bound once (the table is emptied in place, never replaced).
+        self._lookup = self._memo.get
         #: id(decision) → (decision, its JSON once serialised), for the decisions
         #: the memo holds: only those come back to :meth:`to_json`.  An entry
         #: holds its decision, so the id cannot be reused while it lives.
@@ -696,7 +698,7 @@ class Decider:
             values = demand.values()
             key = (jurisdiction, when, *demand, *values, *map(type, values))  # memo_key(), inlined
             try:
-                hit = self._memo.get(key)
+                hit = self._lookup(key)
             except TypeError:  # an unhashable value: let the checks explain it
                 return self._decide_slow(request, as_of)
             if hit is not None:
