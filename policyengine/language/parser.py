@@ -85,7 +85,8 @@ __all__ = ["KEYWORDS", "MAX_SYNTAX_ERRORS", "MAX_TOKENS", "ParseResult", "get_pa
 #: skipped (by then the author has enough to fix, and the output stays short).
 MAX_SYNTAX_ERRORS = 20
 #: Most tokens (words, numbers, texts, symbols) in one file.  The parser reads
-#: about 110,000 tokens a second (docs/language.md, "Limits"); real policy text
+#: about 240,000 tokens a second on a clean file and half that on one with an
+#: error (docs/language.md, "Limits"); real policy text
 #: has about 110 tokens a kilobyte, so a file at the 1 MiB limit of the loader
 #: has ~116,000.  The cap bounds what a hostile file of one-character tokens
 #: can cost to under two seconds, and the memory of its parse tree.
