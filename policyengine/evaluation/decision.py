@@ -236,22 +236,30 @@ def trusted_constructor(cls: type[M]) -> Callable[..., M]:
     fields = cls.model_fields
     defaults: dict[str, Any] = {n: None if f.default_factory else f.default for n, f in fields.items()}
     factories = tuple((n, f.default_factory) for n, f in fields.items() if f.default_factory is not None)
-    new = object.__new__
-    setattr_ = object.__setattr__
 
     def build(**values: Any) -> M:
-        model = new(cls)
         state = {**defaults, **values}
         for name, factory in factories:
             if name not in values:
                 state[name] = factory()  # type: ignore[call-arg]
-        setattr_(model, "__dict__", state)
-        setattr_(model, "__pydantic_fields_set__", set(values))
-        setattr_(model, "__pydantic_extra__", None)
-        setattr_(model, "__pydantic_private__", None)
-        return model
+        return _instance(cls, state, set(values))
 
     return build
+
+
+_setattr = object.__setattr__
+
+
+def _instance(cls: type[M], state: dict[str, Any], fields_set: set[str]) -> M:
+    """An instance of ``cls`` holding ``state``, as validation leaves one: the one
+    place that knows which slots pydantic keeps on an instance (no extra, no
+    private state), for every trusted constructor below."""
+    model = object.__new__(cls)
+    _setattr(model, "__dict__", state)
+    _setattr(model, "__pydantic_fields_set__", fields_set)
+    _setattr(model, "__pydantic_extra__", None)
+    _setattr(model, "__pydantic_private__", None)
+    return model
 
 
 def decision_of(
@@ -281,10 +289,8 @@ def decision_of(
     peer workload.  A call site passes the names it means as given (a
     constant per call site), so the object is the one validation builds from
     those keyword arguments (``tests/test_decision_build.py``)."""
-    decision = _new(Decision)
-    _setattr(
-        decision,
-        "__dict__",
+    return _instance(
+        Decision,
         {
             "outcome": outcome,
             "jurisdiction": jurisdiction,
@@ -305,15 +311,8 @@ def decision_of(
             "considered": considered,
             "jurisdiction_known": jurisdiction_known,
         },
+        set(given),
     )
-    _setattr(decision, "__pydantic_fields_set__", set(given))
-    _setattr(decision, "__pydantic_extra__", None)
-    _setattr(decision, "__pydantic_private__", None)
-    return decision
-
-
-_new = object.__new__
-_setattr = object.__setattr__
 
 
 def trusted_copy(model: M, **changes: Any) -> M:
@@ -324,13 +323,7 @@ def trusted_copy(model: M, **changes: Any) -> M:
     the price of a copy.  The result is the same object: the fields as
     ``model``'s with ``changes`` applied, the changed names added to the
     fields set (``tests/test_decision_build.py`` compares the two)."""
-    copied = object.__new__(type(model))
-    setattr_ = object.__setattr__
-    setattr_(copied, "__dict__", {**model.__dict__, **changes})
-    setattr_(copied, "__pydantic_fields_set__", model.__pydantic_fields_set__ | changes.keys())
-    setattr_(copied, "__pydantic_extra__", None)
-    setattr_(copied, "__pydantic_private__", None)
-    return copied
+    return _instance(type(model), {**model.__dict__, **changes}, model.__pydantic_fields_set__ | changes.keys())
 
 
 def reason_maker(
@@ -344,15 +337,11 @@ def reason_maker(
     large share of a decision that is not memoised).  The object is the one
     :func:`trusted_constructor` builds with every field given, held to
     validation by ``tests/test_decision_build.py``."""
-    new = object.__new__
-    setattr_ = object.__setattr__
     names = tuple(Reason.model_fields)
 
     def make(because: str, facts: tuple[Fact, ...]) -> Reason:
-        reason = new(Reason)
-        setattr_(
-            reason,
-            "__dict__",
+        return _instance(
+            Reason,
             {
                 "principle": principle,
                 "statement": statement,
@@ -362,11 +351,8 @@ def reason_maker(
                 "source": source,
                 "facts": facts,
             },
+            set(names),
         )
-        setattr_(reason, "__pydantic_fields_set__", set(names))
-        setattr_(reason, "__pydantic_extra__", None)
-        setattr_(reason, "__pydantic_private__", None)
-        return reason
 
     return make
 
