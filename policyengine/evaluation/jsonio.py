@@ -120,31 +120,28 @@ _SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder(parse_constant=_
 _JSON_SPACE = " \t\n\r"
 
 
-def _plain(text: str, opens: int) -> Any:
-    """The value of ``text`` when it is a request-shaped object (objects nested at
-    most two deep, none inside an array) that :func:`parse_json` would accept as
-    it stands, else ``_REFUSED``: then the full path decides, and explains.
+def _plain(text: str) -> Any:
+    """The value of ``text`` when it is an object whose keys (its own and those of
+    the objects right under it) are all its colons, and :func:`parse_json` would
+    accept it as it stands; else ``_REFUSED``: then the full path decides, and explains.
 
-    Why it is sound without the duplicate-key hook: every ``{`` of the text
-    belongs to an object found at the top or just under it (``opens`` counts
-    them), and outside strings a ``:`` only ever follows a key, so when the
-    text has exactly as many colons as those objects have keys, no key came
-    twice (and no string holds a colon).  Anything else goes the full way."""
+    Why that is sound without the duplicate-key hook: outside strings a ``:``
+    only ever follows a key, so the colons of a text count every key of every
+    object in it, twice-given ones twice, plus any colon inside a string.  The
+    keys found count each distinct key of some of the objects once.  When the
+    two are equal, no key came twice, no string holds a colon, and no other
+    object has a key.  Anything else goes the full way."""
     try:
         value, end = _SCAN(text, 0)
     except (StopIteration, ValueError, RecursionError):
         return _REFUSED
     if type(value) is not dict or (end != len(text) and text[end:].strip(_JSON_SPACE)):
         return _REFUSED
-    objects = 1
     keys = len(value)
     for v in value.values():
         if type(v) is dict:
-            objects += 1
             keys += len(v)
-    if objects != opens or keys != text.count(":"):
-        return _REFUSED
-    return value
+    return value if keys == text.count(":") else _REFUSED
 
 
 _REFUSED: Any = object()
@@ -159,8 +156,8 @@ def parse_json(text: str, limits: RequestLimits = RequestLimits()) -> Any:
         raise _bad(f"is nested more than {limits.max_depth} levels deep", "request.too-large")
     # Only a text that spells a surrogate escape needs the walk.
     escapes = "\\u" in text and _SURROGATE_ESCAPE.search(text) is not None
-    if opens <= 2 and not escapes and limits.max_depth >= 2:
-        value = _plain(text, opens)
+    if opens <= 2 and not escapes:  # a request's shape (more objects: the full way)
+        value = _plain(text)
         if value is not _REFUSED:
             return value
     try:
