@@ -180,13 +180,16 @@ def text_literal(draw: st.DrawFn, placeholders: tuple[str, ...] = ()) -> str:
             parts.append(draw(_pick(('\\"', "\\\\", "\\n", "\\t", "\\{", "\\}"))))
         else:
             parts.append(draw(_SAFE_TEXT))
-    body = "".join(parts)
     if draw(st.booleans()) and draw(st.booleans()):
         # A triple-quoted text may span lines (but must not end in a quote).
-        body = body.replace("\\n", "\n")
+        # Only a `\n` escape becomes a line break: replacing in the joined
+        # text would also take the `\n` of an escaped backslash followed by
+        # an `n` (`\\n`), which leaves a backslash before the line break.
+        body = "".join("\n" if p == "\\n" else p for p in parts)
         if body.endswith('"') and not body.endswith('\\"'):
             body += " "
         return f'"""{body}"""'
+    body = "".join(parts)
     return f'"{body}"'
 
 

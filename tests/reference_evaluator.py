@@ -19,15 +19,18 @@ it with this one.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from typing import Any
 
 from policyengine.evaluation.compile import CompiledRule
 from policyengine.evaluation.decision import Fact, Outcome, Reason
 from policyengine.language import ast
-from policyengine.language.model import JurisdictionModel
+from policyengine.language.model import JurisdictionModel, RuleModel
 
-Value = str | bool | float | None
+#: A value as the language has them: enumeration values and texts, bools,
+#: numbers, dates, lists of texts; None for unknown.
+Value = str | bool | float | datetime.date | tuple[str, ...] | None
 
 _NEGATE = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 
@@ -48,6 +51,11 @@ def show(value: Value) -> str:
         return "true" if value else "false"
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() and abs(value) < 1e16 else repr(value)
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        # A list of texts as the language writes it: ["a", "b \"quoted\""].
+        return "[" + ", ".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in value) + "]"
     return str(value)
 
 
@@ -60,15 +68,19 @@ def atom_truth(node: Any, value: Value) -> bool | None:
         return bool(value)
     if isinstance(node, ast.Membership):
         return (value in [literal(v) for v in node.values]) != node.negated
-    other = literal(node.value)
-    return {
-        "==": lambda: value == other,
-        "!=": lambda: value != other,
-        "<": lambda: value < other,  # type: ignore[operator]
-        "<=": lambda: value <= other,  # type: ignore[operator]
-        ">": lambda: value > other,  # type: ignore[operator]
-        ">=": lambda: value >= other,  # type: ignore[operator]
-    }[node.op]()
+    op, other = node.op, literal(node.value)
+    if op == "==":
+        return value == other
+    if op == "!=":
+        return value != other
+    if op == "<":
+        return value < other  # type: ignore[operator]
+    if op == "<=":
+        return value <= other  # type: ignore[operator]
+    if op == ">":
+        return value > other  # type: ignore[operator]
+    assert op == ">=", op
+    return value >= other  # type: ignore[operator]
 
 
 def truth(node: Any, env: Mapping[str, Value]) -> bool | None:
@@ -76,10 +88,15 @@ def truth(node: Any, env: Mapping[str, Value]) -> bool | None:
         inner = truth(node.operand, env)
         return None if inner is None else not inner
     if isinstance(node, (ast.AllOf, ast.AnyOf)):
-        results = [truth(op, env) for op in node.operands]
+        # Kleene: one false part makes an `and` false (one true part an `or` true),
+        # whatever the others are, known or not; else unknown if any part is.
         decisive = isinstance(node, ast.AnyOf)
-        if decisive in results:
-            return decisive
+        results = []
+        for op in node.operands:
+            r = truth(op, env)
+            if r is decisive:
+                return decisive
+            results.append(r)
         return None if None in results else not decisive
     return atom_truth(node, env.get(node.ref.dotted))
 
@@ -119,14 +136,18 @@ def fill(template: ast.Template, env: Mapping[str, Value]) -> str:
 
 
 def reason(rule: CompiledRule, env: Mapping[str, Value], origins: Mapping[str, str]) -> Reason:
-    m = rule.model
+    return model_reason(rule.model, env, origins)
+
+
+def model_reason(m: RuleModel, env: Mapping[str, Value], origins: Mapping[str, str]) -> Reason:
+    """A matching rule's Reason from the rule as the policy set holds it (no compiled form)."""
     return Reason(
         principle=m.principle,
         statement=m.statement,
         rule=m.rule,
         outcome=Outcome(m.outcome),
         because=fill(m.because, env),
-        source=rule.source,
+        source=m.span.short_location(),
         facts=tuple(facts(m.condition, env, origins)),
     )
 

@@ -189,3 +189,40 @@ def test_import_policyengine_stays_lazy() -> None:
     code = "import sys, policyengine; print(sorted(m for m in sys.modules if m.startswith(('pydantic', 'lark', 'rich'))))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+#: Modules a command line that decides nothing has no use for (issue 14: each one was start-up time).
+_HEAVY = ("pydantic", "lark", "rich", "policyengine.analysis", "policyengine.evaluation")
+
+
+def _heavy_imports_after(code: str) -> list[str]:
+    """The heavy modules loaded by ``code`` in a fresh interpreter."""
+    import subprocess
+    import sys
+
+    probe = f"import sys\n{code}\nprint(sorted(m for m in sys.modules if m.startswith({_HEAVY!r})))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    return list(ast.literal_eval(out.strip().splitlines()[-1]))
+
+
+def test_building_the_command_line_parser_stays_lazy() -> None:
+    """The parser holds every command's name and help, but a command's arguments (whose
+    defaults come from the analysis budget, the request limits …) only once it is picked."""
+    assert _heavy_imports_after("from policyengine.cli.main import build_parser; build_parser()") == []
+    assert _heavy_imports_after("from policyengine.cli.main import main; main(['fmt', '--help'])") == []
+
+
+def test_top_level_help_and_a_misspelt_command_stay_lazy() -> None:
+    assert _heavy_imports_after("from policyengine.cli.main import main; main(['--help'])") == []
+    assert _heavy_imports_after("from policyengine.cli.main import main; main(['dcide', '-j', 'RU'])") == []
+
+
+def test_a_picked_command_gets_its_arguments() -> None:
+    """The lazy parser completes the command argparse picks: decide's budget flags are there."""
+    from policyengine.cli.main import build_parser
+
+    args = build_parser().parse_args(["decide", "-j", "RU", "--max-classes", "5"])
+    assert args.max_classes == 5 and args.command == "decide"
+    assert "policyengine.analysis" in _heavy_imports_after(
+        "from policyengine.cli.main import build_parser; build_parser().parse_args(['decide', '-j', 'RU'])"
+    )

@@ -23,6 +23,8 @@ from policyengine.evaluation.decision import (
     build_decision,
     build_reason,
     build_undetermined,
+    decision_of,
+    trusted_copy,
 )
 
 
@@ -104,6 +106,51 @@ def test_defaults_and_factories_are_filled_as_validation_fills_them() -> None:
     assert repr(build_undetermined(**und_kw)) == repr(Undetermined(**und_kw))
 
 
+def test_decision_of_builds_what_validation_builds_from_the_fields_it_is_told_were_given() -> None:
+    # Its dict display must list every field, in the model's order.
+    kw: dict[str, Any] = dict(
+        outcome=Outcome.WITHDRAW,
+        jurisdiction="RU",
+        demand="keys",
+        summary="s",
+        reasons=(),
+        outranked=(),
+        undetermined=(),
+        default_applied=False,
+        jurisdiction_chain=("RU",),
+        request={"kind": "key_disclosure"},
+        policy_version="v",
+        as_of=datetime.date(2024, 1, 2),
+        actions=(),
+        claim=None,
+        considered=("p",),
+        jurisdiction_known=True,
+    )
+    for given in (set(kw), set(kw) - {"claim", "considered", "demand"}):
+        built = decision_of(**kw, given=frozenset(given))
+        validated = Decision(**{k: v for k, v in kw.items() if k in given})
+        if "claim" not in given:
+            validated = validated.model_copy(update={"considered": ("p",), "demand": "keys"})
+            validated.__pydantic_fields_set__.difference_update({"considered", "demand"})
+        assert list(built.__dict__) == list(Decision.model_fields)
+        assert built == validated and repr(built) == repr(validated)
+        assert built.model_dump_json() == validated.model_dump_json()
+        assert built.model_fields_set == validated.model_fields_set == given
+
+
+def test_a_trusted_copy_is_the_copy_pydantic_makes() -> None:
+    engine = policyengine.load(memo=False)
+    for request in _requests(engine)[:200]:
+        decision = engine.decide(request)
+        changes: dict[str, Any] = {"request": {"kind": "user_data", "id": "r-1"}, "summary": "s"}
+        ours, theirs = trusted_copy(decision, **changes), decision.model_copy(update=changes)
+        assert ours == theirs and repr(ours) == repr(theirs)
+        assert ours.model_dump_json() == theirs.model_dump_json()
+        assert ours.model_fields_set == theirs.model_fields_set
+        assert ours.__pydantic_extra__ == theirs.__pydantic_extra__ and ours.__pydantic_private__ == theirs.__pydantic_private__
+        assert decision.request is not ours.request  # the original is untouched
+
+
 def test_built_models_stay_frozen() -> None:
     d = build_decision(
         outcome=Outcome.COMPLY,
@@ -121,3 +168,35 @@ def test_built_models_stay_frozen() -> None:
     else:
         raise AssertionError("a built Decision accepted an assignment")
     assert d.model_copy(update={"summary": "t"}).summary == "t"
+
+
+def test_every_market_fact_and_action_of_the_library_equals_its_validated_twin() -> None:
+    # Markets, their context entries, facts and actions are built by trusted
+    # constructors too (the engine's own Action constants among them).
+    engine = policyengine.load(memo=False)
+    seen = {"market": 0, "context": 0, "fact": 0, "action": 0}
+    for code in engine.jurisdictions():
+        market = engine.market(code, as_of=datetime.date(2024, 6, 1))
+        _same_as_validated(market)
+        seen["market"] += 1
+        for entry in market.context:
+            _same_as_validated(entry)
+            seen["context"] += 1
+        for decision in market.decisions:
+            for reason in (*decision.reasons, *decision.outranked):
+                for fact in reason.facts:
+                    _same_as_validated(fact)
+                    seen["fact"] += 1
+            for action in decision.actions:
+                _same_as_validated(action)
+                seen["action"] += 1
+    stranger = engine.decide(
+        {"jurisdiction": "ZZ", "demand": {"kind": "user_data", "category": "fraud", "legal_basis": "statute"}}
+    )
+    for reason in stranger.reasons:
+        _same_as_validated(reason)
+        for fact in reason.facts:
+            _same_as_validated(fact)
+    for action in stranger.actions:
+        _same_as_validated(action)
+    assert all(seen.values()), seen

@@ -139,6 +139,18 @@ def test_value_tests_agree_with_the_reference(atom: ast.Condition, env: dict[str
     assert logic.value_test(atom)(value) is atom_truth(atom, value)
 
 
+@settings(max_examples=300, deadline=None)
+@given(atom=st.composite(_atom)(), env=environments)
+def test_field_tests_read_and_test_as_value_tests_do_in_either_scope(atom: ast.Condition, env: dict[str, Any]) -> None:
+    # The hot path's fused form: the same truth from the demand (always
+    # present) and from the jurisdiction (absent means unknown).
+    name, value = atom.ref.name, env[atom.ref.dotted]  # type: ignore[union-attr]
+    expected = logic.value_test(atom)(value)
+    assert logic.field_test(atom, True)({name: value}, {}) is expected
+    assert logic.field_test(atom, False)({}, {name: value}) is expected
+    assert logic.field_test(atom, False)({}, {}) is logic.value_test(atom)(None)
+
+
 # --- intervals --------------------------------------------------------------------------------
 
 POINTS = [-intervals.INF, -2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, intervals.INF]

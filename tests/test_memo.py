@@ -128,3 +128,18 @@ def test_a_bad_as_of_is_a_request_error_and_enters_no_memo() -> None:
         with pytest.raises(policyengine.RequestError):
             engine.decide(r, as_of=bad)  # type: ignore[arg-type]
     assert len(engine._decider._memo) == before
+
+
+def test_the_inlined_memo_key_is_memo_key() -> None:
+    # Decider.decide builds the key itself (a call less on a hit); the slow
+    # path stores under memo_key(): a request must find what either stored.
+    memo_key = decide_module.memo_key
+    engine = policyengine.load()
+    decider = engine._decider
+    request = {"jurisdiction": "FR", "demand": {"kind": "user_data", "category": "fraud", "legal_basis": "court_order"}}
+    when = datetime.date(2024, 5, 17)
+    first = decider.decide(request, when)
+    assert decider._memo.get(memo_key("FR", when, request["demand"])) is first
+    decider._memo.clear()
+    slow = decider._decide_slow({**request, "as_of": "2024-05-17"})  # stored by the slow path
+    assert decider.decide(request, when) is slow

@@ -106,3 +106,28 @@ def test_threads_sharing_one_engine_get_the_fresh_decisions(policy_dir: PolicyDi
     for t in threads:
         t.join()
     assert failures == []
+
+
+def test_on_the_library_with_claims_the_shape_memo_gives_the_fresh_decision() -> None:
+    # The library's vocabulary has both labels: the echo of a demand with an
+    # id carries the claim as the bare demand's decision filled it in.
+    memo, fresh = policyengine.load(), policyengine.load(memo=False)
+    seen = 0
+    for code, claimed, (rid, text) in itertools.product(
+        ("FR", "RU", "IR", "ZZ"),
+        (None, "terrorism", "fraud", "peaceful_protest"),
+        ((None, None), ("r1", None), ("r2", "text"), (None, "only a description")),
+    ):
+        demand: dict[str, object] = {"kind": "channel_block", "category": "peaceful_protest", "legal_basis": "court_order"}
+        for name, value in (("claimed_category", claimed), ("id", rid), ("description", text)):
+            if value is not None:
+                demand[name] = value
+        for _ in range(2):  # the second time from the memos
+            got, want = (
+                memo.decide({"jurisdiction": code, "demand": dict(demand)}),
+                fresh.decide({"jurisdiction": code, "demand": dict(demand)}),
+            )
+            assert got == want and list(got.request) == list(want.request), demand
+            assert memo.decision_json(got) == want.model_dump_json()
+            seen += got.claim is not None
+    assert seen and memo._decider._shapes

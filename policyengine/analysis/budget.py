@@ -98,7 +98,10 @@ class Meter:
     budget: Budget
     classes: int = 0
     started: float = field(default_factory=time.monotonic)
-    rss_start: float = field(default_factory=_rss_mb)
+    # Read through the module's name when the meter starts, like every later
+    # read: a default_factory bound at class creation would keep the function
+    # the module had then, and the start and the reads could disagree.
+    rss_start: float = field(default_factory=lambda: _rss_mb())
     _next_check: int = _CHECK_EVERY
 
     def charge(self, n: int = 1) -> None:

@@ -131,8 +131,6 @@ def find_project_set(start: Path | None = None) -> PolicySetChoice | None:
     ``vocabulary.policy`` decides; at one level the project file wins.  The
     installed package is never a project, even when the walk passes through it.
     """
-    import tomllib
-
     try:
         here = (start or Path.cwd()).resolve()
     except OSError:  # the current directory was removed under us: there is no project around it
@@ -143,6 +141,8 @@ def find_project_set(start: Path | None = None) -> PolicySetChoice | None:
             continue
         project = directory / PROJECT_FILE
         if project.is_file():
+            import tomllib  # only where a project file is: most runs have none
+
             try:
                 data = tomllib.loads(project.read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:

@@ -18,7 +18,6 @@ import contextlib
 import difflib
 import os
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,6 +99,8 @@ def _write(path: Path, text: str) -> None:
     link, the file it points to is replaced, not the link)."""
     path = path.resolve()
     mode = path.stat().st_mode & 0o7777
+    import tempfile  # here: every command line imports this module for its help
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:

@@ -11,7 +11,6 @@ the ``lsp`` extra is not installed.
 from __future__ import annotations
 
 import argparse
-import logging
 
 from .common import CommandError, ExitCode
 
@@ -55,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(
             f"the language server needs the `lsp` extra ({missing} is not installed): pip install 'policyengine[lsp]'"
         ) from None
+    import logging  # here: every command line imports this module for its help
+
     logging.basicConfig(level=args.log_level.upper(), format="policyengine lsp: %(levelname)s: %(name)s: %(message)s")
     serve(args.policies or (), debounce_ms=args.debounce, lint=not args.no_lint)
     return ExitCode.OK

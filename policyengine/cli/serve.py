@@ -23,15 +23,17 @@ extra).
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import json
 import os
-import signal
-import socket
 import sys
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from .common import CommandError, ExitCode, add_policies_argument, policy_paths
+
+# socket, ipaddress and signal are imported where they are used: every command line imports
+# this module for its help.
+if TYPE_CHECKING:
+    import socket
 
 NAME = "serve"
 HELP = "run the HTTP decision service: API, playground, review queue (needs the `service` extra)"
@@ -72,6 +74,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _is_loopback(host: str) -> bool:
+    import ipaddress
+
     if host == "localhost":
         return True
     try:
@@ -147,6 +151,8 @@ def worker_app() -> Any:
     """The app of one worker process (``--workers`` > 1): uvicorn imports and calls this."""
     settings = json.loads(os.environ[CONFIG_ENV])
     args = argparse.Namespace(tokens=settings["tokens_file"])
+    import signal
+
     parent = os.getppid()
     # SIGHUP's default action ends the process: until the store installs its
     # handler (at startup), a SIGHUP passed on by the parent must not kill a
@@ -170,6 +176,8 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(
             f"the service needs the `service` extra ({missing} is not installed): pip install 'policyengine[service]'"
         ) from None
+    import signal
+
     if args.workers < 1:
         raise CommandError("--workers must be at least 1")
     if bool(args.ssl_certfile) != bool(args.ssl_keyfile):
@@ -254,6 +262,8 @@ def _Workers(config: Any, sockets: list[socket.socket]) -> Any:
 
     class Workers(Multiprocess):
         def handle_hup(self) -> None:
+            import signal
+
             for process in self.processes:
                 pid = process.process.pid
                 if pid is not None:

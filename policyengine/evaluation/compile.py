@@ -30,7 +30,7 @@ from typing import Any, Union
 from ..language import ast, logic
 from ..language.logic import literal_value as literal_value  # re-exported: the callers' old name
 from ..language.model import SEVERITY, AttributeType, JurisdictionModel, Kind, PolicySet, RuleModel, Value
-from .decision import Action
+from .decision import Action, build_action
 
 #: A demand as the compiled rules see it: attribute name → value.
 DemandAttrs = Mapping[str, Value]
@@ -54,12 +54,7 @@ def compile_condition(node: ast.Condition) -> ConditionFn:
     jurisdiction (no per-jurisdiction specialisation to build or keep).
     """
     if isinstance(node, (ast.Comparison, ast.Membership, ast.KnownTest, ast.TruthTest)):
-        test = logic.value_test(node)
-        name = node.ref.name
-        if node.ref.scope == "demand":
-            return lambda d, j: test(d[name])
-        # A jurisdiction without the attribute has it unknown.
-        return lambda d, j: test(j.get(name))
+        return logic.field_test(node, node.ref.scope == "demand")  # type: ignore[return-value]
     if isinstance(node, ast.Not):
         return logic.negation(compile_condition(node.operand))
     assert isinstance(node, (ast.AllOf, ast.AnyOf))
@@ -357,7 +352,7 @@ def compile_actions(rule: RuleModel) -> tuple[CompiledAction, ...]:
             a.name,
             a.within_hours,
             None if a.condition is None else compile_condition(a.condition),
-            Action(action=a.name, within_hours=a.within_hours, rule=qualified),
+            build_action(action=a.name, within_hours=a.within_hours, rule=qualified),
         )
         for a in rule.actions
     )

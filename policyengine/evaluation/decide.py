@@ -37,10 +37,10 @@ from typing import Any
 
 from ..language import ast
 from ..language.diagnostics import did_you_mean
-from ..language.model import DemandModel, JurisdictionModel, Kind, Value
+from ..language.model import DemandModel, JurisdictionModel, Value
 from ..language.source import Source, Span
 from .codes import JurisdictionCodes
-from .compile import CompiledPolicy, CompiledRule, compile_condition, literal_value
+from .compile import Candidates, CompiledPolicy, CompiledRule, compile_condition, literal_value
 from .decision import (
     Action,
     AttributeValue,
@@ -52,17 +52,21 @@ from .decision import (
     Reason,
     Request,
     Undetermined,
-    build_decision,
+    build_action,
+    build_claim,
+    build_fact,
     build_reason,
     build_undetermined,
+    decision_of,
+    reason_maker,
     show_value,
+    trusted_copy,
 )
 from .market import market_outcome
 from .memo import Memo
 from .requests import (
     DECLINED,
     JURISDICTION,
-    MISSING,
     STANDING_ID,
     DemandChecks,
     RequestError,
@@ -92,6 +96,12 @@ FACTS_PER_ATOM = 256
 #: compares the code with every loaded one (difflib), ten times the cost of
 #: a whole decision, and a code that is not loaded is usually seen again.
 HINT_CACHE_SIZE = 4_096
+
+#: Distinct (assessed, claimed, decisive) labels whose Claim object is shared.
+CLAIM_CACHE_SIZE = 4_096
+#: Candidate lists whose default summary is kept (one per jurisdiction and kind in use).
+CONSIDERED_CACHE_SIZE = 100_000
+_NO_MATCH = "negotiate: no rule matched this demand, so a person reviews it"
 
 _OUTCOMES = {"comply": Outcome.COMPLY, "negotiate": Outcome.NEGOTIATE, "withdraw": Outcome.WITHDRAW}
 ENGINE_SOURCE = "<engine>"
@@ -166,7 +176,7 @@ def _compile_facts(node: ast.Condition, negated: bool = False) -> _FactsFn:
         key = (type(value), value, origin)  # the type too: True == 1
         fact = facts.get(key)
         if fact is None:
-            fact = facts.put(key, Fact(attribute=dotted, value=value, test=test, origin=origin))
+            fact = facts.put(key, build_fact(attribute=dotted, value=value, test=test, origin=origin))
         out.append(fact)
 
     return atom
@@ -180,7 +190,7 @@ def _compile_because(template: ast.Template) -> _BecauseFn:
         return lambda d, j: text
 
     def fill(d: Mapping[str, Value], j: Mapping[str, Value]) -> str:
-        return "".join(p if isinstance(p, str) else show_value((d if p[0] else j).get(p[1])) for p in parts)
+        return "".join([p if type(p) is str else show_value((d if p[0] else j).get(p[1])) for p in parts])
 
     return fill
 
@@ -194,19 +204,35 @@ class Explanations:
     memo is bounded, and off with ``memo=False``.
     """
 
-    __slots__ = ("_origins", "_reasons", "_rules")
+    __slots__ = ("_considered", "_origins", "_reasons", "_rules")
 
     def __init__(self, compiled: CompiledPolicy, memo: bool = True):
-        self._rules: Memo[int, tuple[_FactsFn, _BecauseFn]] = Memo(len(compiled.rules))
+        self._rules: Memo[int, tuple[_FactsFn, _BecauseFn, Callable[[str, tuple[Fact, ...]], Reason]]] = Memo(len(compiled.rules))
         self._origins: Memo[str, dict[str, str]] = Memo(len(compiled.jurisdictions))
+        #: id(candidate list) → (the list, its principles, the default summary).
+        self._considered: Memo[int, tuple[Candidates, tuple[str, ...], str]] = Memo(CONSIDERED_CACHE_SIZE)
         self._reasons: Memo[tuple[Any, ...], Any] | None = Memo(REASON_CACHE_SIZE) if memo else None
 
-    def _compiled(self, rule: CompiledRule) -> tuple[_FactsFn, _BecauseFn]:
+    def _compiled(self, rule: CompiledRule) -> tuple[_FactsFn, _BecauseFn, Callable[[str, tuple[Fact, ...]], Reason]]:
         found = self._rules.get(rule.index)
         if found is None:
             m = rule.model
-            found = self._rules.put(rule.index, (_compile_facts(m.condition), _compile_because(m.because)))
+            make = reason_maker(m.principle, m.statement, m.rule, _OUTCOMES[m.outcome], rule.source)
+            found = self._rules.put(rule.index, (_compile_facts(m.condition), _compile_because(m.because), make))
         return found
+
+    def considered(self, candidates: Candidates) -> tuple[tuple[str, ...], str]:
+        """The principles a default decision considered, and its summary when no rule was undetermined.
+
+        Both depend only on the candidate list, which the index keeps for the
+        life of the policy set, so they are made once per list (the entry
+        holds the list, so its id is not reused while the entry lives)."""
+        found = self._considered.get(id(candidates))
+        if found is None or found[0] is not candidates:
+            considered = tuple(sorted({r.model.principle for r, _ in candidates.rules}))
+            summary = f"{_NO_MATCH} (principles considered: {', '.join(considered)})" if considered else _NO_MATCH
+            found = self._considered.put(id(candidates), (candidates, considered, summary))
+        return found[1], found[2]
 
     def origins(self, jurisdiction: JurisdictionModel) -> dict[str, str]:
         """Jurisdiction attributes inherited from a group → that group's code."""
@@ -220,20 +246,11 @@ class Explanations:
 
     def explain(self, rule: CompiledRule, jurisdiction: JurisdictionModel, demand: Mapping[str, Value]) -> Reason:
         """The Reason of a rule that holds, built anew (its facts interned)."""
-        facts_of, because_of = self._compiled(rule)
+        facts_of, because_of, make = self._compiled(rule)
         jattrs = jurisdiction.attrs
         facts: list[Fact] = []
         facts_of(demand, jattrs, self.origins(jurisdiction), facts)
-        m = rule.model
-        return build_reason(
-            principle=m.principle,
-            statement=m.statement,
-            rule=m.rule,
-            outcome=_OUTCOMES[m.outcome],
-            because=because_of(demand, jattrs),
-            source=rule.source,
-            facts=tuple(facts),
-        )
+        return make(because_of(demand, jattrs), tuple(facts))
 
     def reason(self, rule: CompiledRule, jurisdiction: JurisdictionModel, demand: Mapping[str, Value]) -> Reason:
         """:meth:`explain`, memoised per what a Reason depends on: the rule, the
@@ -273,8 +290,8 @@ UNKNOWN_JURISDICTION_RULE = "policyengine.unknown_jurisdiction"
 #: The action every decision that a person must take carries.
 HUMAN_REVIEW = "human_review"
 
-_DEFAULT_ACTIONS: tuple[Action, ...] = (Action(action=HUMAN_REVIEW, within_hours=None, rule=DEFAULT_RULE),)
-_UNKNOWN_ACTIONS: tuple[Action, ...] = (Action(action=HUMAN_REVIEW, within_hours=None, rule=UNKNOWN_JURISDICTION_RULE),)
+_DEFAULT_ACTIONS: tuple[Action, ...] = (build_action(action=HUMAN_REVIEW, within_hours=None, rule=DEFAULT_RULE),)
+_UNKNOWN_ACTIONS: tuple[Action, ...] = (build_action(action=HUMAN_REVIEW, within_hours=None, rule=UNKNOWN_JURISDICTION_RULE),)
 
 
 def merge_actions(rules: Sequence[CompiledRule], demand: Mapping[str, Value], jattrs: Mapping[str, Value]) -> tuple[Action, ...]:
@@ -307,25 +324,40 @@ def _sooner(hours: float | None, than: float | None) -> bool:
     return than is None or hours < than
 
 
-def evaluate(
-    compiled: CompiledPolicy,
-    explanations: Explanations,
-    jurisdiction: JurisdictionModel,
-    demand: Mapping[str, Value],
-    demand_id: str | None = None,
-    as_of: datetime.date | None = None,
-    known: bool = True,
-    hint: str | None = None,
-) -> Decision:
-    """Decide a checked, normalised demand.
+# The fields :func:`evaluate` gives a decision, as validation would record them.
+_GIVEN_MATCHED = frozenset(
+    (
+        "outcome",
+        "jurisdiction",
+        "demand",
+        "summary",
+        "reasons",
+        "outranked",
+        "undetermined",
+        "default_applied",
+        "jurisdiction_chain",
+        "request",
+        "policy_version",
+        "as_of",
+        "actions",
+        "jurisdiction_known",
+    )
+)
+_GIVEN_MATCHED_CLAIM = _GIVEN_MATCHED | {"claim"}
+_GIVEN_DEFAULT = _GIVEN_MATCHED | {"considered"}
+_GIVEN_DEFAULT_CLAIM = _GIVEN_DEFAULT | {"claim"}
 
-    ``known`` is False for a well-formed code the set does not define:
-    ``jurisdiction`` is then :func:`unknown_jurisdiction_model` (every
-    attribute unknown), the rules that need no jurisdiction fact decide, and
-    an outcome below negotiate is raised to negotiate by the engine's
-    ``policyengine.unknown_jurisdiction`` reason (``hint``: its did-you-mean).
-    """
-    when = as_of if as_of is not None else today()
+#: What the rules said of one demand: the candidates considered, the rules
+#: that matched and those left undetermined (both in rule order).
+Matches = tuple[Candidates, list[CompiledRule], list[CompiledRule]]
+
+
+def match(compiled: CompiledPolicy, jurisdiction: JurisdictionModel, demand: Mapping[str, Value]) -> Matches:
+    """Evaluate the candidate rules' conditions, and nothing else.
+
+    Split from :func:`evaluate` so that a claim (docs/semantics.md, "Claims")
+    can compare the outcomes of its two readings before anything is explained:
+    only the reading taken is explained."""
     jattrs = jurisdiction.attrs
     matched: list[CompiledRule] = []
     unknown: list[CompiledRule] = []
@@ -336,26 +368,71 @@ def evaluate(
             matched.append(rule)
         elif r is None:
             unknown.append(rule)
-    undetermined = tuple(explanations.undetermined(r, demand, jattrs) for r in unknown) if unknown else ()
-    chain = jurisdiction.chain
+    return candidates, matched, unknown
+
+
+def severity_of(matches: Matches, known: bool = True) -> int:
+    """The severity of the outcome :func:`evaluate` gives for ``matches`` (0 comply … 2 withdraw)."""
+    matched = matches[1]
+    if not matched:
+        return 1  # the default: negotiate
+    top = max(r.severity for r in matched)
+    return 1 if top == 0 and not known else top  # no unknown requester is complied with
+
+
+def echo(demand: Mapping[str, Value]) -> dict[str, AttributeValue]:
+    """The request a decision echoes: the demand decided, its id and description only when given."""
     shown: dict[str, AttributeValue] = dict(demand)
-    # id and description are shown only when given.
     if shown.get("id", 0) is None:
         del shown["id"]
     if shown.get("description", 0) is None:
         del shown["description"]
+    return shown
+
+
+def evaluate(
+    compiled: CompiledPolicy,
+    explanations: Explanations,
+    jurisdiction: JurisdictionModel,
+    demand: Mapping[str, Value],
+    demand_id: str | None = None,
+    as_of: datetime.date | None = None,
+    known: bool = True,
+    hint: str | None = None,
+    *,
+    matches: Matches | None = None,
+    claim: tuple[Claim, str] | None = None,
+    shown: dict[str, AttributeValue] | None = None,
+) -> Decision:
+    """Decide a checked, normalised demand.
+
+    ``known`` is False for a well-formed code the set does not define:
+    ``jurisdiction`` is then :func:`unknown_jurisdiction_model` (every
+    attribute unknown), the rules that need no jurisdiction fact decide, and
+    an outcome below negotiate is raised to negotiate by the engine's
+    ``policyengine.unknown_jurisdiction`` reason (``hint``: its did-you-mean).
+
+    ``matches`` is :func:`match` of the demand when the caller has it;
+    ``claim`` the claim and the words added to the summary, and ``shown``
+    the request echoed, when a claim decided (they are the as-given
+    demand's, whichever reading was taken).
+    """
+    when = as_of if as_of is not None else today()
+    jattrs = jurisdiction.attrs
+    candidates, matched, unknown = match(compiled, jurisdiction, demand) if matches is None else matches
+    undetermined = tuple(explanations.undetermined(r, demand, jattrs) for r in unknown) if unknown else ()
+    chain = jurisdiction.chain
+    if shown is None:
+        shown = echo(demand)
+    claimed, said = (None, "") if claim is None else claim
     if not matched:
-        considered = tuple(sorted({r.model.principle for r, _ in candidates.rules}))
+        considered, summary = explanations.considered(candidates)
         if known:
-            summary = "negotiate: no rule matched this demand, so a person reviews it"
-            extra = []
-            if considered:
-                extra.append(f"principles considered: {', '.join(considered)}")
             if undetermined:
                 names = sorted({a for u in undetermined for a in u.unknown})
+                extra = [f"principles considered: {', '.join(considered)}"] if considered else []
                 extra.append(f"{', '.join(names)} unknown")
-            if extra:
-                summary += f" ({'; '.join(extra)})"
+                summary = f"{_NO_MATCH} ({'; '.join(extra)})"
             reasons: tuple[Reason, ...] = ()
             fallback = _DEFAULT_ACTIONS
         else:
@@ -363,22 +440,24 @@ def evaluate(
             summary = f"negotiate: {engine_reason.because}"
             reasons = (engine_reason,)
             fallback = _UNKNOWN_ACTIONS
-        return build_decision(
-            outcome=Outcome.NEGOTIATE,
-            jurisdiction=jurisdiction.code,
-            demand=demand_id,
-            summary=summary,
-            reasons=reasons,
-            outranked=(),
-            undetermined=undetermined,
-            default_applied=True,
-            jurisdiction_chain=chain,
-            request=shown,
-            policy_version=compiled.version,
-            as_of=when,
-            actions=fallback,
-            considered=considered,
-            jurisdiction_known=known,
+        return decision_of(
+            Outcome.NEGOTIATE,
+            jurisdiction.code,
+            demand_id,
+            summary + said,
+            reasons,
+            (),
+            undetermined,
+            True,
+            chain,
+            shown,
+            compiled.version,
+            when,
+            fallback,
+            claimed,
+            considered,
+            known,
+            _GIVEN_DEFAULT if claimed is None else _GIVEN_DEFAULT_CLAIM,
         )
     if len(matched) == 1:  # the common case
         deciding: tuple[Reason, ...] = (explanations.reason(matched[0], jurisdiction, demand),)
@@ -411,21 +490,24 @@ def evaluate(
                 deciding = tuple(sorted((*deciding, engine_reason), key=_qualified))
                 summary = f"negotiate: {engine_reason.because} (and {first.principle}.{first.rule}{more}: {first.because})"
             actions = _with_action(actions, _UNKNOWN_ACTIONS[0])
-    return build_decision(
-        outcome=outcome,
-        jurisdiction=jurisdiction.code,
-        demand=demand_id,
-        summary=summary,
-        reasons=deciding,
-        outranked=outranked,
-        undetermined=undetermined,
-        default_applied=False,
-        jurisdiction_chain=chain,
-        request=shown,
-        policy_version=compiled.version,
-        as_of=when,
-        actions=actions,
-        jurisdiction_known=known,
+    return decision_of(
+        outcome,
+        jurisdiction.code,
+        demand_id,
+        summary + said,
+        deciding,
+        outranked,
+        undetermined,
+        False,
+        chain,
+        shown,
+        compiled.version,
+        when,
+        actions,
+        claimed,
+        (),
+        known,
+        _GIVEN_MATCHED if claimed is None else _GIVEN_MATCHED_CLAIM,
     )
 
 
@@ -434,9 +516,14 @@ def _qualified(reason: Reason) -> str:
 
 
 def _with_action(actions: tuple[Action, ...], extra: Action) -> tuple[Action, ...]:
-    """``actions`` with ``extra`` merged in by name (an existing one with a deadline is kept)."""
+    """``actions`` with the engine's ``extra`` merged in by name, as :func:`merge_actions` merges
+    a rule's (docs/semantics.md §12): the shorter deadline wins, and on a tie the first rule by
+    ``principle.rule`` (``policyengine.…`` before a principle that sorts after it)."""
     for a in actions:
-        if a.action == extra.action and not _sooner(extra.within_hours, a.within_hours):
+        if a.action == extra.action and (
+            _sooner(a.within_hours, extra.within_hours)
+            or (not _sooner(extra.within_hours, a.within_hours) and a.rule <= extra.rule)
+        ):
             return actions
     kept = [a for a in actions if a.action != extra.action]
     return tuple(sorted((*kept, extra), key=lambda a: a.action))
@@ -447,14 +534,14 @@ def unknown_jurisdiction_reason(code: str, hint: str | None) -> Reason:
     because = f"no jurisdiction `{code}` is defined in the policy set, so a person must look at this demand"
     if hint:
         because += f" ({hint})"
-    return Reason(
+    return build_reason(
         principle="policyengine",
         statement="What the policy set does not cover is reviewed by a person",
         rule="unknown_jurisdiction",
         outcome=Outcome.NEGOTIATE,
         because=because,
         source=ENGINE_SOURCE,
-        facts=(Fact(attribute="jurisdiction.code", value=code, test="is not a loaded jurisdiction"),),
+        facts=(build_fact(attribute="jurisdiction.code", value=code, test="is not a loaded jurisdiction"),),
     )
 
 
@@ -498,6 +585,27 @@ def _new_day() -> tuple[float, datetime.date]:
     return cached
 
 
+def _refs_of(condition: ast.Condition) -> set[str]:
+    """The dotted attributes a condition reads."""
+    return {n.ref.dotted for n in ast.walk_condition(condition) if hasattr(n, "ref")}
+
+
+def memo_key(code: str, as_of: datetime.date, demand: dict[str, Any]) -> tuple[Any, ...]:
+    """The decision memo's key of a raw demand: its names, its values and their types, as given.
+
+    Why this form: it is built by the interpreter from the few attributes a
+    request gives, without a lookup per declared attribute, so a memo hit
+    costs little more than the dict lookup.  The types are part of it because
+    ``True == 1 == 1.0`` and they hash alike: a 1 given for a bool, or a bool
+    for a number, must not find the decision of the value it equals (the
+    checks refuse it).  Names come before values, so demands with different
+    names never share a key.  The same demand written in another key order is
+    another key: it is decided once more and kept under both (requests from
+    one sender keep one order)."""
+    values = demand.values()
+    return (code, as_of, *demand, *values, *map(type, values))
+
+
 class Decider:
     """decide() with memoisation; one per engine, safe to share between threads.
 
@@ -526,14 +634,8 @@ class Decider:
         self._checks = DemandChecks(compiled)
         self._code = JURISDICTION.accept
         self._codes = JurisdictionCodes(compiled.jurisdictions)
-        #: The memo key's order: the settable attributes, then the two texts.
-        self._names = (*tuple(a.name for a in compiled.demand_attrs), "id", "description")
         self._keys = self._checks.keys
-        self._absent = (MISSING,) * len(self._names)
-        self._bools = tuple(a.name for a in compiled.demand_attrs if a.kind is Kind.BOOL)
-        # ``True == 1 == 1.0`` also collides the other way: a bool given for a
-        # number must miss the memo, or it would be accepted after a 1 was.
-        self._numbers = tuple(a.name for a in compiled.demand_attrs if a.kind is Kind.NUMBER)
+        self._jurisdictions = compiled.jurisdictions
         self._memo: Memo[tuple[Any, ...], Decision] = Memo(CACHE_SIZE if memo else 0)
         #: id(decision) → (decision, its JSON once serialised), for the decisions
         #: the memo holds: only those come back to :meth:`to_json`.  An entry
@@ -550,6 +652,18 @@ class Decider:
         #: (at most 26 × 26 of them: the shape bounds the table).
         self._strangers: dict[str, JurisdictionModel] = {}
         names = {a.name for a in compiled.demand_attrs}
+        #: (assessed, claimed, decisive) → its Claim: immutable values, interned
+        #: like facts (a handful of label pairs recur; a decision that keeps a
+        #: new Claim alive is three more objects for the collector to walk).
+        self._claim_objects: Memo[tuple[str, str, str], Claim] = Memo(CLAIM_CACHE_SIZE)
+        #: Whether any rule's condition, text or action condition reads the
+        #: authority's label.  When none does, both readings of a claim match
+        #: the same rules and explain the same way: one match serves both.
+        self._label_read = any(
+            CLAIMED in r.demand_reads
+            or any(a.condition is not None and f"demand.{CLAIMED}" in _refs_of(a.condition) for a in r.model.actions)
+            for r in compiled.rules
+        )
         #: Whether the vocabulary has both labels (docs/semantics.md, "Claims").
         self._claims = CLAIMED in names and ASSESSED in names
 
@@ -570,7 +684,7 @@ class Decider:
             demand = request.demand
         else:
             return self._decide_slow(request, as_of)
-        if type(demand) is not dict or type(jurisdiction) is not str or not demand.keys() <= self._keys:
+        if type(demand) is not dict or type(jurisdiction) is not str:
             return self._decide_slow(request, as_of)
         if as_of is None:
             # today(), inlined: this is the memo-hit path.
@@ -578,25 +692,29 @@ class Decider:
             when = (day if _clock() < day[0] else _new_day())[1]
         else:
             when = as_of
-        get = demand.get
-        key = (jurisdiction, when, *map(get, self._names, self._absent))
-        try:
-            hit = self._memo.get(key)
-        except TypeError:  # an unhashable value: let the checks explain it
-            return self._decide_slow(request, as_of)
-        if hit is not None:
-            for name in self._bools:
-                if type(get(name)) is not bool and get(name) is not None:
-                    hit = None
-            for name in self._numbers:
-                if type(get(name)) is bool:
-                    hit = None
+        if self.memo:
+            values = demand.values()
+            key = (jurisdiction, when, *demand, *values, *map(type, values))  # memo_key(), inlined
+            try:
+                hit = self._memo.get(key)
+            except TypeError:  # an unhashable value: let the checks explain it
+                return self._decide_slow(request, as_of)
             if hit is not None:
                 return hit
-        normal = self._checks.fast(demand)
-        if normal is None or self._code(jurisdiction) is DECLINED or not self._codes.exact(jurisdiction):
+        if not demand.keys() <= self._keys:
             return self._decide_slow(request, as_of)
-        decision = self._evaluate(jurisdiction, normal, when)
+        normal = self._checks.fast(demand)
+        if normal is None:
+            return self._decide_slow(request, as_of)
+        j = self._jurisdictions.get(jurisdiction)
+        if j is None:  # not a loaded code: is it well-formed and exact?
+            if self._code(jurisdiction) is DECLINED or not self._codes.exact(jurisdiction):
+                return self._decide_slow(request, as_of)
+            decision = self._evaluate(jurisdiction, normal, when)
+        elif self._shapes is None or (normal["id"] is None and normal["description"] is None):
+            decision = self._decide_claim(j, normal, when)
+        else:
+            decision = self._evaluate(jurisdiction, normal, when)
         if self._memoisable(normal):
             self._remember(key, decision)
         return decision
@@ -654,9 +772,14 @@ class Decider:
             base = self._shapes.get(key)
             if base is None:
                 base = self._shapes.put(key, self._evaluate_bare(code, bare, as_of))
-            shown: dict[str, AttributeValue] = {k: v for k, v in base.request.items() if k not in ("id", "description")}
-            shown.update((k, demand[k]) for k in ("id", "description") if demand[k] is not None)
-            return base.model_copy(update={"request": dict(sorted(shown.items()))})
+            # The bare demand's echo (the claim filled in, no id, no
+            # description) over this demand, in this demand's (sorted) order.
+            shown: dict[str, AttributeValue] = {**demand, **base.request}
+            if shown["id"] is None:
+                del shown["id"]
+            if shown["description"] is None:
+                del shown["description"]
+            return trusted_copy(base, request=shown)
         return self._evaluate_bare(code, demand, as_of)
 
     def _evaluate_bare(self, code: str, demand: dict[str, Value], as_of: datetime.date) -> Decision:
@@ -683,23 +806,45 @@ class Decider:
         the category decides exactly what no claim does).  A claim that
         differs is decided both ways, as given and with the claim replaced by
         the assessment, and the more protective decision is taken (the
-        assessment on a tie): no label makes an outcome less protective."""
+        assessment on a tie): no label makes an outcome less protective.
+
+        ``demand`` is the caller's own (normalised for this call): an absent
+        claim is filled in where it stands rather than in a copy."""
         explanations = self._explanations if known else self._strangers_explained
         if not self._claims:
             return evaluate(self.compiled, explanations, j, demand, demand_id, as_of, known, hint)
         assessed, claimed = demand.get(ASSESSED), demand.get(CLAIMED)
         if claimed is None or claimed == assessed:
             if claimed is None and assessed is not None:
-                demand = {**demand, CLAIMED: assessed}
+                demand[CLAIMED] = assessed  # every caller passes a demand of its own
             return evaluate(self.compiled, explanations, j, demand, demand_id, as_of, known, hint)
-        as_given = evaluate(self.compiled, explanations, j, demand, demand_id, as_of, known, hint)
-        as_assessed = evaluate(self.compiled, explanations, j, {**demand, CLAIMED: assessed}, demand_id, as_of, known, hint)
-        given_wins = as_given.outcome.severity > as_assessed.outcome.severity
-        chosen = as_given if given_wins else as_assessed
+        # Both readings are matched; only the one taken is explained.
+        reassessed = {**demand, CLAIMED: assessed}
+        given = match(self.compiled, j, demand)
+        if self._label_read:
+            other = match(self.compiled, j, reassessed)
+            given_wins = severity_of(given, known) > severity_of(other, known)
+        else:  # the same rules match either way: a tie, so the assessment decides
+            other, given_wins = given, False
         decisive = claimed if given_wins else assessed
-        claim = Claim(assessed=str(assessed), claimed=str(claimed), decisive=str(decisive))
-        summary = f"{chosen.summary} (labelled `{claimed}` by the authority, assessed `{assessed}`; decided as `{decisive}`)"
-        return chosen.model_copy(update={"claim": claim, "request": as_given.request, "summary": summary})
+        labels = (str(assessed), str(claimed), str(decisive))
+        claim = self._claim_objects.get(labels)
+        if claim is None:
+            claim = self._claim_objects.put(labels, build_claim(assessed=labels[0], claimed=labels[1], decisive=labels[2]))
+        said = f" (labelled `{claimed}` by the authority, assessed `{assessed}`; decided as `{decisive}`)"
+        return evaluate(
+            self.compiled,
+            explanations,
+            j,
+            demand if given_wins else reassessed,
+            demand_id,
+            as_of,
+            known,
+            hint,
+            matches=given if given_wins else other,
+            claim=(claim, said),
+            shown=echo(demand),
+        )
 
     def _hint(self, code: str) -> str | None:
         """ "did you mean" for a code the set does not define, computed once per code."""
@@ -714,10 +859,10 @@ class Decider:
         demand = self._checks.normalize(raw)
         when = own if own is not None else as_of if as_of is not None else today()
         decision = self._evaluate(code, demand, when)
-        if isinstance(raw, dict) and self._memoisable(demand):
+        if type(raw) is dict and self._memoisable(demand):
             # A value can be valid but not hashable (an odd str subclass): then it is not kept.
             with contextlib.suppress(TypeError):
-                self._remember((code, when, *[raw.get(n, MISSING) for n in self._names]), decision)
+                self._remember(memo_key(code, when, raw), decision)
         return decision
 
     def decide_standing(

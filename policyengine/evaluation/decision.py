@@ -48,6 +48,8 @@ def show_value(value: AttributeValue) -> str:
     a fraction): a fact such as ``users = 1234567: > 1000000`` must not be
     rounded into ``1.23457e+06``, which would misstate what was compared.
     """
+    if type(value) is str:  # the common case: an enumeration's value
+        return value
     if value is None:
         return "unknown"
     if isinstance(value, bool):
@@ -67,7 +69,9 @@ def _quoted(text: str) -> str:
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # defer_build: a model's validator and serialiser are built on its first use, not at import;
+    # most processes (a command line's human output) use a few models or none.
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class Request(_Frozen):
@@ -250,10 +254,132 @@ def trusted_constructor(cls: type[M]) -> Callable[..., M]:
     return build
 
 
+def decision_of(
+    outcome: Outcome,
+    jurisdiction: str,
+    demand: str | None,
+    summary: str,
+    reasons: tuple[Reason, ...],
+    outranked: tuple[Reason, ...],
+    undetermined: tuple[Undetermined, ...],
+    default_applied: bool,
+    jurisdiction_chain: tuple[str, ...],
+    request: dict[str, AttributeValue],
+    policy_version: str,
+    as_of: datetime.date,
+    actions: tuple[Action, ...],
+    claim: Claim | None,
+    considered: tuple[str, ...],
+    jurisdiction_known: bool,
+    given: frozenset[str],
+) -> Decision:
+    """The engine's own :class:`Decision` constructor: every field by position, ``given`` the fields set.
+
+    Why: this is the last step of every decision that is not memoised, and
+    building it through keyword arguments merged with the defaults (as
+    :func:`trusted_constructor` does) was a fifth of such a decision on the
+    peer workload.  A call site passes the names it means as given (a
+    constant per call site), so the object is the one validation builds from
+    those keyword arguments (``tests/test_decision_build.py``)."""
+    decision = _new(Decision)
+    _setattr(
+        decision,
+        "__dict__",
+        {
+            "outcome": outcome,
+            "jurisdiction": jurisdiction,
+            "demand": demand,
+            "summary": summary,
+            "reasons": reasons,
+            "outranked": outranked,
+            "undetermined": undetermined,
+            "default_applied": default_applied,
+            "jurisdiction_chain": jurisdiction_chain,
+            "request": request,
+            "policy_version": policy_version,
+            "source_root": None,
+            "decision_id": None,
+            "as_of": as_of,
+            "actions": actions,
+            "claim": claim,
+            "considered": considered,
+            "jurisdiction_known": jurisdiction_known,
+        },
+    )
+    _setattr(decision, "__pydantic_fields_set__", set(given))
+    _setattr(decision, "__pydantic_extra__", None)
+    _setattr(decision, "__pydantic_private__", None)
+    return decision
+
+
+_new = object.__new__
+_setattr = object.__setattr__
+
+
+def trusted_copy(model: M, **changes: Any) -> M:
+    """``model.model_copy(update=changes)`` for values the engine already checked.
+
+    Why: pydantic's copy goes through ``copy.copy`` of the whole object and
+    its state, a large share of a decision the shape memo otherwise makes for
+    the price of a copy.  The result is the same object: the fields as
+    ``model``'s with ``changes`` applied, the changed names added to the
+    fields set (``tests/test_decision_build.py`` compares the two)."""
+    copied = object.__new__(type(model))
+    setattr_ = object.__setattr__
+    setattr_(copied, "__dict__", {**model.__dict__, **changes})
+    setattr_(copied, "__pydantic_fields_set__", model.__pydantic_fields_set__ | changes.keys())
+    setattr_(copied, "__pydantic_extra__", None)
+    setattr_(copied, "__pydantic_private__", None)
+    return copied
+
+
+def reason_maker(
+    principle: str, statement: str, rule: str, outcome: Outcome, source: str
+) -> Callable[[str, tuple[Fact, ...]], Reason]:
+    """A trusted constructor of one rule's :class:`Reason`s, given its ``because`` text and facts.
+
+    Why: a rule's Reason differs from one decision to the next only in those
+    two fields; with the others bound once, building one is a dict display
+    instead of merging keyword arguments with defaults (the explanation is a
+    large share of a decision that is not memoised).  The object is the one
+    :func:`trusted_constructor` builds with every field given, held to
+    validation by ``tests/test_decision_build.py``."""
+    new = object.__new__
+    setattr_ = object.__setattr__
+    names = tuple(Reason.model_fields)
+
+    def make(because: str, facts: tuple[Fact, ...]) -> Reason:
+        reason = new(Reason)
+        setattr_(
+            reason,
+            "__dict__",
+            {
+                "principle": principle,
+                "statement": statement,
+                "rule": rule,
+                "outcome": outcome,
+                "because": because,
+                "source": source,
+                "facts": facts,
+            },
+        )
+        setattr_(reason, "__pydantic_fields_set__", set(names))
+        setattr_(reason, "__pydantic_extra__", None)
+        setattr_(reason, "__pydantic_private__", None)
+        return reason
+
+    return make
+
+
 #: Trusted constructors for the engine's hot path (see :func:`trusted_constructor`).
 build_decision = trusted_constructor(Decision)
 build_reason = trusted_constructor(Reason)
 build_undetermined = trusted_constructor(Undetermined)
+build_claim = trusted_constructor(Claim)
+build_fact = trusted_constructor(Fact)
+build_action = trusted_constructor(Action)
+build_context = trusted_constructor(ContextDemand)
+build_market = trusted_constructor(MarketDecision)
 
 
 # --- what-if: computed by policyengine.analysis.whatif, returned by Engine.what_if ---

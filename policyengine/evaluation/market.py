@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime
 
 from ..language.model import DemandModel, JurisdictionModel
-from .decision import ContextDemand, Decision, MarketDecision, Outcome
+from .decision import ContextDemand, Decision, MarketDecision, Outcome, build_context, build_market
 from .requests import parse_date
 
 #: What a status that is not (or no longer) law is shown as, when no date says more.
@@ -74,7 +74,7 @@ def market_outcome(j: JurisdictionModel, decisions: tuple[Decision, ...], versio
         if why is None:
             counted.append(decision)
         else:
-            context.append(ContextDemand(demand=ident, reason=why))
+            context.append(build_context(demand=ident, reason=why))
     forced = [
         d.demand or ""
         for d in counted
@@ -102,7 +102,7 @@ def market_outcome(j: JurisdictionModel, decisions: tuple[Decision, ...], versio
             why_text = "no standing demands"
     if context:
         why_text += f" ({len(context)} not counted, listed as context)"
-    return MarketDecision(
+    return build_market(
         jurisdiction=j.code,
         name=j.name,
         outcome=outcome,

@@ -447,7 +447,7 @@ _BUILTIN_TEXTS = ("id", "description")
 class DemandChecks:
     """Every demand attribute's check for one policy set, built once per engine."""
 
-    __slots__ = ("_accepts", "_every", "attributes", "builtins", "keys", "names")
+    __slots__ = ("_accept", "_every", "_omitted", "_required", "attributes", "builtins", "keys", "names")
 
     def __init__(self, compiled: CompiledPolicy):
         voc = compiled.policy_set.vocabulary
@@ -462,14 +462,28 @@ class DemandChecks:
         self.names = tuple(sorted(every))
         #: The names a demand may give.
         self.keys = frozenset(every)
-        self._accepts = tuple((name, every[name].accept) for name in self.names)
+        self._accept = {name: every[name].accept for name in self.names}
+        omitted = {name: every[name].accept(MISSING) for name in self.names}
+        #: The attributes a demand must give (their omission is declined).
+        self._required = frozenset(name for name, value in omitted.items() if value is DECLINED)
+        #: The normalised demand that gives nothing, in key order (the required
+        #: attributes hold DECLINED here, and a demand that omits one is declined).
+        self._omitted = omitted
 
     def fast(self, demand: Mapping[str, Any]) -> dict[str, Value] | None:
         """:meth:`normalize` for a demand whose keys are all known, or None
-        where :meth:`normalize` would raise (then it gives the precise error)."""
-        out: dict[str, Value] = {}
-        for name, accept in self._accepts:
-            value = accept(demand.get(name, MISSING))
+        where :meth:`normalize` would raise (then it gives the precise error).
+
+        Why a copy of the omitted demand: a request usually gives a few of the
+        vocabulary's attributes, so checking only those and starting from the
+        defaults, already in key order, costs a check per given value instead
+        of one per declared attribute."""
+        if not self._required <= demand.keys():
+            return None
+        out = self._omitted.copy()
+        accept = self._accept
+        for name, raw in demand.items():
+            value = accept[name](raw)
             if value is DECLINED:
                 return None
             out[name] = value

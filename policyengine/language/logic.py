@@ -112,6 +112,32 @@ def junction_of(is_all: bool, parts: tuple[Callable[[_D, _J], Truth], ...]) -> C
     """A closure for the Kleene ``and``/``or`` of ``parts``: :func:`junction` over their results,
     evaluated left to right and stopping at the first decisive one."""
     settles = not is_all
+    if len(parts) == 2:
+        # Most junctions have two operands; unrolled, they cost one call each.
+        first, second = parts
+        if is_all:
+
+            def both(d: _D, j: _J) -> Truth:
+                a = first(d, j)
+                if a is False:
+                    return False
+                b = second(d, j)
+                if b is False:
+                    return False
+                return None if a is None or b is None else True
+
+            return both
+
+        def either(d: _D, j: _J) -> Truth:
+            a = first(d, j)
+            if a is True:
+                return True
+            b = second(d, j)
+            if b is True:
+                return True
+            return None if a is None or b is None else False
+
+        return either
 
     def combined(d: _D, j: _J) -> Truth:
         unknown = False
@@ -145,3 +171,41 @@ def value_test(node: ast.Condition) -> Callable[[Value], Truth]:
     # Validation allows a truth test only on a bool attribute, whose value
     # (True, False or None for unknown) is its own truth value.
     return lambda v: v  # type: ignore[return-value]
+
+
+def field_test(node: ast.Condition, on_demand: bool) -> Callable[[dict[str, Value], dict[str, Value]], Truth]:
+    """:func:`value_test` of the atom's attribute, read from (demand, jurisdiction) in one closure.
+
+    The decide hot path's form: a rule's atoms are called for every candidate
+    rule of every decision, and reading the value and testing it in one call
+    halves their cost.  A demand is normalised (every attribute present), so it
+    is indexed; a jurisdiction without the attribute has it unknown.  The
+    tests are :func:`value_test`'s, which tests/test_logic.py holds both to.
+    """
+    assert isinstance(node, (ast.Comparison, ast.Membership, ast.KnownTest, ast.TruthTest))
+    name = node.ref.name
+    if isinstance(node, ast.Membership):
+        values = frozenset(literal_value(v) for v in node.values)
+        if node.negated:
+            if on_demand:
+                return lambda d, j: None if (v := d[name]) is None else v not in values
+            return lambda d, j: None if (v := j.get(name)) is None else v not in values
+        if on_demand:
+            return lambda d, j: None if (v := d[name]) is None else v in values
+        return lambda d, j: None if (v := j.get(name)) is None else v in values
+    if isinstance(node, ast.Comparison):
+        op = OPS[node.op]
+        const = literal_value(node.value)
+        if on_demand:
+            return lambda d, j: None if (v := d[name]) is None else op(v, const)
+        return lambda d, j: None if (v := j.get(name)) is None else op(v, const)
+    if isinstance(node, ast.KnownTest):
+        known = node.known
+        if on_demand:
+            return lambda d, j: (d[name] is not None) is known
+        return lambda d, j: (j.get(name) is not None) is known
+    # Validation allows a truth test only on a bool attribute, whose value
+    # (True, False or None for unknown) is its own truth value.
+    if on_demand:
+        return lambda d, j: d[name]  # type: ignore[return-value]
+    return lambda d, j: j.get(name)  # type: ignore[return-value]
