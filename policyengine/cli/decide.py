@@ -415,24 +415,35 @@ def json_answers(
     fail_on: set[str],
     answered: AnsweredLines | None = None,
     as_of: datetime.date | None = None,
+    root: str | None = None,
 ) -> Iterator[_Result]:
-    """The decisions, as JSON lines: each line's serialised decision (or error).
+    """The decisions, as JSON lines: each line's serialised decision (or error), with
+    ``root`` as its ``source_root`` (as :func:`with_source_root` fills it in).
     A line seen before is answered from ``answered`` without being parsed (one run has
     one ``as_of``, so the same line always gets the same answer)."""
+    from ..evaluation.json_out import DecisionJSON
+    from ..evaluation.jsonio import parse_json
+    from ..evaluation.requests import RequestError
+
     answered = AnsweredLines() if answered is None else answered
+    write = DecisionJSON(root)  # this run's memos of the parts of decisions
+    decide = engine.decide
+    remembered = answered.get
     for n, line in lines:
         if not isinstance(line, str):
             yield n, line, False
             continue
-        found = answered.get(line)
+        found = remembered(line)
         if found is None:
-            decision = _decide_line(engine, line, limits, as_of)
-            if isinstance(decision, Exception):
-                yield n, decision, False
+            try:
+                decision = decide(parse_json(line.rstrip("\r\n"), limits), as_of=as_of)
+            except RequestError as exc:
+                yield n, exc, False
                 continue
-            found = (engine.decision_json(decision), decision.outcome.value in fail_on)  # serialised once per memoised decision
+            found = (write(decision), decision.outcome.value in fail_on)
             # A line with an id is almost always unique: not worth keeping.
-            if decision.request.get("id") is None and decision.request.get("description") is None:
+            request = decision.request
+            if request.get("id") is None and request.get("description") is None:
                 answered.put(line, *found)
         yield n, found[0], found[1]
 
@@ -453,7 +464,10 @@ class _Writer:
     def flush(self) -> None:
         if self._out:
             self._out.append("")
-            self._write(json_safe("\n".join(self._out)))  # C1 controls and bidi overrides as \uXXXX
+            text = "\n".join(self._out)
+            # C1 controls and bidi overrides as \uXXXX; ASCII text without DEL has none
+            # (``isascii`` is a flag of the string, the ``in`` a byte search).
+            self._write(text if text.isascii() and "\x7f" not in text else json_safe(text))
             self._out.clear()
 
 
@@ -511,7 +525,7 @@ def run_requests(
         results = (
             decisions(engine, lines, limits, fail_on, as_of)
             if trees
-            else json_answers(engine, lines, limits, fail_on, as_of=as_of)
+            else json_answers(engine, lines, limits, fail_on, as_of=as_of, root=root)
         )
         for n, result, failed in results:
             if isinstance(result, RequestError):
@@ -527,7 +541,7 @@ def run_requests(
             if show is not None:
                 show(n, result)  # type: ignore[arg-type]
             else:
-                writer.line(with_source_root(result, root))  # type: ignore[arg-type]
+                writer.line(result)  # type: ignore[arg-type]
     finally:
         writer.flush()
         stop()

@@ -735,13 +735,17 @@ class Decider:
             self._json.put(id(decision), (decision, None))
 
     def to_json(self, decision: Decision) -> str:
-        """``decision.model_dump_json()``, serialised once per decision the memo hands out."""
+        """``decision.model_dump_json()``, serialised once per decision the memo hands out
+        (written from the fields, with the parts shared between decisions written once:
+        :mod:`.json_out`)."""
+        from .json_out import decision_json
+
         entry = self._json.get(id(decision))
         if entry is None or entry[0] is not decision:
-            return decision.model_dump_json()
+            return decision_json(decision)
         text = entry[1]
         if text is None:
-            text = decision.model_dump_json()
+            text = decision_json(decision)
             self._json.put(id(decision), (decision, text))
         return text
 

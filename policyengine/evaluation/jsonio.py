@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .requests import RequestError
 
 
@@ -111,12 +113,53 @@ def _bad(message: str, code: str) -> RequestError:
     return RequestError("request", message, code=code)
 
 
+#: The scanner of a decoder without the duplicate-key hook, for the fast path of
+#: :func:`parse_json` (``scan_once(text, 0)`` → (value, end), a C call).
+_SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder(parse_constant=_no_constants).scan_once  # type: ignore[attr-defined]
+#: What JSON counts as white space (``str.strip()`` would take more).
+_JSON_SPACE = " \t\n\r"
+
+
+def _plain(text: str) -> Any:
+    """The value of ``text`` when it is an object whose keys (its own and those of
+    the objects right under it) are all its colons, and :func:`parse_json` would
+    accept it as it stands; else ``_REFUSED``: then the full path decides, and explains.
+
+    Why that is sound without the duplicate-key hook: outside strings a ``:``
+    only ever follows a key, so the colons of a text count every key of every
+    object in it, twice-given ones twice, plus any colon inside a string.  The
+    keys found count each distinct key of some of the objects once.  When the
+    two are equal, no key came twice, no string holds a colon, and no other
+    object has a key.  Anything else goes the full way."""
+    try:
+        value, end = _SCAN(text, 0)
+    except (StopIteration, ValueError, RecursionError):
+        return _REFUSED
+    if type(value) is not dict or (end != len(text) and text[end:].strip(_JSON_SPACE)):
+        return _REFUSED
+    keys = len(value)
+    for v in value.values():
+        if type(v) is dict:
+            keys += len(v)
+    return value if keys == text.count(":") else _REFUSED
+
+
+_REFUSED: Any = object()
+
+
 def parse_json(text: str, limits: RequestLimits = RequestLimits()) -> Any:
     if len(text) > limits.max_bytes:
         raise _bad(f"is {len(text):,} characters long; the limit is {limits.max_bytes:,}", "request.too-large")
     # Counting brackets is cheap; scanning strings only when there are many.
-    if text.count("[") + text.count("{") > limits.max_depth and _depth(text) > limits.max_depth:
+    opens = text.count("{")
+    if opens + text.count("[") > limits.max_depth and _depth(text) > limits.max_depth:
         raise _bad(f"is nested more than {limits.max_depth} levels deep", "request.too-large")
+    # Only a text that spells a surrogate escape needs the walk.
+    escapes = "\\u" in text and _SURROGATE_ESCAPE.search(text) is not None
+    if opens <= 2 and not escapes:  # a request's shape (more objects: the full way)
+        value = _plain(text)
+        if value is not _REFUSED:
+            return value
     try:
         if text.startswith("\ufeff"):  # json.loads rejects a BOM; keep its message
             value = json.loads(text, parse_constant=_no_constants, object_pairs_hook=_unique_keys)
@@ -128,8 +171,7 @@ def parse_json(text: str, limits: RequestLimits = RequestLimits()) -> Any:
         raise _bad(str(exc), "request.bad-json") from None
     except RecursionError:
         raise _bad("is nested too deeply", "request.too-large") from None
-    # Only a text that spells a surrogate escape needs the walk.
-    if _SURROGATE_ESCAPE.search(text) and (bad := _unpaired_surrogate(value)) is not None:
+    if escapes and (bad := _unpaired_surrogate(value)) is not None:
         shown = bad.encode("utf-8", "backslashreplace").decode("ascii")[:60]
         raise _bad(f"has a string with an unpaired surrogate escape: `{shown}`", "request.not-unicode")
     return value
