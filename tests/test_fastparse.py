@@ -18,6 +18,7 @@ and random edits of all of these.
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +28,18 @@ from fuzz_strategies import policy_sets
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from benchmarks.synthetic import write_policy_set
 from policyengine.language import ast
 from policyengine.language.fastparse import Word
 from policyengine.language.parser import KEYWORDS, MAX_TOKENS, _fast_parser, _keyword_terminals, _parse_file, parse_file
 from policyengine.language.source import Source, Span
 
 ROOT = Path(__file__).resolve().parent.parent
+# benchmarks/ is not installed: reach it from the checkout, after the
+# installed package on the path (CI tests the package pip installed).
+if str(ROOT) not in sys.path:
+    sys.path.append(str(ROOT))
+from benchmarks.synthetic import write_policy_set  # noqa: E402
+
 REPO_FILES = sorted(
     p
     for folder in ("policies", "policyengine", "tests", "fuzz", "benchmarks", "examples")
