@@ -441,7 +441,8 @@ class CompiledPolicy:
 # for a 10,000-rule set, in memory and in the load cache's entry.
 
 
-def _refs(cond: ast.Condition) -> tuple[str, ...]:
+def condition_refs(cond: ast.Condition) -> tuple[str, ...]:
+    """The dotted attributes a condition reads, sorted."""
     return tuple(sorted({sys.intern(n.ref.dotted) for n in ast.walk_condition(cond) if hasattr(n, "ref")}))
 
 
@@ -472,7 +473,7 @@ def compile_policy(policy_set: PolicySet) -> CompiledPolicy:
 def _compile_policy(policy_set: PolicySet) -> CompiledPolicy:
     built = []
     for i, r in enumerate(policy_set.rules):
-        refs = _refs(r.condition)
+        refs = condition_refs(r.condition)
         reads = _demand_reads(r, refs)
         built.append(CompiledRule(i, r, SEVERITY[r.outcome], r.span.short_location(), refs, reads, compile_actions(r)))
     rules = tuple(built)

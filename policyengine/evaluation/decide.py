@@ -40,7 +40,7 @@ from ..language.diagnostics import did_you_mean
 from ..language.model import DemandModel, JurisdictionModel, Value
 from ..language.source import Source, Span
 from .codes import JurisdictionCodes
-from .compile import Candidates, CompiledPolicy, CompiledRule, compile_condition, literal_value
+from .compile import Candidates, CompiledPolicy, CompiledRule, compile_condition, condition_refs, literal_value
 from .decision import (
     Action,
     AttributeValue,
@@ -585,11 +585,6 @@ def _new_day() -> tuple[float, datetime.date]:
     return cached
 
 
-def _refs_of(condition: ast.Condition) -> set[str]:
-    """The dotted attributes a condition reads."""
-    return {n.ref.dotted for n in ast.walk_condition(condition) if hasattr(n, "ref")}
-
-
 def memo_key(code: str, as_of: datetime.date, demand: dict[str, Any]) -> tuple[Any, ...]:
     """The decision memo's key of a raw demand: its names, its values and their types, as given.
 
@@ -663,7 +658,7 @@ class Decider:
         #: the same rules and explain the same way: one match serves both.
         self._label_read = any(
             CLAIMED in r.demand_reads
-            or any(a.condition is not None and f"demand.{CLAIMED}" in _refs_of(a.condition) for a in r.model.actions)
+            or any(a.condition is not None and f"demand.{CLAIMED}" in condition_refs(a.condition) for a in r.model.actions)
             for r in compiled.rules
         )
         #: Whether the vocabulary has both labels (docs/semantics.md, "Claims").
